@@ -1,0 +1,548 @@
+"""Timelines of worker activity: spans, Chrome trace-event JSON and Gantt charts.
+
+A demo records what its workers did as *spans* (``observations["timeline"]``): one
+``{"worker": 0, "name": "countdown", "start": 0.012, "end": 0.017, "kind": "running"}`` per
+interval, with times in seconds since the run started. This module turns the spans of one run per
+mode into
+
+* Chrome trace-event JSON (:func:`write_trace`), which opens in https://ui.perfetto.dev and
+  ``chrome://tracing``: one trace "process" per mode, one "thread" per worker; and
+* a Gantt chart (:func:`plot_gantt`): one panel per mode on a shared time axis, one row per
+  worker, bars coloured by kind. It needs matplotlib, the optional ``plot`` extra
+  (``pip install "concur-lab[plot]"``), which is imported only when a chart is drawn.
+
+Kinds with a shared meaning: ``"running"`` (executing on a CPU, e.g. holding the GIL),
+``"waiting"`` (ready to run but not running, e.g. waiting for the GIL or a lock), ``"sleeping"``
+(blocked in I/O or ``sleep``) and ``"starting"`` (start-up before the worker's own code). Any
+other kind is drawn and exported under its own name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "KIND_LABELS",
+    "ModeTimeline",
+    "PlotUnavailableError",
+    "Span",
+    "coalesce",
+    "headline",
+    "parse_spans",
+    "plot_gantt",
+    "to_trace_events",
+    "write_trace",
+]
+
+KIND_LABELS: Mapping[str, str] = {
+    "running": "running (on a CPU)",
+    "waiting": "waiting (ready, but not running)",
+    "sleeping": "sleeping or blocked on I/O",
+    "starting": "starting up",
+}
+"""Legend text for the kinds with a shared meaning, in legend order."""
+
+_KIND_COLOURS: Mapping[str, str] = {
+    "running": "#1f6fb4",
+    "waiting": "#d4d4d4",
+    "sleeping": "#9ecae1",
+    "starting": "#fdae6b",
+}
+# For kinds without a shared meaning: distinct from the colours above, colour-blind friendly.
+_EXTRA_COLOURS = ("#2ca25f", "#8856a7", "#e6550d", "#636363", "#c51b8a", "#31a354")
+
+# Reserved colour names of the legacy chrome://tracing viewer (Perfetto ignores them).
+_TRACE_CNAMES: Mapping[str, str] = {
+    "running": "thread_state_running",
+    "waiting": "thread_state_runnable",
+    "sleeping": "thread_state_sleeping",
+    "starting": "thread_state_iowait",
+}
+
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+_INSTALL_HINT = 'pip install "concur-lab[plot]"'
+
+
+class PlotUnavailableError(ImportError):
+    """matplotlib, needed to draw charts, is not installed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One interval of one worker's activity.
+
+    :ivar worker: The worker's index (0-based), one chart row per worker.
+    :ivar name: What the worker was doing, e.g. ``"countdown"``.
+    :ivar start: Seconds since the run started.
+    :ivar end: Seconds since the run started, not before *start*.
+    :ivar kind: ``"running"``, ``"waiting"``, ``"sleeping"``, ``"starting"`` or any other word.
+    """
+
+    worker: int
+    name: str
+    start: float
+    end: float
+    kind: str = "running"
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.start) or not math.isfinite(self.end):
+            raise ValueError(f"span times must be finite numbers, got {self.start}..{self.end}")
+        if self.end < self.start:
+            raise ValueError(f"span ends before it starts: {self.start} > {self.end}")
+
+    @property
+    def duration(self) -> float:
+        """Seconds from *start* to *end*."""
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the span as the JSON-serialisable dict demos record."""
+        return {
+            "worker": self.worker,
+            "name": self.name,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.kind,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "span") -> Span:
+        """Build a span from a demo's dict, checking every field.
+
+        :param data: ``{"worker", "name", "start", "end"}`` and optionally ``"kind"``.
+        :param where: Names the span in error messages, e.g. ``"timeline[3]"``.
+        :raises ValueError: If a field is missing or has the wrong type or value.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{where}: a span must be a dict, not {type(data).__name__}")
+        missing = [key for key in ("worker", "name", "start", "end") if key not in data]
+        if missing:
+            raise ValueError(f"{where}: span lacks {', '.join(map(repr, missing))}: {data!r}")
+        worker, name, kind = data["worker"], data["name"], data.get("kind", "running")
+        if isinstance(worker, bool) or not isinstance(worker, int):
+            raise ValueError(f"{where}: 'worker' must be an int, got {worker!r}")
+        if not isinstance(name, str) or not isinstance(kind, str):
+            raise ValueError(f"{where}: 'name' and 'kind' must be strings: {data!r}")
+        times = []
+        for key in ("start", "end"):
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{where}: {key!r} must be a number of seconds, got {value!r}")
+            times.append(float(value))
+        try:
+            return cls(worker, name, times[0], times[1], kind)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+
+
+def parse_spans(raw: object, *, where: str = "timeline") -> tuple[Span, ...]:
+    """Check and convert a demo's ``"timeline"`` list into spans.
+
+    :param raw: A list of span dicts (or :class:`Span` objects).
+    :param where: Names the list in error messages.
+    :returns: The spans, in the order given.
+    :raises ValueError: If *raw* is not a list of valid spans.
+    """
+    if isinstance(raw, str | bytes) or not isinstance(raw, Sequence):
+        raise ValueError(f"{where} must be a list of spans, not {type(raw).__name__}")
+    return tuple(
+        item if isinstance(item, Span) else Span.from_dict(item, where=f"{where}[{i}]")
+        for i, item in enumerate(raw)
+    )
+
+
+@dataclass(frozen=True)
+class ModeTimeline:
+    """The spans of one run in one mode: one panel of a chart, one process of a trace.
+
+    :ivar label: The mode's label, e.g. ``"thread"`` or ``"process[fork]"``.
+    :ivar spans: What the workers did.
+    """
+
+    label: str
+    spans: tuple[Span, ...]
+
+    @classmethod
+    def from_observations(cls, label: str, observed: Mapping[str, Any]) -> ModeTimeline:
+        """Build the timeline of a demo run from its observations.
+
+        :param label: The mode's label.
+        :param observed: The dict the demo returned; its ``"timeline"`` key holds the spans.
+        :raises ValueError: If there is no ``"timeline"`` key or it is not a list of spans.
+        """
+        if "timeline" not in observed:
+            raise ValueError(f"the {label} run recorded no timeline (no 'timeline' key)")
+        return cls(label, parse_spans(observed["timeline"], where=f"{label} timeline"))
+
+    @property
+    def is_thread(self) -> bool:
+        """Whether the workers were threads (judged by the label)."""
+        return self.label.startswith("thread")
+
+    @property
+    def workers(self) -> tuple[int, ...]:
+        """The worker indices that have spans, sorted."""
+        return tuple(sorted({span.worker for span in self.spans}))
+
+    @property
+    def end(self) -> float:
+        """Seconds from the run start to the end of the last span (0 without spans)."""
+        return max((span.end for span in self.spans), default=0.0)
+
+    def mean_running(self) -> float:
+        """Return how many workers were ``"running"`` at once, on average.
+
+        It is the total running time divided by the time from the first running span's start to
+        the last one's end: about 1 when workers take turns (threads under the GIL), about the
+        number of workers when they run side by side (processes on enough cores).
+
+        :returns: The average, 0.0 if nothing ran.
+        """
+        running = [span for span in self.spans if span.kind == "running"]
+        if not running:
+            return 0.0
+        wall = max(s.end for s in running) - min(s.start for s in running)
+        busy = sum(s.duration for s in running)
+        return busy / wall if wall > 0 else 0.0
+
+
+def _describe(timeline: ModeTimeline) -> str:
+    """Say in words how a mode's workers shared the CPUs."""
+    count = len(timeline.workers)
+    ratio = timeline.mean_running()
+    if count < 2 or ratio == 0.0:
+        return "ran"
+    if ratio < 1.25:
+        return "take turns (one runs at a time)"
+    if ratio >= 0.75 * count:
+        return f"run side by side ({ratio:.1f} at a time)"
+    return f"partly overlap ({ratio:.1f} at a time)"
+
+
+def headline(timelines: Sequence[ModeTimeline]) -> str:
+    """Sum up in plain words, from the spans, how each mode's workers shared the CPUs.
+
+    :returns: E.g. ``"Threads take turns (one runs at a time) — processes run side by side
+        (2.0 at a time)"``, one clause per timeline.
+    """
+    clauses = []
+    for timeline in timelines:
+        subject = "threads" if timeline.is_thread else "processes"
+        clauses.append(f"{subject} {_describe(timeline)}")
+    text = " — ".join(clauses)
+    return text[:1].upper() + text[1:]
+
+
+def to_trace_events(
+    timelines: Sequence[ModeTimeline], *, name: str | None = None
+) -> dict[str, Any]:
+    """Return the timelines as a Chrome trace-event JSON object.
+
+    Each mode becomes a trace process (``pid`` 1, 2, … in the given order) named after its label,
+    each worker a thread (``tid`` = worker index) named ``"worker N"``, each span a complete
+    (``"X"``) event with microsecond ``ts``/``dur``. Both modes start at time 0, so they line up
+    for comparison.
+
+    :param name: Stored as ``otherData.demo``, shown by the trace viewers.
+    """
+    events: list[dict[str, Any]] = []
+    for pid, timeline in enumerate(timelines, start=1):
+        events.append(
+            {"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
+             "args": {"name": f"{timeline.label} mode"}}
+        )
+        events.append(
+            {"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0,
+             "args": {"sort_index": pid}}
+        )
+        for worker in timeline.workers:
+            events.append(
+                {"ph": "M", "name": "thread_name", "pid": pid, "tid": worker,
+                 "args": {"name": f"worker {worker}"}}
+            )
+            events.append(
+                {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": worker,
+                 "args": {"sort_index": worker}}
+            )
+        for span in sorted(timeline.spans, key=lambda s: (s.worker, s.start)):
+            event: dict[str, Any] = {
+                "ph": "X",
+                "name": span.name,
+                "cat": span.kind,
+                "pid": pid,
+                "tid": span.worker,
+                "ts": round(span.start * 1e6, 3),
+                "dur": round(span.duration * 1e6, 3),
+                "args": {"kind": span.kind},
+            }
+            if span.kind in _TRACE_CNAMES:
+                event["cname"] = _TRACE_CNAMES[span.kind]
+            events.append(event)
+    trace: dict[str, Any] = {"traceEvents": events, "displayTimeUnit": "ms"}
+    if name is not None:
+        trace["otherData"] = {"demo": name}
+    return trace
+
+
+def write_trace(
+    path: str | os.PathLike[str], timelines: Sequence[ModeTimeline], *, name: str | None = None
+) -> None:
+    """Write :func:`to_trace_events` to *path*, for https://ui.perfetto.dev or chrome://tracing.
+
+    :raises OSError: If *path* cannot be written.
+    """
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(to_trace_events(timelines, name=name), file)
+        file.write("\n")
+
+
+def coalesce(spans: Iterable[Span], resolution: float) -> tuple[Span, ...]:
+    """Redraw *spans* on a grid of *resolution* seconds, so that no bar is thinner than a cell.
+
+    A chart cannot show activity shorter than a pixel: thousands of sub-pixel bars only blur into
+    a grey smear. Each worker's time is cut into cells of *resolution* seconds; a cell takes the
+    kind that covers most of it (or stays empty if idle time does), and neighbouring cells of the
+    same kind merge into one span named after the longest span it absorbed.
+
+    :param resolution: The cell size in seconds (the duration of one pixel), greater than 0.
+    :returns: The merged spans, per worker in time order.
+    :raises ValueError: If *resolution* is not positive.
+    """
+    if not resolution > 0:
+        raise ValueError(f"resolution must be a positive number of seconds, got {resolution}")
+    by_worker: dict[int, list[Span]] = {}
+    for span in spans:
+        by_worker.setdefault(span.worker, []).append(span)
+    merged: list[Span] = []
+    for worker in sorted(by_worker):
+        merged.extend(_coalesce_worker(worker, by_worker[worker], resolution))
+    return tuple(merged)
+
+
+def _coalesce_worker(worker: int, spans: list[Span], resolution: float) -> list[Span]:
+    origin = min(span.start for span in spans)
+    # cells[i][kind] = seconds of *kind* in cell i; names[i][kind][name] the same per span name.
+    cells: dict[int, dict[str, float]] = {}
+    names: dict[int, dict[str, dict[str, float]]] = {}
+    for span in spans:
+        first = int((span.start - origin) / resolution)
+        last = max(first, math.ceil((span.end - origin) / resolution) - 1)
+        for cell in range(first, last + 1):
+            lo = max(span.start, origin + cell * resolution)
+            hi = min(span.end, origin + (cell + 1) * resolution)
+            # A zero-length span still claims its cell: every activity stays visible.
+            covered = max(hi - lo, 1e-12)
+            kinds = cells.setdefault(cell, {})
+            kinds[span.kind] = kinds.get(span.kind, 0.0) + covered
+            per_name = names.setdefault(cell, {}).setdefault(span.kind, {})
+            per_name[span.name] = per_name.get(span.name, 0.0) + covered
+    result: list[Span] = []
+    run: tuple[str, int, int, dict[str, float]] | None = None  # kind, first, last cell, names
+    for cell in sorted(cells):
+        kind = max(cells[cell].items(), key=lambda item: item[1])[0]
+        cell_names = names[cell][kind]
+        if run is not None and run[0] == kind and run[2] == cell - 1:
+            for name, weight in cell_names.items():
+                run[3][name] = run[3].get(name, 0.0) + weight
+            run = (kind, run[1], cell, run[3])
+            continue
+        if run is not None:
+            result.append(_cells_to_span(worker, origin, resolution, run))
+        run = (kind, cell, cell, dict(cell_names))
+    if run is not None:
+        result.append(_cells_to_span(worker, origin, resolution, run))
+    return result
+
+
+def _cells_to_span(
+    worker: int, origin: float, resolution: float, run: tuple[str, int, int, dict[str, float]]
+) -> Span:
+    kind, first, last, weights = run
+    name = max(weights, key=lambda n: weights[n])
+    return Span(worker, name, origin + first * resolution, origin + (last + 1) * resolution, kind)
+
+
+def _check_plot_path(path: str | os.PathLike[str]) -> str:
+    text = os.fspath(path)
+    suffix = os.path.splitext(text)[1].lower()
+    if suffix not in _PLOT_SUFFIXES:
+        raise ValueError(
+            f"cannot draw {text!r}: the file name must end in {', '.join(_PLOT_SUFFIXES)}"
+        )
+    return text
+
+
+def _import_pyplot() -> Any:
+    """Import matplotlib with the non-interactive Agg backend, or explain how to install it."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise PlotUnavailableError(
+            f"drawing charts needs matplotlib, which is not installed: {_INSTALL_HINT}"
+        ) from exc
+    # Agg draws to files only: no display needed, and no GUI window pops up from a CLI.
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_gantt(
+    path: str | os.PathLike[str],
+    timelines: Sequence[ModeTimeline],
+    *,
+    title: str | None = None,
+    subtitle: str | None = None,
+) -> None:
+    """Draw the timelines as a Gantt chart into *path* (``.png``, ``.svg`` or ``.pdf``).
+
+    One panel per mode, stacked, on a shared time axis; one row per worker; bars coloured by
+    kind, with a legend. Spans shorter than a pixel are merged (:func:`coalesce`). Each panel
+    states how many workers ran at once on average.
+
+    :param title: The chart's headline; default :func:`headline`, which says in words what the
+        spans show.
+    :param subtitle: A second, smaller line, e.g. the demo's lesson.
+    :raises PlotUnavailableError: If matplotlib is not installed.
+    :raises ValueError: If *path* has another suffix or there is nothing to draw.
+    :raises OSError: If *path* cannot be written.
+    """
+    text_path = _check_plot_path(path)
+    if not timelines or not any(timeline.spans for timeline in timelines):
+        raise ValueError("nothing to draw: the timelines hold no spans")
+    plt = _import_pyplot()
+    from matplotlib.patches import Patch
+
+    end = max(timeline.end for timeline in timelines)
+    # Milliseconds read better than "0.004 s" for the short runs demos make.
+    scale, unit = (1e3, "ms") if end < 2.0 else (1.0, "s")
+    rows = [max(len(timeline.workers), 1) for timeline in timelines]
+    width_in, dpi = 11.0, 150
+    header_in = 1.0
+    fig = plt.figure(
+        figsize=(width_in, header_in + sum(0.45 * r + 0.9 for r in rows) + 0.6),
+        dpi=dpi,
+        layout="constrained",
+    )
+    try:
+        grid = fig.add_gridspec(
+            len(timelines) + 1, 1, height_ratios=[header_in, *(0.45 * r + 0.6 for r in rows)]
+        )
+        header = fig.add_subplot(grid[0])
+        header.axis("off")
+        header.text(
+            0.0, 1.0, title if title is not None else headline(timelines),
+            fontsize=15, fontweight="bold", va="top", ha="left", transform=header.transAxes,
+        )
+        if subtitle:
+            header.text(
+                0.0, 0.45, textwrap.fill(subtitle, 120),
+                fontsize=10.5, color="#444444", va="top", ha="left", transform=header.transAxes,
+            )
+        # About one plot-area pixel: finer detail would only blur.
+        resolution = max(end, 1e-9) / (width_in * dpi * 0.85)
+        kinds_seen: list[str] = []
+        first_ax = None
+        for index, timeline in enumerate(timelines):
+            ax = fig.add_subplot(grid[index + 1], sharex=first_ax)
+            first_ax = first_ax or ax
+            _draw_panel(
+                ax, timeline, coalesce(timeline.spans, resolution), scale, end, kinds_seen
+            )
+            ax.set_xlim(0, end * scale * 1.02)
+            if index < len(timelines) - 1:
+                ax.tick_params(labelbottom=False)
+        ax.set_xlabel(f"time since the run started ({unit})")
+        handles = [
+            Patch(facecolor=_colour(kind, kinds_seen), edgecolor="#555555", linewidth=0.5,
+                  label=KIND_LABELS.get(kind, kind))
+            for kind in _legend_order(kinds_seen)
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+                   frameon=False, fontsize=10)
+        fig.savefig(text_path, dpi=dpi)
+    finally:
+        plt.close(fig)
+
+
+def _legend_order(kinds: Sequence[str]) -> list[str]:
+    known = [kind for kind in KIND_LABELS if kind in kinds]
+    return known + [kind for kind in kinds if kind not in KIND_LABELS]
+
+
+def _colour(kind: str, kinds_seen: Sequence[str]) -> str:
+    if kind in _KIND_COLOURS:
+        return _KIND_COLOURS[kind]
+    extra = [k for k in kinds_seen if k not in _KIND_COLOURS]
+    return _EXTRA_COLOURS[extra.index(kind) % len(_EXTRA_COLOURS)]
+
+
+def _draw_panel(
+    ax: Any,
+    timeline: ModeTimeline,
+    spans: Sequence[Span],
+    scale: float,
+    end: float,
+    kinds_seen: list[str],
+) -> None:
+    """Draw one mode's rows of bars on *ax*; record the kinds drawn in *kinds_seen*."""
+    workers = timeline.workers
+    for span in spans:
+        if span.kind not in kinds_seen:
+            kinds_seen.append(span.kind)
+    for row, worker in enumerate(workers):
+        for kind in kinds_seen:
+            bars = [
+                (span.start * scale, span.duration * scale)
+                for span in spans
+                if span.worker == worker and span.kind == kind
+            ]
+            if bars:
+                ax.broken_barh(bars, (row - 0.38, 0.76), facecolors=_colour(kind, kinds_seen),
+                               linewidth=0)
+    ax.set_yticks(range(len(workers)), [f"worker {w}" for w in workers])
+    ax.set_ylim(len(workers) - 0.5 if workers else 0.5, -0.5)
+    ax.grid(axis="x", color="#e8e8e8", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    subject = "Threads" if timeline.is_thread else "Processes"
+    mode = "thread mode"
+    if not timeline.is_thread:
+        mode = timeline.label.replace("process[", "process mode, ").rstrip("]")
+    count = len(workers)
+    ratio = timeline.mean_running()
+    detail = f"{count} worker{'s' if count != 1 else ''}"
+    if ratio:
+        detail += f", on average {ratio:.1f} running at a time"
+    if not timeline.spans:
+        detail = "no spans recorded"
+    ax.set_title(f"{subject} ({mode}): {detail}", loc="left", fontsize=11.5)
+    if timeline.spans:
+        # Where the mode's work ended: comparing these marks is comparing the modes' wall time.
+        done = timeline.end * scale
+        ax.axvline(done, color="#b22222", linestyle="--", linewidth=1.2)
+        # Near the right edge the note goes left of the line, so it never leaves the panel.
+        left = timeline.end > 0.75 * end
+        ax.annotate(
+            f"all done: {_format_time(timeline.end, scale)}",
+            (done, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(-4 if left else 4, -2),
+            textcoords="offset points",
+            color="#b22222",
+            fontsize=9.5,
+            ha="right" if left else "left",
+            va="top",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
+        )
+
+
+def _format_time(seconds: float, scale: float) -> str:
+    return f"{seconds * 1e3:.0f} ms" if scale == 1e3 else f"{seconds:.2f} s"
