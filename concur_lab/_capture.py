@@ -1,0 +1,98 @@
+"""Per-thread capture of ``sys.stdout`` and ``sys.stderr`` for worker threads.
+
+Threads share file descriptors, so only Python-level writes can be told apart: while at least one
+thread-mode run is active, ``sys.stdout``/``sys.stderr`` are routers that send a registered worker
+thread's writes to its own buffer and everything else to the stream that was there before.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+__all__ = ["capture_thread_output", "thread_buffers"]
+
+_lock = threading.Lock()
+_active = 0
+_saved: dict[str, TextIO] = {}
+_routers: dict[str, _Router] = {}
+
+
+class _Router(io.TextIOBase):
+    """A text stream that writes to the calling thread's buffer if it has one."""
+
+    def __init__(self, name: str, fallback: TextIO) -> None:
+        self._name = name
+        self._fallback = fallback
+        self._buffers: dict[int, io.StringIO] = {}
+
+    def _target(self) -> TextIO:
+        buffer = self._buffers.get(threading.get_ident())
+        return buffer if buffer is not None else self._fallback
+
+    def write(self, s: str) -> int:
+        return self._target().write(s)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._fallback, "encoding", None) or "utf-8"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fallback, name)
+
+
+@contextmanager
+def capture_thread_output() -> Iterator[None]:
+    """Install the routers on ``sys.stdout``/``sys.stderr`` for the duration of a run."""
+    global _active
+    with _lock:
+        if _active == 0:
+            for name in ("stdout", "stderr"):
+                current = getattr(sys, name)
+                _saved[name] = current
+                _routers[name] = _Router(name, current)
+                setattr(sys, name, _routers[name])
+        _active += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                for name in ("stdout", "stderr"):
+                    # Someone else may have replaced the stream meanwhile: leave theirs alone.
+                    if getattr(sys, name) is _routers[name]:
+                        setattr(sys, name, _saved[name])
+                _routers.clear()
+                _saved.clear()
+
+
+@contextmanager
+def thread_buffers() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    """Route the calling thread's output to two fresh buffers (stdout, stderr) while inside.
+
+    Must be used inside :func:`capture_thread_output`.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    ident = threading.get_ident()
+    routers = dict(_routers)
+    routers["stdout"]._buffers[ident] = out
+    routers["stderr"]._buffers[ident] = err
+    try:
+        yield out, err
+    finally:
+        routers["stdout"]._buffers.pop(ident, None)
+        routers["stderr"]._buffers.pop(ident, None)

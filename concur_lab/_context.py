@@ -1,0 +1,43 @@
+"""Which worker is running: the index of the current worker, in threads and in processes."""
+
+from __future__ import annotations
+
+import threading
+
+__all__ = ["worker_index"]
+
+
+class _ThreadWorker(threading.local):
+    index: int | None = None
+
+
+_thread_worker = _ThreadWorker()
+# Set once in a worker process by its bootstrap; threads the worker starts belong to it too.
+_process_worker_index: int | None = None
+
+
+def worker_index() -> int:
+    """Return the index (0 to n-1) of the worker that calls this.
+
+    Works in both modes: in a worker thread it is that thread's index, in a worker process (and in
+    threads that process starts) it is the process's index.
+
+    :raises RuntimeError: If called outside a worker.
+    """
+    index = _thread_worker.index
+    if index is None:
+        index = _process_worker_index
+    if index is None:
+        raise RuntimeError("worker_index() was called outside a concur_lab worker")
+    return index
+
+
+def _set_thread_worker(index: int | None) -> None:
+    _thread_worker.index = index
+
+
+def _set_process_worker(index: int) -> None:
+    global _process_worker_index
+    _process_worker_index = index
+    # A process forked from a worker thread inherits that thread's local data.
+    _thread_worker.index = None

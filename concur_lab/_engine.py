@@ -1,0 +1,101 @@
+"""Run a callable in N workers of a mode: the one entry point the demos, CLI and plugin share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from concur_lab._modes import Mode
+from concur_lab._outcome import WorkerOutcome, raise_for_outcomes
+from concur_lab._plan import make_plan
+from concur_lab._processes import run_processes
+from concur_lab._threads import run_threads
+
+__all__ = ["map_workers", "run_outcomes", "run_workers"]
+
+T = TypeVar("T")
+
+
+def run_outcomes(
+    target: Callable[..., T],
+    n: int | None = None,
+    *,
+    mode: Mode | str = "thread",
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    worker_args: Iterable[Sequence[Any]] | None = None,
+    timeout: float | None = None,
+) -> list[WorkerOutcome[T]]:
+    """Run *target* in *n* workers of *mode* and return every worker's outcome, in worker order.
+
+    Workers wait at a start gate so that they begin together.
+    Nothing a worker does makes this raise: exceptions, crashes, hangs and failed starts are all
+    recorded in the outcomes (see :func:`raise_for_outcomes`).
+    On return every worker process has been joined and every worker thread has ended, except
+    threads reported as still running at the deadline.
+
+    :param target: What each worker calls, as ``target(*args, *worker_args[i], **kwargs)``.
+    :param n: How many workers (default 4, or the length of *worker_args*).
+    :param mode: A :class:`Mode` or a string :meth:`Mode.parse` accepts: ``"thread"``,
+        ``"process"``, ``"process:spawn"``...
+    :param args: Positional arguments for every worker.
+    :param kwargs: Keyword arguments for every worker.
+    :param worker_args: One tuple of extra positional arguments per worker.
+    :param timeout: Seconds the whole run may take; ``None`` waits for ever.
+    :raises SendError: If the target or an argument cannot be sent to a worker process.
+    :raises ModeError: If *mode* is unknown or names a start method the platform lacks.
+    :raises TypeError: If an argument has the wrong type.
+    :raises ValueError: If *n* or *timeout* is out of range.
+    """
+    plan = make_plan(
+        target, n, mode=mode, args=args, kwargs=kwargs, worker_args=worker_args, timeout=timeout
+    )
+    if plan.mode.kind == "thread":
+        return run_threads(plan)
+    return run_processes(plan)
+
+
+def run_workers(
+    target: Callable[..., T],
+    n: int | None = None,
+    *,
+    mode: Mode | str = "thread",
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    worker_args: Iterable[Sequence[Any]] | None = None,
+    timeout: float | None = None,
+) -> list[T]:
+    """Run *target* in *n* workers of *mode* and return their return values, in worker order.
+
+    Arguments are those of :func:`run_outcomes`.
+    If one worker failed, its own exception is raised (its original type, so
+    ``pytest.raises(ValueError)`` works) with a note naming the worker; if several failed, a
+    :class:`BaseExceptionGroup` with one entry per failed worker.
+    A crash raises :class:`WorkerCrashed`, a hang :class:`WorkerTimeout`, a failed start
+    :class:`WorkerStartError`.
+
+    >>> run_workers(pow, 3, args=(2, 10))
+    [1024, 1024, 1024]
+    """
+    outcomes = run_outcomes(
+        target, n, mode=mode, args=args, kwargs=kwargs, worker_args=worker_args, timeout=timeout
+    )
+    raise_for_outcomes(outcomes)
+    return [o.value for o in outcomes]  # type: ignore[misc]
+
+
+def map_workers(
+    target: Callable[[Any], T],
+    items: Iterable[Any],
+    *,
+    mode: Mode | str = "thread",
+    timeout: float | None = None,
+) -> list[T]:
+    """Call ``target(item)`` in one worker per item, all at once, and return the results in order.
+
+    Failures raise as in :func:`run_workers`.
+
+    >>> map_workers(abs, [-1, 2, -3])
+    [1, 2, 3]
+    """
+    return run_workers(target, mode=mode, worker_args=[(item,) for item in items], timeout=timeout)

@@ -1,0 +1,100 @@
+"""A validated description of one run: what to call, how often, in which mode, for how long."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from concur_lab._modes import Mode
+
+__all__ = ["DEFAULT_WORKERS", "Plan", "make_plan"]
+
+DEFAULT_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a runner needs; built by :func:`make_plan`, which checks the arguments."""
+
+    target: Callable[..., Any]
+    n: int
+    mode: Mode
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    worker_args: tuple[tuple[Any, ...], ...] | None = None
+    timeout: float | None = None
+
+    def call_args(self, index: int) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
+        """Return the positional and keyword arguments of worker *index*."""
+        if self.worker_args is not None:
+            return self.args + self.worker_args[index], self.kwargs
+        return self.args, self.kwargs
+
+
+def make_plan(
+    target: Callable[..., Any],
+    n: int | None,
+    *,
+    mode: Mode | str,
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    worker_args: Iterable[Sequence[Any]] | None = None,
+    timeout: float | None = None,
+) -> Plan:
+    """Check the arguments of a run and return its :class:`Plan`.
+
+    :raises TypeError: If *target* is not callable or an argument has the wrong type.
+    :raises ValueError: If *n*, *timeout* or *worker_args* is out of range or inconsistent.
+    """
+    if not callable(target):
+        raise TypeError(f"target must be callable, not {type(target).__name__} {target!r}")
+    resolved = Mode.parse(mode)
+    per_worker: tuple[tuple[Any, ...], ...] | None = None
+    if worker_args is not None:
+        if isinstance(worker_args, (str, bytes)):
+            raise TypeError(
+                f"worker_args must be an iterable of argument tuples, not {worker_args!r}"
+            )
+        per_worker = tuple(_as_args(a, i) for i, a in enumerate(worker_args))
+        if n is not None and n != len(per_worker):
+            raise ValueError(f"n={n!r} does not match the {len(per_worker)} entries of worker_args")
+        n = len(per_worker)
+    if n is None:
+        n = DEFAULT_WORKERS
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n must be an int, not {type(n).__name__} {n!r}")
+    if n < 1:
+        raise ValueError(f"n must be at least 1 (got n={n})")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}")
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(
+                f"timeout must be a positive number of seconds (got timeout={timeout!r})"
+            )
+    if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
+        raise TypeError(f"args must be a sequence of positional arguments, not {args!r}")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise TypeError(f"kwargs must be a mapping, not {type(kwargs).__name__} {kwargs!r}")
+    return Plan(
+        target=target,
+        n=n,
+        mode=resolved,
+        args=tuple(args),
+        kwargs=dict(kwargs or {}),
+        worker_args=per_worker,
+        timeout=None if timeout is None else float(timeout),
+    )
+
+
+def _as_args(value: Any, index: int) -> tuple[Any, ...]:
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, list):
+        return tuple(value)
+    raise TypeError(
+        f"worker_args[{index}] must be a tuple of arguments, not {type(value).__name__} {value!r} "
+        "(use map_workers() to pass one argument per worker)"
+    )

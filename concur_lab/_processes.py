@@ -1,0 +1,417 @@
+"""Run a callable in N child processes of a start method, supervised from the calling thread.
+
+One loop waits on every child's result pipe, output pipes and process sentinel together
+(``multiprocess.connection.wait``), so a child that dies, hangs or sends something unreadable can
+never block the parent: there is no bare ``Queue.get()`` anywhere, and no helper thread, so the
+engine itself never forks a multi-threaded parent.
+Children report "ready" and then block on a shared gate pipe; the parent opens the gate (writes
+one byte per worker) once all are ready, or closes it, which every waiting child reads as
+end-of-file, when one of them failed to start.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import multiprocess
+from multiprocess import connection as mp_connection
+
+from concur_lab import _child
+from concur_lab._excship import ExceptionState, RemoteError, restore_exception
+from concur_lab._outcome import WorkerOutcome
+from concur_lab._plan import Plan
+from concur_lab._shipping import dumps_payload
+
+__all__ = ["run_processes"]
+
+# After the deadline: how long to wait for faulthandler's stack dump, then for SIGTERM to work.
+_DUMP_GRACE = 1.0
+_TERM_GRACE = 1.0
+# After a child exits: how long its output pipes may stay open (a grandchild may hold them).
+_DRAIN_GRACE = 0.5
+_READ_SIZE = 65536
+_FORK_WARNING = "use of fork() may lead to deadlocks"
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Worker:
+    """The parent's view of one child: its process, pipe ends and what arrived so far."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.process: Any = None
+        self.result: Any = None
+        self.streams: dict[str, Any] = {}
+        self.data: dict[str, bytearray] = {
+            "out": bytearray(),
+            "err": bytearray(),
+            "fault": bytearray(),
+        }
+        self.ready = False
+        self.reply: tuple[Any, ...] | None = None
+        self.start_error: str = ""
+        self.exited_at: float | None = None
+        self.timed_out = False
+        self.killed_how = ""
+        self.pid: int | None = None
+        self.exitcode: int | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.exited_at is None
+
+    def waitables(self) -> list[Any]:
+        objs: list[Any] = list(self.streams.values())
+        if self.result is not None:
+            objs.append(self.result)
+        if self.alive:
+            objs.append(self.process.sentinel)
+        return objs
+
+    def close(self) -> None:
+        for conn in [self.result, *self.streams.values()]:
+            if conn is not None:
+                with suppress(OSError):
+                    conn.close()
+        self.result = None
+        self.streams.clear()
+
+
+_preloaded = False
+
+
+def _context(method: str) -> Any:
+    global _preloaded
+    ctx = multiprocess.get_context(method)
+    if method == "forkserver" and not _preloaded:
+        # What every child needs is imported once in the server instead of once per child.
+        preload = ["concur_lab._child"]
+        if "pytest" in sys.modules:
+            preload += ["pytest", "_pytest.assertion.rewrite"]
+        ctx.set_forkserver_preload(preload)
+        _preloaded = True
+    return ctx
+
+
+def _other_threads() -> list[str]:
+    me = threading.current_thread()
+    names = [t.name for t in threading.enumerate() if t is not me]
+    if sys.platform == "linux":
+        with suppress(OSError):
+            # The interpreter counts OS threads, which includes threads Python did not start.
+            extra = len(os.listdir("/proc/self/task")) - 1 - len(names)
+            if extra > 0:
+                names.append(f"{extra} thread(s) not started by Python")
+    return names
+
+
+@contextmanager
+def _fork_guard(method: str, n: int) -> Iterator[None]:
+    """Explain, once per run, the interpreter's warning about forking a multi-threaded process."""
+    others = _other_threads() if method == "fork" and sys.version_info >= (3, 12) else []
+    if not others:
+        yield
+        return
+    warnings.warn(
+        f"This process (pid={os.getpid()}) is multi-threaded, {_FORK_WARNING} in the child. "
+        f"concur_lab forks {n} worker process(es) while other threads run "
+        f"({', '.join(others)}): a lock one of them holds at that instant stays locked forever "
+        "in the child. Use the 'forkserver' start method (or 'spawn') to avoid this.",
+        DeprecationWarning,
+        skip_file_prefixes=(_PACKAGE_DIR,),  # type: ignore[call-overload,unused-ignore]
+    )
+    with warnings.catch_warnings():
+        # Said once above with the reason; the interpreter would repeat it for every worker.
+        warnings.filterwarnings(
+            "ignore", message=r".*use of fork\(\) may lead", category=DeprecationWarning
+        )
+        yield
+
+
+def run_processes(plan: Plan) -> list[WorkerOutcome[Any]]:
+    """Run *plan* in child processes; every child has been joined on return."""
+    method = plan.mode.start_method
+    assert method is not None
+    ctx = _context(method)
+    if method == "fork":
+        payload: bytes | Plan = plan
+        manifest: list[Any] = []
+    else:
+        payload, manifest = dumps_payload(
+            plan,
+            target=plan.target,
+            args=plan.args,
+            kwargs=plan.kwargs,
+            worker_args=plan.worker_args or (),
+            start_method=method,
+        )
+    workers = [_Worker(i) for i in range(plan.n)]
+    gate_r, gate_w = ctx.Pipe(duplex=False)
+    began = time.monotonic()
+    deadline = None if plan.timeout is None else began + plan.timeout
+    try:
+        with _fork_guard(method, plan.n):
+            _start_all(ctx, plan, workers, payload, manifest, gate_r, gate_w)
+        gate_r.close()
+        _supervise(plan, workers, gate_w, deadline)
+    finally:
+        with suppress(OSError):
+            gate_w.close()
+        with suppress(OSError):
+            gate_r.close()
+        for worker in workers:
+            _reap(worker)
+            worker.close()
+    return [_outcome(plan, w) for w in workers]
+
+
+def _start_all(
+    ctx: Any,
+    plan: Plan,
+    workers: list[_Worker],
+    payload: bytes | Plan,
+    manifest: list[Any],
+    gate_r: Any,
+    gate_w: Any,
+) -> None:
+    inherited = (gate_w.fileno(),) if plan.mode.start_method == "fork" else ()
+    for worker in workers:
+        result_r, result_w = ctx.Pipe(duplex=False)
+        ends = {name: ctx.Pipe(duplex=False) for name in ("out", "err", "fault")}
+        pipes = _child.WorkerPipes(
+            result_w, ends["out"][1], ends["err"][1], ends["fault"][1], gate_r
+        )
+        process = ctx.Process(
+            target=_child.main,
+            args=(worker.index, payload, manifest, pipes, inherited),
+            name=f"concur-worker-{worker.index}",
+        )
+        worker.result = result_r
+        worker.streams = {name: r for name, (r, _) in ends.items()}
+        try:
+            process.start()
+        except BaseException as exc:
+            worker.close()
+            reason = f"worker {worker.index} could not start: {type(exc).__name__}: {exc}"
+            worker.start_error = f"could not start: {type(exc).__name__}: {exc}"
+            for later in workers[worker.index + 1 :]:
+                later.start_error = f"not started because {reason}"
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return
+        finally:
+            # The child has its own copies now (inherited, or sent along with the process).
+            for conn in (result_w, *(w for _, w in ends.values())):
+                conn.close()
+        worker.process = process
+
+
+def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float | None) -> None:
+    started = [w for w in workers if w.process is not None]
+    gate_open = False
+    gate_closed = False
+    abort_reason = next((w.start_error for w in workers if w.start_error), "")
+    by_object: dict[Any, tuple[_Worker, str]] = {}
+    while True:
+        by_object.clear()
+        for worker in started:
+            for name, conn in worker.streams.items():
+                by_object[conn] = (worker, name)
+            if worker.result is not None:
+                by_object[worker.result] = (worker, "result")
+            if worker.alive:
+                by_object[worker.process.sentinel] = (worker, "exit")
+        if not by_object:
+            return
+        now = time.monotonic()
+        if all(not w.alive for w in started):
+            last_exit = max((w.exited_at or now) for w in started)
+            if now - last_exit > _DRAIN_GRACE:
+                return
+            wait_for = _DRAIN_GRACE - (now - last_exit)
+        elif deadline is not None:
+            if now >= deadline:
+                _expire(plan, [w for w in started if w.alive])
+                continue
+            wait_for = deadline - now
+        else:
+            wait_for = None
+        for obj in mp_connection.wait(list(by_object), wait_for):
+            worker, what = by_object[obj]
+            if what == "exit":
+                worker.process.join(0)
+                worker.exited_at = time.monotonic()
+            elif what == "result":
+                _receive(worker)
+            else:
+                _read_stream(worker, what)
+        if not gate_open and not gate_closed:
+            failed = next((w for w in started if _failed_before_ready(w)), None)
+            if abort_reason or failed is not None:
+                if failed is not None and not abort_reason:
+                    abort_reason = f"worker {failed.index} failed to start"
+                gate_w.close()
+                gate_closed = True
+                for worker in started:
+                    if worker is failed or worker.start_error:
+                        continue
+                    worker.start_error = f"start aborted because {abort_reason}"
+            elif all(w.ready for w in started):
+                os.write(gate_w.fileno(), b"g" * len(started))
+                gate_open = True
+
+
+def _failed_before_ready(worker: _Worker) -> bool:
+    if worker.ready:
+        return False
+    if worker.reply is not None and worker.reply[0] == "start_failed":
+        return True
+    return worker.exited_at is not None
+
+
+def _receive(worker: _Worker) -> None:
+    try:
+        data = worker.result.recv_bytes()
+    except (EOFError, OSError):
+        worker.result.close()
+        worker.result = None
+        return
+    try:
+        message = pickle.loads(data)
+    except Exception as exc:
+        message = (
+            "done",
+            "unreadable",
+            f"the parent could not unpickle what the worker sent: {type(exc).__name__}: {exc}",
+            None,
+        )
+    if message[0] == "ready":
+        worker.ready = True
+    else:
+        worker.reply = message
+
+
+def _read_stream(worker: _Worker, name: str) -> None:
+    conn = worker.streams[name]
+    try:
+        chunk = os.read(conn.fileno(), _READ_SIZE)
+    except OSError:
+        chunk = b""
+    if chunk:
+        worker.data[name] += chunk
+    else:
+        conn.close()
+        del worker.streams[name]
+
+
+def _expire(plan: Plan, alive: list[_Worker]) -> None:
+    """At the deadline: dump each live child's stack, then terminate it, then kill it."""
+    for worker in alive:
+        worker.timed_out = True
+        if worker.ready:
+            with suppress(OSError):
+                os.kill(worker.process.pid, _child.DUMP_SIGNAL)
+    _drain_faults(alive, _DUMP_GRACE)
+    for worker in alive:
+        if worker.process.is_alive():
+            worker.process.terminate()
+            worker.killed_how = "terminated"
+    end = time.monotonic() + _TERM_GRACE
+    for worker in alive:
+        worker.process.join(max(end - time.monotonic(), 0.0))
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.killed_how = "killed"
+            worker.process.join(5.0)
+        worker.exited_at = time.monotonic()
+
+
+def _drain_faults(workers: list[_Worker], grace: float) -> None:
+    # Read stack dumps until each fault pipe has been quiet for a moment or the grace is over.
+    end = time.monotonic() + grace
+    quiet = 0.2
+    while True:
+        conns = {w.streams["fault"]: w for w in workers if "fault" in w.streams}
+        left = end - time.monotonic()
+        if not conns or left <= 0:
+            return
+        ready = mp_connection.wait(list(conns), min(quiet, left))
+        if not ready and any(w.data["fault"] for w in workers):
+            return
+        for conn in ready:
+            _read_stream(conns[conn], "fault")
+
+
+def _reap(worker: _Worker) -> None:
+    process = worker.process
+    if process is None:
+        return
+    if process.is_alive():
+        # Only reached when the supervisor was interrupted (KeyboardInterrupt): leave nothing.
+        process.kill()
+    process.join(5.0)
+    worker.pid, worker.exitcode = process.pid, process.exitcode
+    with suppress(ValueError):
+        process.close()
+
+
+def _text(data: bytearray) -> str:
+    return data.decode("utf-8", errors="backslashreplace")
+
+
+def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
+    outcome: WorkerOutcome[Any] = WorkerOutcome(worker.index, plan.n, plan.mode)
+    outcome.stdout, outcome.stderr = _text(worker.data["out"]), _text(worker.data["err"])
+    fault = _text(worker.data["fault"])
+    if worker.process is not None:
+        outcome.pid, outcome.exitcode = worker.pid, worker.exitcode
+        outcome.thread_name = "MainThread"
+    reply = worker.reply
+    if reply is not None and reply[0] == "done":
+        _, status, value, times = reply
+        if times is not None:
+            outcome.started, outcome.finished, outcome.cpu_time = times
+        if status == "ok":
+            outcome.status, outcome.value = "ok", value
+        elif status == "raised" and isinstance(value, ExceptionState):
+            outcome.status, outcome.exception = "raised", restore_exception(value)
+        else:
+            outcome.status = "raised"
+            outcome.exception = RemoteError("UnreadableResult", str(value), "")
+        return outcome
+    if worker.timed_out:
+        outcome.status = "timed_out"
+        outcome.stack = fault
+        outcome.message = (
+            f"timed out after {plan.timeout:g} s; the process was {worker.killed_how or 'stopped'}"
+        )
+        return outcome
+    if reply is not None and reply[0] == "start_failed":
+        outcome.status = "not_started"
+        outcome.exception = restore_exception(reply[1])
+        outcome.message = (
+            f"could not start: {type(outcome.exception).__name__}: {outcome.exception}"
+        )
+        return outcome
+    if worker.start_error or (reply is not None and reply[0] == "aborted"):
+        outcome.status = "not_started"
+        outcome.message = worker.start_error or "start aborted"
+        return outcome
+    outcome.status = "crashed"
+    outcome.stack = fault
+    code = outcome.exitcode
+    if code is not None and code < 0:
+        outcome.message = f"was killed by {outcome.signal} (exit code {code})"
+    else:
+        outcome.message = f"exited with code {code} without returning"
+    if not worker.ready:
+        outcome.message += " before it was ready to start"
+    return outcome

@@ -1,0 +1,250 @@
+"""What crosses into a worker process, and how a child finds the modules it refers to.
+
+Under ``fork`` nothing is pickled: the child inherits the target and its arguments.
+Under ``spawn`` and ``forkserver`` the target and arguments are pickled with dill in the parent, so
+anything that cannot be sent fails there, at once, naming the object.
+dill pickles functions of importable modules by reference, and the globals of lambdas and nested
+functions as a reference to their module; a child may be unable to import that module by name
+(pytest's ``--import-mode=importlib`` names test modules after the rootdir, which is not on
+``sys.path``).
+So the parent sends a manifest of the project modules the pickle mentions, with their files, and
+the child imports each of them from its file under the same name before unpickling (with pytest's
+assertion rewriting when the parent's copy was rewritten).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import os
+import sys
+import sysconfig
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import dill
+
+__all__ = ["ModuleEntry", "SendError", "dumps_payload", "import_manifest", "loads_payload"]
+
+
+class SendError(TypeError):
+    """Something could not be sent to a worker process.
+
+    :ivar what: Which object failed, e.g. ``"the target"``, ``"args[1]"`` or ``"kwargs['db']"``.
+    :ivar obj_type: The type name of that object.
+    """
+
+    def __init__(self, message: str, what: str = "", obj_type: str = "") -> None:
+        super().__init__(message)
+        self.what = what
+        self.obj_type = obj_type
+
+
+@dataclass(frozen=True)
+class ModuleEntry:
+    """A module a child must import from its file before unpickling."""
+
+    name: str
+    file: str
+    rewrite: bool
+
+
+@cache
+def _library_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    dirs.update({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    return tuple(sorted(os.path.realpath(d) + os.sep for d in dirs))
+
+
+def _project_modules() -> dict[str, ModuleEntry]:
+    """Modules loaded from files outside the interpreter's and site-packages' folders."""
+    libraries = _library_dirs()
+    found: dict[str, ModuleEntry] = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or not file.endswith(".py") or name in ("__main__", "__mp_main__"):
+            continue
+        real = os.path.realpath(file)
+        if real.startswith(libraries):
+            continue
+        loader = getattr(module, "__loader__", None)
+        rewrite = type(loader).__name__ == "AssertionRewritingHook"
+        found[name] = ModuleEntry(name, file, rewrite)
+    return found
+
+
+def _manifest_for(data: bytes) -> list[ModuleEntry]:
+    # A pickle names a module as plain UTF-8 text (GLOBAL, STACK_GLOBAL and dill's module
+    # references all push the name as a string): a substring test finds every candidate.
+    entries = [entry for name, entry in _project_modules().items() if name.encode() in data]
+    # Parents first, so that a package is in place before its submodules.
+    return sorted(entries, key=lambda e: e.name.count("."))
+
+
+def _describe(obj: object) -> str:
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    kind = type(obj).__name__
+    return f"{kind} {name!r}" if name else f"a {kind}"
+
+
+def _find_culprit(
+    target: object, args: Sequence[Any], kwargs: Mapping[str, Any], worker_args: Sequence[Any]
+) -> tuple[str, object] | None:
+    candidates: list[tuple[str, object]] = [("the target", target)]
+    candidates += [(f"args[{i}]", a) for i, a in enumerate(args)]
+    candidates += [(f"kwargs[{k!r}]", v) for k, v in kwargs.items()]
+    for w, wargs in enumerate(worker_args):
+        candidates += [(f"worker_args[{w}][{i}]", a) for i, a in enumerate(wargs)]
+    for what, obj in candidates:
+        try:
+            dill.dumps(obj, protocol=dill.HIGHEST_PROTOCOL)
+        except Exception:
+            return what, obj
+    return None
+
+
+def _closure_culprit(function: object) -> str:
+    """Name the captured variable or global of *function* that fails to pickle, if any."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return ""
+    cells = getattr(function, "__closure__", None) or ()
+    for var, cell in zip(code.co_freevars, cells, strict=False):
+        try:
+            dill.dumps(cell.cell_contents)
+        except Exception:
+            return (
+                f" (it captures {var!r}, {_describe(cell.cell_contents)}, which cannot be pickled)"
+            )
+    globs = getattr(function, "__globals__", {})
+    for var in code.co_names:
+        if var in globs and not isinstance(globs[var], types.ModuleType):
+            try:
+                dill.dumps(globs[var])
+            except Exception:
+                culprit = _describe(globs[var])
+                return f" (it uses the global {var!r}, {culprit}, which cannot be pickled)"
+    return ""
+
+
+def dumps_payload(
+    payload: object,
+    *,
+    target: object,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    worker_args: Sequence[Any],
+    start_method: str,
+) -> tuple[bytes, list[ModuleEntry]]:
+    """Pickle *payload* for a ``spawn``/``forkserver`` child and list the modules it needs.
+
+    :raises SendError: Naming the first of *target*, *args*, *kwargs* or *worker_args* that
+        cannot be pickled, and the modes that would accept it.
+    """
+    try:
+        data: bytes = dill.dumps(payload, protocol=dill.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        culprit = _find_culprit(target, args, kwargs, worker_args)
+        what, obj = culprit if culprit is not None else ("the target or its arguments", payload)
+        detail = _closure_culprit(obj) if what == "the target" else ""
+        raise SendError(
+            f"cannot send {what} ({_describe(obj)}) to a process started with "
+            f"{start_method!r}: {type(exc).__name__}: {exc}{detail}. "
+            "Thread mode and process mode with the 'fork' start method accept it, "
+            "because they do not pickle it.",
+            what=what,
+            obj_type=type(obj).__name__,
+        ) from exc
+    return data, _manifest_for(data)
+
+
+def _ensure_parents(name: str, file: str) -> None:
+    parts = name.split(".")
+    directory = os.path.dirname(file)
+    if os.path.basename(file) == "__init__.py":
+        directory = os.path.dirname(directory)
+    for depth in range(len(parts) - 1, 0, -1):
+        parent = ".".join(parts[:depth])
+        if parent not in sys.modules:
+            try:
+                importlib.import_module(parent)
+            except ImportError:
+                # What pytest does for rootdir-named modules: an empty package stands in.
+                placeholder = types.ModuleType(parent)
+                placeholder.__path__ = [directory]
+                sys.modules[parent] = placeholder
+        directory = os.path.dirname(directory)
+
+
+def _import_from_file(entry: ModuleEntry) -> None:
+    _ensure_parents(entry.name, entry.file)
+    is_package = os.path.basename(entry.file) == "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        entry.name,
+        entry.file,
+        submodule_search_locations=[os.path.dirname(entry.file)] if is_package else None,
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {entry.name!r} from {entry.file!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[entry.name] = module
+    try:
+        code = _rewritten_code(entry) if entry.rewrite else None
+        if code is None:
+            spec.loader.exec_module(module)
+        else:
+            exec(code, module.__dict__)
+    except BaseException:
+        sys.modules.pop(entry.name, None)
+        raise
+    parent, _, child = entry.name.rpartition(".")
+    if parent and parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
+
+
+def _rewritten_code(entry: ModuleEntry) -> types.CodeType | None:
+    """Compile *entry* with pytest's assertion rewriting, as the parent's copy was."""
+    try:
+        import ast
+
+        from _pytest.assertion.rewrite import rewrite_asserts
+    except ImportError:
+        return None
+    with open(entry.file, "rb") as f:
+        source = f.read()
+    tree = ast.parse(source, filename=entry.file)
+    rewrite_asserts(tree, source, entry.file)
+    return compile(tree, entry.file, "exec", dont_inherit=True)
+
+
+def import_manifest(manifest: Sequence[ModuleEntry]) -> None:
+    """Make every module of *manifest* importable under its parent's name, in a child."""
+    for entry in manifest:
+        if entry.name in sys.modules:
+            continue
+        if not entry.rewrite:
+            try:
+                module = importlib.import_module(entry.name)
+            except ImportError:
+                pass
+            else:
+                same = getattr(module, "__file__", None)
+                if same and os.path.realpath(same) == os.path.realpath(entry.file):
+                    continue
+                sys.modules.pop(entry.name, None)
+        _import_from_file(entry)
+
+
+def loads_payload(data: bytes, manifest: Sequence[ModuleEntry]) -> Any:
+    """Import what *manifest* lists, then unpickle *data* (in a child)."""
+    import_manifest(manifest)
+    unpickler = dill.Unpickler(io.BytesIO(data))
+    # dill binds "__main__" to the module it saw when it was imported, which in a spawned child
+    # is the bootstrap script, not the parent's main re-run as __mp_main__ (dill#559).
+    unpickler._main = sys.modules["__main__"]
+    return unpickler.load()

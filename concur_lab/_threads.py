@@ -1,0 +1,126 @@
+"""Run a callable in N threads of this process, started together, with a deadline."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from concur_lab._capture import capture_thread_output, thread_buffers
+from concur_lab._context import _set_thread_worker
+from concur_lab._outcome import Status, WorkerOutcome
+from concur_lab._plan import Plan
+
+__all__ = ["run_threads"]
+
+# How long workers wait at the start gate for the others to be started.
+_START_GATE_SECONDS = 60.0
+
+
+@dataclass
+class _Slot:
+    status: Status = "not_started"
+    value: Any = None
+    exception: BaseException | None = None
+    started: float | None = None
+    finished: float | None = None
+    cpu_time: float | None = None
+    stdout: str = ""
+    stderr: str = ""
+    message: str = ""
+    done: bool = False
+
+
+def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
+    """Run *plan* in threads; every thread has ended on return, except hung ones."""
+    n = plan.n
+    slots = [_Slot() for _ in range(n)]
+    barrier = threading.Barrier(n)
+    abort_reason: list[str] = []
+
+    def work(index: int) -> None:
+        slot = slots[index]
+        _set_thread_worker(index)
+        try:
+            with thread_buffers() as (out, err):
+                try:
+                    try:
+                        barrier.wait(timeout=_START_GATE_SECONDS)
+                    except threading.BrokenBarrierError:
+                        slot.message = abort_reason[0] if abort_reason else "start gate broken"
+                        return
+                    args, kwargs = plan.call_args(index)
+                    slot.started = time.monotonic()
+                    cpu = time.thread_time()
+                    try:
+                        slot.value = plan.target(*args, **kwargs)
+                        slot.status = "ok"
+                    except BaseException as exc:
+                        tb = exc.__traceback__
+                        if tb is not None and tb.tb_frame.f_code is work.__code__:
+                            # Start the traceback at the target, as if it had been called directly.
+                            exc.__traceback__ = tb.tb_next
+                        slot.exception = exc
+                        slot.status = "raised"
+                    finally:
+                        slot.finished = time.monotonic()
+                        slot.cpu_time = time.thread_time() - cpu
+                finally:
+                    slot.stdout, slot.stderr = out.getvalue(), err.getvalue()
+        finally:
+            _set_thread_worker(None)
+            slot.done = True
+
+    threads: list[threading.Thread] = []
+    deadline = None if plan.timeout is None else time.monotonic() + plan.timeout
+    with capture_thread_output():
+        for index in range(n):
+            thread = threading.Thread(
+                target=work, args=(index,), name=f"concur-worker-{index}", daemon=True
+            )
+            try:
+                thread.start()
+            except BaseException as exc:
+                reason = f"worker {index} could not start: {type(exc).__name__}: {exc}"
+                abort_reason.append(f"start aborted because {reason}")
+                slots[index].message = f"could not start: {type(exc).__name__}: {exc}"
+                for later in range(index + 1, n):
+                    slots[later].message = f"not started because {reason}"
+                barrier.abort()
+                break
+            threads.append(thread)
+        for thread in threads:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            thread.join(remaining)
+    return [_outcome(plan, i, slots[i], threads[i] if i < len(threads) else None) for i in range(n)]
+
+
+def _outcome(
+    plan: Plan, index: int, slot: _Slot, thread: threading.Thread | None
+) -> WorkerOutcome[Any]:
+    outcome: WorkerOutcome[Any] = WorkerOutcome(index, plan.n, plan.mode, pid=os.getpid())
+    if thread is not None:
+        outcome.thread_ident = thread.ident
+        outcome.thread_name = thread.name
+    if thread is not None and thread.is_alive() and not slot.done:
+        frame = sys._current_frames().get(thread.ident or -1)
+        outcome.status = "timed_out"
+        outcome.still_running = True
+        outcome.started = slot.started
+        outcome.stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
+        outcome.message = (
+            f"timed out after {plan.timeout:g} s; the thread is still running "
+            "(threads cannot be killed)"
+        )
+        return outcome
+    outcome.status = slot.status
+    outcome.value = slot.value
+    outcome.exception = slot.exception
+    outcome.started, outcome.finished, outcome.cpu_time = slot.started, slot.finished, slot.cpu_time
+    outcome.stdout, outcome.stderr = slot.stdout, slot.stderr
+    outcome.message = slot.message
+    return outcome

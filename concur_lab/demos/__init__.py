@@ -1,0 +1,100 @@
+"""The demo catalogue: one module per lesson, found by slug.
+
+Each demo module in this package defines:
+
+* a module docstring that states the lesson in two or three sentences (and, for the blog post's
+  own material, what the original text got wrong);
+* ``SLUG`` (``"shared-global"``), ``TITLE``, ``THEME`` (one of :data:`THEMES`), ``ORDER`` (sort key
+  inside the theme) and ``LESSON`` (one line);
+* ``run(mode, workers=None) -> dict``: runs the demo in *mode* (a :class:`concur_lab.Mode`) and
+  returns JSON-serialisable observations. Optional keys with a shared meaning: ``"timeline"`` (a
+  list of spans, see :mod:`concur_lab.timeline`), ``"varies"`` (why the outcome depends on the
+  interpreter, build or start method), ``"summary"`` (one short line for side-by-side display).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+from concur_lab._modes import Mode
+
+__all__ = ["THEMES", "Demo", "all_demos", "get_demo"]
+
+THEMES: Mapping[str, str] = {
+    "basics": "Processes and threads: the blog post's ground",
+    "lifecycle": "Starting, joining, stopping",
+    "races": "Races and lost updates",
+    "hazards": "Hazards and how to avoid them",
+    "sharing": "Sharing state between workers",
+    "performance": "The GIL and performance",
+}
+"""Theme keys in presentation order, with their headings."""
+
+
+@dataclass(frozen=True)
+class Demo:
+    """One demo of the catalogue."""
+
+    slug: str
+    title: str
+    theme: str
+    order: int
+    lesson: str
+    module: ModuleType
+
+    @property
+    def run(self) -> Callable[..., dict[str, Any]]:
+        """The demo's ``run(mode, workers=None)`` function."""
+        return self.module.run  # type: ignore[no-any-return]
+
+    def observe(self, mode: Mode | str, workers: int | None = None) -> dict[str, Any]:
+        """Run the demo in *mode* and return its observations."""
+        return self.run(Mode.parse(mode), workers=workers)
+
+    @property
+    def doc(self) -> str:
+        """The module docstring: the lesson in full."""
+        return self.module.__doc__ or ""
+
+
+@cache
+def _load() -> tuple[Demo, ...]:
+    demos = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        demos.append(
+            Demo(
+                slug=module.SLUG,
+                title=module.TITLE,
+                theme=module.THEME,
+                order=module.ORDER,
+                lesson=module.LESSON,
+                module=module,
+            )
+        )
+    theme_rank = {theme: i for i, theme in enumerate(THEMES)}
+    return tuple(sorted(demos, key=lambda d: (theme_rank[d.theme], d.order, d.slug)))
+
+
+def all_demos() -> tuple[Demo, ...]:
+    """Return every demo, grouped by theme in :data:`THEMES` order."""
+    return _load()
+
+
+def get_demo(slug: str) -> Demo:
+    """Return the demo called *slug*.
+
+    :raises KeyError: If no demo has that slug.
+    """
+    for demo in _load():
+        if demo.slug == slug:
+            return demo
+    raise KeyError(slug)
