@@ -1,0 +1,104 @@
+"""The process-api demo: Thread and Process constructor, methods and attributes, observed."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+import pytest
+
+from concur_lab import Mode
+from concur_lab.demos import get_demo
+
+DEMO = get_demo("process-api")
+
+
+@functools.cache
+def _observe(mode: Mode) -> dict[str, Any]:
+    return DEMO.observe(mode)
+
+
+@pytest.fixture
+def observed(concur_mode: Mode) -> dict[str, Any]:
+    return _observe(concur_mode)
+
+
+def test_constructor_parameters_match(observed: dict[str, Any]) -> None:
+    """Thread and Process both take group, target, name, args, kwargs and keyword-only daemon."""
+    assert observed["parameters"] == ["group", "target", "name", "args", "kwargs", "*daemon"]
+
+
+@pytest.mark.skipif(bool(sys.flags.optimize), reason="python -O strips the assert on group")
+def test_group_must_be_none(observed: dict[str, Any]) -> None:
+    """Group=None is accepted and anything else fails the constructor's assert."""
+    assert "returned" in observed["group_none"]
+    assert observed["group_other"] == {
+        "raised": "AssertionError",
+        "message": "group argument must be None for now",
+    }
+
+
+def test_args_not_a_tuple(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """Args=(5) breaks a Process at construction but a Thread only once it runs."""
+    seen = observed["args_not_a_tuple"]
+    if concur_mode == "thread":
+        assert "returned" in seen["construct"]
+        assert seen["in_thread"]["type"] == "TypeError"
+        assert "must be an iterable, not int" in seen["in_thread"]["message"]
+    else:
+        assert seen["construct"]["raised"] == "TypeError"
+        assert "in_thread" not in seen
+
+
+def test_worker_sees_its_arguments(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """The worker receives args, kwargs and name; only a process has its own pid and the authkey."""
+    seen = observed["worker_saw"]
+    assert (seen["args"], seen["kwargs"], seen["name"]) == ([5, "x"], {"flag": True}, "api-demo")
+    if concur_mode == "thread":
+        assert seen["pid"] == "same as caller"
+        assert seen["authkey_matches_parent"] is None
+    else:
+        assert seen["pid"] == "its own"
+        assert seen["authkey_matches_parent"] is True
+
+
+def test_lifecycle_states(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """Nothing is alive before start or after join; a process's exitcode goes from None to 0."""
+    before, after = observed["lifecycle"]["before_start"], observed["lifecycle"]["after_join"]
+    assert not before["is_alive"]
+    assert not after["is_alive"]
+    if concur_mode == "process":
+        assert (before["pid_set"], before["exitcode"]) == (False, None)
+        assert (after["pid_set"], after["exitcode"]) == (True, 0)
+    assert observed["join_again"] == {"returned": None}
+
+
+def test_start_twice_fails(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """A worker can be started once: RuntimeError for threads, AssertionError for processes."""
+    expected = "RuntimeError" if concur_mode == "thread" else "AssertionError"
+    assert observed["start_twice"]["raised"] == expected
+
+
+def test_run_called_directly_runs_in_caller(observed: dict[str, Any]) -> None:
+    """Calling run() instead of start() runs the target in the caller and starts nothing."""
+    assert observed["run_called_directly"] == {"ran_in_caller": True, "started": False}
+
+
+def test_stopping_from_outside(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """Processes stop with exitcode -15 (terminate) and -9 (kill); threads have no such method."""
+    assert observed["has"]["terminate"] is (concur_mode == "process")
+    if concur_mode == "thread":
+        assert "no such method" in observed["stopping"]["terminate"]
+    else:
+        assert observed["stopping"]["terminate"]["exitcode"] == -15
+        assert observed["stopping"]["kill"]["exitcode"] == -9
+        assert observed["after_close"]["raised"] == "ValueError"
+
+
+def test_post_omitted_names(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """The blog post's lists leave out kill, close, ident and sentinel for processes."""
+    if concur_mode == "process":
+        assert set(observed["missing_from_post"]) == {"kill", "close", "ident", "sentinel"}
+    else:
+        assert set(observed["missing_from_post"]) == {"ident", "native_id"}
