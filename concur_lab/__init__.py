@@ -7,6 +7,7 @@ The engine runs a callable in N workers, threads or processes, and reports each 
 from __future__ import annotations
 
 from concur_lab._context import worker_index
+from concur_lab._counter import SharedCounter
 from concur_lab._engine import map_workers, run_outcomes, run_workers
 from concur_lab._excship import RemoteError
 from concur_lab._modes import (
@@ -35,6 +36,7 @@ __all__ = [
     "ModeError",
     "RemoteError",
     "SendError",
+    "SharedCounter",
     "WorkerCrashed",
     "WorkerError",
     "WorkerOutcome",
