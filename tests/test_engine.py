@@ -439,7 +439,7 @@ class TestForkWithThreads:
         other = threading.Thread(target=stop.wait, args=(30,), name="user-thread")
         other.start()
         try:
-            with pytest.warns(DeprecationWarning) as record:
+            with pytest.warns(DeprecationWarning, match="multi-threaded") as record:
                 run_workers(double, 3, mode="process:fork", args=(1,))
         finally:
             stop.set()
