@@ -1,0 +1,61 @@
+"""The engine inside pytest: test modules that children cannot import by name."""
+
+from __future__ import annotations
+
+import pytest
+
+import concur_lab
+
+SPAWNING = [m for m in concur_lab.available_start_methods() if m != "fork"]
+
+TEST_MODULE = """
+import concur_lab
+
+COUNTER = 0
+
+def helper(x):
+    return x + 1
+
+def bump():
+    global COUNTER
+    COUNTER += 1
+    return COUNTER
+
+def check(x):
+    assert x == 5, "extra message"
+
+def test_module_level_helper():
+    assert concur_lab.run_workers(helper, 2, mode="process:{method}", args=(1,)) == [2, 2]
+
+def test_nested_function_and_lambda():
+    k = 3
+    def nested():
+        return k * 2
+    assert concur_lab.run_workers(nested, 1, mode="process:{method}") == [6]
+    assert concur_lab.run_workers(lambda: k, 1, mode="process:{method}") == [3]
+
+def test_child_sees_import_time_globals():
+    global COUNTER
+    COUNTER = 100
+    assert concur_lab.run_workers(bump, 2, mode="process:{method}") == [1, 1]
+
+def test_assertion_detail_survives():
+    try:
+        concur_lab.run_workers(check, 1, mode="process:{method}", args=(2,))
+    except AssertionError as exc:
+        assert "assert 2 == 5" in str(exc), str(exc)
+    else:
+        raise AssertionError("no failure")
+"""
+
+
+@pytest.mark.parametrize("method", SPAWNING)
+@pytest.mark.parametrize("import_mode", ["importlib", "prepend"])
+def test_test_module_callables_reach_children(
+    pytester: pytest.Pytester, method: str, import_mode: str
+) -> None:
+    """Module-level helpers, nested functions and rewritten asserts work in any import mode."""
+    pkg = pytester.mkpydir("suite")
+    (pkg / "test_ship.py").write_text(TEST_MODULE.replace("{method}", method))
+    result = pytester.runpytest_subprocess(f"--import-mode={import_mode}", "-p", "no:concur")
+    result.assert_outcomes(passed=4)
