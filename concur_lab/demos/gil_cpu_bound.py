@@ -1,0 +1,72 @@
+"""CPU-bound Python code: threads take turns, processes run side by side.
+
+Every worker computes in pure Python for the same wall-clock window. With the GIL only one
+thread of a process runs Python at a time, so the workers' CPU time adds up to about the window
+once (CPU ÷ wall ≈ 1) however many threads there are; processes each have their own interpreter
+and add up to about min(workers, cores) windows. The ratio, not a speed-up in seconds, is the
+robust observation: it does not depend on how fast or busy the machine is. On a free-threaded
+build (3.13t/3.14t with the GIL disabled) threads behave like processes here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from concur_lab._modes import Mode
+from concur_lab.demos import _gil
+
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+
+SLUG = "gil-cpu-bound"
+TITLE = "CPU-bound work: threads take turns, processes run in parallel"
+THEME = "performance"
+ORDER = 220
+LESSON = "With the GIL, CPU-bound threads add up to one core (CPU/wall ≈ 1); processes use them all"
+
+DURATION = 0.4
+"""Wall-clock seconds each worker computes for."""
+
+
+def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """Run *workers* (default 2) CPU-bound workers in *mode* for :data:`DURATION` seconds.
+
+    :param mode: Thread mode, or process mode with its start method.
+    :param workers: How many workers compute at once.
+    :returns: Observations: per-worker CPU seconds and work done, the CPU/wall ratio of the
+        common window, how much of it several workers ran at once, and the timeline.
+    :raises ValueError: If *workers* is less than 1.
+    """
+    n = 2 if workers is None else workers
+    if n < 1:
+        raise ValueError(f"gil-cpu-bound needs at least 1 worker, got workers={n}")
+    t0, traces = _gil.run_traced(mode, _gil.cpu_traced, n, duration=DURATION)
+    wall = max(t.end for t in traces) - min(t.start for t in traces)
+    cpu = sum(t.cpu for t in traces)
+    ratio = cpu / wall
+    cores = os.cpu_count() or 1
+    parallel = mode.kind == "process" or not _gil.gil_enabled()
+    expected = min(n, cores) if parallel else 1
+    summary = f"CPU/wall {ratio:.2f} with {n} workers: " + (
+        "about one worker ran at a time"
+        if ratio < 1.3
+        else f"about {ratio:.1f} workers ran at once"
+    )
+    return {
+        "workers": n,
+        "cores": cores,
+        "gil_enabled": _gil.gil_enabled(),
+        "duration_s": DURATION,
+        "wall_s": round(wall, 4),
+        "cpu_s": [round(t.cpu, 4) for t in traces],
+        "cpu_wall_ratio": round(ratio, 3),
+        "expected_ratio": expected,
+        "parallel_fraction": round(_gil.overlap(traces) / wall, 3),
+        "work_units": [t.units for t in traces],
+        "load_average": round(os.getloadavg()[0], 2),
+        "truncated": any(t.truncated for t in traces),
+        "summary": summary,
+        "varies": _gil.free_threading_note()
+        + " Processes reach min(workers, cores) only when the cores are idle.",
+        "timeline": _gil.timeline(t0, traces),
+    }

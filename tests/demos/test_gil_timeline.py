@@ -1,0 +1,72 @@
+"""The gil-timeline demo: GIL threads alternate in slices, processes overlap."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+from typing import Any
+
+import pytest
+
+from concur_lab import Mode
+from concur_lab.demos import _gil, get_demo
+
+DEMO = get_demo("gil-timeline")
+
+
+@functools.cache
+def _observe(mode: Mode) -> dict[str, Any]:
+    return DEMO.observe(mode)
+
+
+@pytest.fixture
+def observed(concur_mode: Mode) -> dict[str, Any]:
+    return _observe(concur_mode)
+
+
+def test_threads_alternate_without_overlap(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """GIL threads hand over many times and are never running at the same moment."""
+    if concur_mode != "thread" or not _gil.gil_enabled():
+        pytest.skip("only threads under a GIL take turns")
+    assert observed["parallel_fraction"] < 0.05
+    assert observed["handoffs"] >= 5
+    assert all(n >= 3 for n in observed["slices"])
+
+
+def test_thread_slices_last_about_the_switch_interval(
+    concur_mode: Mode, observed: dict[str, Any]
+) -> None:
+    """Some thread slice lasts at least most of the switch interval (it is a minimum)."""
+    if concur_mode != "thread" or not _gil.gil_enabled():
+        pytest.skip("only threads under a GIL take turns")
+    longest = max(s["end"] - s["start"] for s in observed["timeline"] if s["kind"] == "running")
+    assert longest * 1000 >= 0.8 * observed["switch_interval_ms"]
+
+
+def test_processes_overlap(concur_mode: Mode) -> None:
+    """Processes on two idle cores spend much of the window running at the same time."""
+    if concur_mode == "thread" and _gil.gil_enabled():
+        pytest.skip("GIL threads cannot run side by side")
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs at least 2 cores")
+    fractions = []
+    for _ in range(3):  # another busy program can take a core for a whole run
+        fractions.append(DEMO.observe(concur_mode)["parallel_fraction"])
+        if fractions[-1] > 0.3:
+            return
+    load = os.getloadavg()[0]
+    if load > 0.8:
+        pytest.skip(f"no idle second core (load average {load:.1f}): overlaps {fractions}")
+    pytest.fail(f"overlap stayed at {fractions} on an idle machine")
+
+
+def test_waiting_spans_fill_the_gaps(observed: dict[str, Any]) -> None:
+    """Each waiting span of a worker starts where its previous running span ended."""
+    for worker in (0, 1):
+        spans = [s for s in observed["timeline"] if s["worker"] == worker]
+        spans = [s for s in spans if s["kind"] != "starting"]
+        assert spans[0]["kind"] == "running"
+        for before, after in itertools.pairwise(spans):
+            assert before["end"] == after["start"]
+            assert {before["kind"], after["kind"]} == {"running", "waiting"}
