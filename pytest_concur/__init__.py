@@ -6,6 +6,6 @@ The plugin itself is :mod:`pytest_concur.plugin`, loaded by the ``pytest11`` ent
 
 from __future__ import annotations
 
-from concur_lab._modes import Mode
+from concur_lab import Mode
 
 __all__ = ["Mode"]

@@ -1,16 +1,49 @@
 """The one place that touches :mod:`concur_lab`: modes, the worker engine and the shared counter.
 
-Keeping every engine import here means an engine API change is absorbed in one module, and that
-importing the plugin stays cheap (the engine and :mod:`multiprocess` load on first use).
+Keeping every engine import here means an engine API change is absorbed in one module.
 """
 
 from __future__ import annotations
 
-from concur_lab._modes import Mode, ModeError, available_start_methods, default_start_method
+from typing import TYPE_CHECKING
+
+from concur_lab import (
+    Mode,
+    ModeError,
+    SendError,
+    WorkerOutcome,
+    available_start_methods,
+    default_start_method,
+    map_workers,
+    raise_for_outcomes,
+    run_outcomes,
+    run_workers,
+)
+
+if TYPE_CHECKING:
+    from concur_lab._counter import SharedCounter
+else:
+    SharedCounter = "concur_lab.SharedCounter"  # annotations only; imported on use below
 
 __all__ = [
     "Mode",
     "ModeError",
+    "SendError",
+    "SharedCounter",
+    "WorkerOutcome",
     "available_start_methods",
     "default_start_method",
+    "make_counter",
+    "map_workers",
+    "raise_for_outcomes",
+    "run_outcomes",
+    "run_workers",
 ]
+
+
+def make_counter(mode: Mode) -> SharedCounter:
+    """Return a fresh :class:`~concur_lab.SharedCounter` for *mode*, starting at 0."""
+    # Imported on use: the counter loads filelock and mmap machinery tests may never need.
+    from concur_lab._counter import SharedCounter
+
+    return SharedCounter(mode)

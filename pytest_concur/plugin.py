@@ -1,25 +1,43 @@
 """The pytest plugin, loaded by the ``pytest11`` entry point ``concur``: hooks and fixtures.
 
 Hooks stay thin: options live in :mod:`pytest_concur._options`, collection in
-:mod:`pytest_concur._collect`, marker-driven runs in :mod:`pytest_concur._run` and the reports in
-:mod:`pytest_concur._report`.
+:mod:`pytest_concur._collect`, marker-driven runs in :mod:`pytest_concur._run`, the leak check in
+:mod:`pytest_concur._leaks` and the reports in :mod:`pytest_concur._report`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterator
+from typing import Any
+
 import pytest
 
-from pytest_concur._collect import generate_tests, mark_unsupported_modes, settings_for
-from pytest_concur._engine import Mode
+from pytest_concur._collect import (
+    generate_tests,
+    item_kind,
+    mark_unsupported_modes,
+    settings_for,
+)
+from pytest_concur._engine import Mode, SharedCounter, WorkerOutcome, make_counter
+from pytest_concur._leaks import Snapshot, describe_leak, find_leaks, take_snapshot
 from pytest_concur._options import (
+    KINDS,
     SETTINGS_KEY,
     ConcurUsageError,
     add_options,
     settings_from_config,
 )
-from pytest_concur._report import header_lines
+from pytest_concur._report import (
+    RESULTS_KEY,
+    collect_result,
+    header_lines,
+    isolation_lines,
+    record_report,
+)
+from pytest_concur._run import OUTCOMES_KEY, run_marked_test
+from pytest_concur._spawn import WorkerSpawner
 
-__all__ = ["concur_mode"]
+__all__ = ["concur_mode", "shared_counter", "spawn_workers"]
 
 MARKER_HELP = (
     "concur(workers=None, modes=None, timeout=None, start_method=None): run the test body "
@@ -27,6 +45,9 @@ MARKER_HELP = (
     "lists the modes the test supports (others are skipped); `timeout` and `start_method` "
     "override --concur-timeout and --concur-start-method"
 )
+
+_SNAPSHOT_KEY = pytest.StashKey[Snapshot]()
+_SPAWNERS_KEY = pytest.StashKey[list[WorkerSpawner]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SETTINGS_KEY] = settings_from_config(config)
     except ConcurUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[RESULTS_KEY] = {}
+    config.pluginmanager.register(_ResultCollector(config), "concur-results")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -56,6 +79,84 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Skip items in modes their marker leaves out; tag concurrency items for the reports."""
     mark_unsupported_modes(items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a ``concur``-marked test's body in its workers; leave other tests to pytest."""
+    return run_marked_test(pyfuncitem)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Take the leak check's snapshot before a concurrency test's fixtures start anything."""
+    if item_kind(item) is not None:
+        item.stash[_SNAPSHOT_KEY] = take_snapshot()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """After teardown, error if the test left a thread or process running."""
+    result = yield
+    before = item.stash.get(_SNAPSHOT_KEY, None)
+    if before is None:
+        return result
+    del item.stash[_SNAPSHOT_KEY]
+    hung: list[WorkerOutcome[Any]] = []
+    if OUTCOMES_KEY in item.stash:
+        own: list[WorkerOutcome[Any]] = item.stash[OUTCOMES_KEY]
+        hung += own
+    for spawner in item.stash.get(_SPAWNERS_KEY, []):
+        hung += spawner.history
+    hung = [o for o in hung if o.status == "timed_out"]
+    leak = find_leaks(
+        before,
+        reported_threads=[o.thread_ident for o in hung if o.thread_ident is not None],
+        reported_pids=[o.pid for o in hung if o.pid is not None and o.mode.kind == "process"],
+    )
+    if leak:
+        pytest.fail(describe_leak(leak, item.nodeid), pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Write each concurrency item's outcome into its teardown report's properties."""
+    report = yield
+    record_report(item, report)
+    return report
+
+
+class _ResultCollector:
+    """Gathers per-mode outcomes from reports (local ones, or those of pytest-xdist workers).
+
+    A plugin object because ``pytest_runtest_logreport`` is not given the config.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        collect_result(self.config, report)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Add the "concur: thread vs process" section when the run used both modes."""
+    if config.stash[SETTINGS_KEY].modes != KINDS:
+        return
+    results = config.stash.get(RESULTS_KEY, {})
+    if not results:
+        return
+    lines, count = isolation_lines(results, config.get_verbosity())
+    terminalreporter.write_sep("=", "concur: thread vs process (isolation report)")
+    for line in lines:
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(count)
 
 
 @pytest.fixture
@@ -76,3 +177,39 @@ def concur_mode(request: pytest.FixtureRequest) -> Mode:
         start_method = request.config.stash[SETTINGS_KEY].start_method
         return Mode.thread() if kind == "thread" else Mode.process(start_method)
     return settings.mode(kind)
+
+
+@pytest.fixture
+def spawn_workers(request: pytest.FixtureRequest, concur_mode: Mode) -> WorkerSpawner:
+    """Run a callable in workers of this test's mode and return their results in order.
+
+    ``spawn_workers(target, n=None, args=(), kwargs=None, timeout=None)`` calls ``target`` in
+    ``n`` workers (default ``--concur-workers``) and returns the list of return values; a failed
+    worker raises its own exception, several raise an exception group, a crash or hang raises
+    ``WorkerCrashed`` / ``WorkerTimeout``. ``spawn_workers.outcomes(...)`` returns every
+    worker's outcome instead of raising (``worker_args=`` gives each worker its own arguments);
+    ``spawn_workers.map(target, items)`` runs one worker per item. ``timeout`` defaults to
+    ``--concur-timeout`` (``0``: none). Requesting it makes the test a concurrency test.
+    """
+    settings = settings_for(request.node) if isinstance(request.node, pytest.Item) else None
+    workers = settings.workers if settings else request.config.stash[SETTINGS_KEY].workers
+    timeout = settings.timeout if settings else request.config.stash[SETTINGS_KEY].timeout
+    spawner = WorkerSpawner(concur_mode, workers, timeout)
+    request.node.stash.setdefault(_SPAWNERS_KEY, []).append(spawner)
+    return spawner
+
+
+@pytest.fixture
+def shared_counter(concur_mode: Mode) -> Iterator[SharedCounter]:
+    """Return a fresh ``concur_lab.SharedCounter`` for this test's mode, starting at 0.
+
+    Every worker of the test (from ``spawn_workers`` or the ``concur`` marker) and the test body
+    see the same counter: ``increment(by=1)`` returns the new value atomically, ``value`` reads
+    it, ``reset(value=0)`` sets it. It is closed after the test. Requesting it makes the test a
+    concurrency test.
+    """
+    counter = make_counter(concur_mode)
+    try:
+        yield counter
+    finally:
+        counter.close()

@@ -1,0 +1,211 @@
+"""The leak check: after a concurrency test, no thread or process it started may still be alive.
+
+A snapshot of this process's threads and child processes is taken before the test's setup; after
+its teardown, anything new that is still alive (after a short grace period, for workers that are
+just finishing) makes the test error at teardown, naming each one. Leaked processes are killed so
+that the session goes on clean; threads cannot be killed and are only named. Workers that the
+test's own failure already reported as hung are not reported again. The helpers that
+multiprocessing keeps for the whole session (the forkserver, the resource tracker) are not leaks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+__all__ = ["Leak", "Snapshot", "describe_leak", "find_leaks", "take_snapshot"]
+
+GRACE_SECONDS = 2.0
+_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The threads and child processes alive at one moment."""
+
+    threads: frozenset[int]
+    children: frozenset[int]
+
+
+@dataclass(slots=True)
+class Leak:
+    """What a test left behind."""
+
+    threads: list[threading.Thread] = field(default_factory=list)
+    processes: list[tuple[int, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.threads or self.processes)
+
+
+def _children_from_proc() -> set[int] | None:
+    # /proc/<pid>/task/<tid>/children lists the direct children forked by each thread.
+    base = f"/proc/{os.getpid()}/task"
+    try:
+        tasks = os.listdir(base)
+    except OSError:
+        return None
+    pids: set[int] = set()
+    for task in tasks:
+        try:
+            with open(f"{base}/{task}/children") as handle:
+                pids.update(int(pid) for pid in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def _children_from_multiprocessing() -> set[int]:
+    pids: set[int] = set()
+    for name in ("multiprocessing", "multiprocess"):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        with suppress(Exception):
+            pids.update(p.pid for p in module.active_children() if p.pid is not None)
+    return pids
+
+
+def _session_helpers() -> set[int]:
+    """Return the pids of multiprocessing's long-lived helpers (forkserver, resource tracker)."""
+    pids: set[int] = set()
+    for package in ("multiprocessing", "multiprocess"):
+        forkserver = sys.modules.get(f"{package}.forkserver")
+        tracker = sys.modules.get(f"{package}.resource_tracker")
+        for holder, attribute in (
+            (getattr(forkserver, "_forkserver", None), "_forkserver_pid"),
+            (getattr(tracker, "_resource_tracker", None), "_pid"),
+        ):
+            pid = getattr(holder, attribute, None)
+            if isinstance(pid, int):
+                pids.add(pid)
+    return pids
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            # The state follows the parenthesised command name; Z (zombie) and X (dead) ended.
+            state = handle.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    return state not in ("Z", "X")
+
+
+def _children() -> set[int]:
+    found = _children_from_proc()
+    pids = found if found is not None else set()
+    return pids | _children_from_multiprocessing()
+
+
+def _describe_process(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        command = ""
+    return command[:120] or "?"
+
+
+def take_snapshot() -> Snapshot:
+    """Return the threads and child processes alive now."""
+    return Snapshot(
+        threads=frozenset(t.ident for t in threading.enumerate() if t.ident is not None),
+        children=frozenset(_children()),
+    )
+
+
+def _new_threads(before: Snapshot, reported: set[int]) -> list[threading.Thread]:
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread.ident not in before.threads and thread.ident not in reported and thread.is_alive()
+    ]
+
+
+def _new_processes(before: Snapshot, reported: set[int]) -> list[int]:
+    ignore = before.children | reported | _session_helpers()
+    return sorted(pid for pid in _children() if pid not in ignore and _is_running(pid))
+
+
+def find_leaks(
+    before: Snapshot,
+    reported_threads: Iterable[int] = (),
+    reported_pids: Iterable[int] = (),
+    grace: float = GRACE_SECONDS,
+) -> Leak:
+    """Return what is alive now that was not in *before*, after up to *grace* seconds.
+
+    Leaked processes are killed (and reaped when they are ours to reap) before returning.
+
+    :param before: The snapshot taken before the test.
+    :param reported_threads: Idents of threads the test's failure already reported as hung.
+    :param reported_pids: Pids of processes already reported.
+    :param grace: Seconds to wait for workers that are just finishing.
+    """
+    threads_seen = set(reported_threads)
+    pids_seen = set(reported_pids)
+    deadline = time.monotonic() + grace
+    while True:
+        threads = _new_threads(before, threads_seen)
+        pids = _new_processes(before, pids_seen)
+        if not (threads or pids) or time.monotonic() >= deadline:
+            break
+        time.sleep(_POLL_SECONDS)
+    leak = Leak(threads=threads, processes=[(pid, _describe_process(pid)) for pid in pids])
+    _kill(pid for pid, _ in leak.processes)
+    return leak
+
+
+def _kill(pids: Iterable[int], timeout: float = 5.0) -> None:
+    """Kill *pids* and reap them, through their Process objects when multiprocessing owns them."""
+    pending = set(pids)
+    for pid in pending:
+        with suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    for name in ("multiprocessing", "multiprocess"):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        with suppress(Exception):
+            for process in module.active_children():
+                if process.pid in pending:
+                    # Reaping it behind its Process object's back would leave it "alive" forever.
+                    process.join(timeout)
+                    pending.discard(process.pid)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid  # not ours to reap (or already reaped)
+            if done:
+                pending.discard(pid)
+        if pending:
+            time.sleep(_POLL_SECONDS)
+
+
+def describe_leak(leak: Leak, nodeid: str) -> str:
+    """Return the teardown error message for *leak*."""
+    lines = [f"concur: {nodeid} left work running after its teardown:"]
+    for thread in leak.threads:
+        kind = "daemon thread" if thread.daemon else "thread"
+        lines.append(f"  {kind} {thread.name!r} (ident {thread.ident}) is still alive")
+    for pid, command in leak.processes:
+        lines.append(f"  child process {pid} ({command}) was still running: killed")
+    lines.append(
+        "Join every thread and process a test starts (with a timeout), or use spawn_workers, "
+        "which always does."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,364 @@
+"""The concur marker: the test body runs in workers, and their outcomes make the test's."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_concur._engine import available_start_methods
+
+METHODS = [m for m in ("fork", "forkserver", "spawn") if m in available_start_methods()]
+# (--concur-mode, --concur-start-method) for every mode a behaviour may depend on.
+ALL_MODES = [("thread", "fork")] + [("process", m) for m in METHODS]
+ALL_MODE_IDS = ["thread"] + [f"process-{m}" for m in METHODS]
+
+
+def run(pytester: pytest.Pytester, mode: str, method: str = "fork", *args: str) -> pytest.RunResult:
+    return pytester.runpytest(f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_module_global_lesson(pytester: pytest.Pytester, mode: str, method: str) -> None:
+    """A module global bumped by 5 workers reads 1..5 in thread mode and 1 in every process."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        COUNT = 0
+        SEEN = []
+
+        @pytest.fixture(autouse=True)
+        def fresh_global():
+            global COUNT
+            COUNT = 0
+
+        @pytest.mark.concur(workers=5)
+        def test_bump(concur_mode):
+            global COUNT
+            COUNT += 1
+            SEEN.append(COUNT)
+            print("read", COUNT)
+
+        def test_check(request):
+            pass
+        """
+    )
+    result = run(pytester, mode, method, "-rP")
+    result.assert_outcomes(passed=2)
+    reads = sorted(int(line.split()[1]) for line in result.outlines if line.startswith("read "))
+    assert reads == ([1, 2, 3, 4, 5] if mode == "thread" else [1, 1, 1, 1, 1])
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_list_fixture_lesson(pytester: pytest.Pytester, mode: str, method: str) -> None:
+    """A list fixture appended by 5 workers has 5 items in thread mode; processes leave it empty."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def items(concur_mode):
+            shared = []
+            yield shared
+            print("parent sees", len(shared))
+
+        @pytest.mark.concur(workers=5)
+        def test_append(items):
+            items.append(1)
+        """
+    )
+    result = run(pytester, mode, method, "-rP")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"parent sees {5 if mode == 'thread' else 0}"])
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_all_workers_pass(pytester: pytest.Pytester, mode: str) -> None:
+    """When every worker passes the test passes, once per mode."""
+    pytester.makepyfile(
+        "import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n    assert True\n"
+    )
+    run(pytester, mode).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_single_failure_keeps_pytest_look(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """One failing worker shows pytest's usual assertion detail, labelled with its worker."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=2)
+        def test_x():
+            assert worker_index() == 0
+        """
+    )
+    result = run(pytester, mode, method)
+    result.assert_outcomes(failed=1)
+    label = "thread" if mode == "thread" else f"process[[]{method}[]], pid *"
+    result.stdout.fnmatch_lines(
+        [
+            ">       assert worker_index() == 0",
+            "E       assert 1 == 0",
+            "E        +  where 1 = *worker_index*()",
+            f"E       raised in worker 1 of 2 ({label})",
+            "test_single_failure_keeps_pytest_look.py:6: AssertionError",
+        ]
+    )
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_every_failing_worker_is_reported(pytester: pytest.Pytester, mode: str) -> None:
+    """Several failing workers give one failure that lists each, labelled; counted as failed."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=3)
+        def test_x():
+            if worker_index() > 0:
+                raise ValueError(f"bad {worker_index()}")
+        """
+    )
+    result = run(pytester, mode)
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "2 of 3 workers failed" in output
+    assert "ValueError: bad 1" in output
+    assert "ValueError: bad 2" in output
+    assert "raised in worker 1 of 3" in output
+    assert "raised in worker 2 of 3" in output
+    assert "raised in worker 0" not in output
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_skip_in_every_worker_skips(pytester: pytest.Pytester, mode: str) -> None:
+    """pytest.skip in every worker skips the test with its reason."""
+    pytester.makepyfile(
+        "import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n"
+        "    pytest.skip('not today')\n"
+    )
+    result = run(pytester, mode, "fork", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED *not today"])
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_skip_in_some_workers_fails(pytester: pytest.Pytester, mode: str) -> None:
+    """pytest.skip in some workers only is a failure that names the workers that skipped."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=3)
+        def test_x():
+            if worker_index() == 1:
+                pytest.skip("only me")
+        """
+    )
+    result = run(pytester, mode)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 of 3 workers (*) called pytest.skip or pytest.xfail while 2 did not*",
+            "*worker 1 skipped: only me",
+        ]
+    )
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_pytest_fail_fails(pytester: pytest.Pytester, mode: str, method: str) -> None:
+    """pytest.fail in a worker fails the test with its message, in every start method."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=2)
+        def test_x():
+            if worker_index() == 0:
+                pytest.fail("told to fail")
+        """
+    )
+    result = run(pytester, mode, method)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Failed: told to fail*"])
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_pytest_xfail_in_every_worker_xfails(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """pytest.xfail in every worker makes the test xfailed, in every start method."""
+    pytester.makepyfile(
+        "import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n    pytest.xfail('known')\n"
+    )
+    result = run(pytester, mode, method, "-rx")
+    result.assert_outcomes(xfailed=1)
+    result.stdout.fnmatch_lines(["XFAIL *known"])
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_xfail_marker_works(pytester: pytest.Pytester, mode: str) -> None:
+    """An xfail marker on a failing marked test gives xfailed, a passing strict one fails."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.xfail(reason="bug")
+        @pytest.mark.concur(workers=2)
+        def test_fails():
+            assert False
+
+        @pytest.mark.xfail(strict=True)
+        @pytest.mark.concur(workers=2)
+        def test_passes():
+            pass
+        """
+    )
+    run(pytester, mode).assert_outcomes(xfailed=1, failed=1)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_warning_raised_as_exception_fails(pytester: pytest.Pytester, mode: str) -> None:
+    """A warning raised as an exception in a worker fails the test, not silently passes."""
+    pytester.makepyfile(
+        "import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n"
+        "    raise DeprecationWarning('old')\n"
+    )
+    result = run(pytester, mode)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*DeprecationWarning: old*"])
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_worker_output_sections(pytester: pytest.Pytester, mode: str, method: str) -> None:
+    """Each worker's stdout and stderr appear in their own labelled report section."""
+    pytester.makepyfile(
+        """
+        import sys
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=2)
+        def test_x():
+            print(f"hello from {worker_index()}")
+            print(f"oops from {worker_index()}", file=sys.stderr)
+        """
+    )
+    result = run(pytester, mode, method, "-rP")
+    result.assert_outcomes(passed=1)
+    label = "thread" if mode == "thread" else f"process[[]{method}[]]"
+    for index in (0, 1):
+        result.stdout.fnmatch_lines(
+            [
+                f"*Captured stdout [[]worker {index} of 2, {label}[]] call*",
+                f"hello from {index}",
+            ]
+        )
+        result.stdout.fnmatch_lines(
+            [f"*Captured stderr [[]worker {index} of 2, {label}[]] call*", f"oops from {index}"]
+        )
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_fixtures_set_up_once_in_parent(pytester: pytest.Pytester, mode: str) -> None:
+    """Fixtures are set up and torn down once per item, in the parent, not per worker."""
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        EVENTS = []
+        PARENT = os.getpid()
+
+        @pytest.fixture
+        def resource():
+            EVENTS.append(("setup", os.getpid()))
+            yield 42
+            EVENTS.append(("teardown", os.getpid()))
+
+        @pytest.mark.concur(workers=3)
+        def test_x(resource):
+            assert resource == 42
+
+        def test_events():
+            assert EVENTS == [("setup", PARENT), ("teardown", PARENT)]
+        """
+    )
+    run(pytester, mode).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_string_skipif_condition_sees_module_globals(pytester: pytest.Pytester, mode: str) -> None:
+    """String skipif conditions still see the module's globals (item.obj is not replaced)."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        FLAG = True
+
+        @pytest.mark.skipif("FLAG", reason="flag set")
+        @pytest.mark.concur(workers=2)
+        def test_x():
+            pass
+        """
+    )
+    run(pytester, mode).assert_outcomes(skipped=1)
+
+
+def test_unsendable_fixture_names_it(pytester: pytest.Pytester) -> None:
+    """A fixture value that cannot reach spawn workers fails the test naming the fixture."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def stream():
+            return (i for i in range(3))
+
+        @pytest.mark.concur(workers=2)
+        def test_x(stream):
+            pass
+        """
+    )
+    result = run(pytester, "process", "spawn")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*concur: cannot send fixture 'stream' to process[[]spawn[]] workers*",
+            "*use --concur-start-method=fork*or thread mode*",
+        ]
+    )
+
+
+def test_marker_workers_argument(pytester: pytest.Pytester) -> None:
+    """The marker's workers argument sets how many workers run the body."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.concur(workers=3)
+        def test_x(shared_counter):
+            shared_counter.increment()
+
+        def test_default(shared_counter, spawn_workers):
+            assert spawn_workers.workers == 2
+        """
+    )
+    run(pytester, "thread", "fork", "--concur-workers=2").assert_outcomes(passed=2)
+
+
+def test_returning_a_value_warns(pytester: pytest.Pytester) -> None:
+    """A marked test that returns a value gets pytest's return-not-None warning."""
+    pytester.makepyfile(
+        "import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n    return 5\n"
+    )
+    # -W default: the outer suite's "error" filter is process-wide and would reach this run.
+    result = run(pytester, "thread", "fork", "-W", "default")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*PytestReturnNotNoneWarning*"])
