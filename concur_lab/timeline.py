@@ -12,9 +12,9 @@ mode into
   (``pip install "concur-lab[plot]"``), which is imported only when a chart is drawn.
 
 Kinds with a shared meaning: ``"running"`` (executing on a CPU, e.g. holding the GIL),
-``"waiting"`` (ready to run but not running, e.g. waiting for the GIL or a lock), ``"sleeping"``
-(blocked in I/O or ``sleep``) and ``"starting"`` (start-up before the worker's own code). Any
-other kind is drawn and exported under its own name.
+``"waiting"`` (ready to run but not running, e.g. waiting for the GIL or a lock), ``"blocked"``
+or ``"sleeping"`` (in I/O or ``sleep``) and ``"starting"`` (start-up before the worker's own
+code). Any other kind is drawn and exported under its own name.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import json
 import math
 import os
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ KIND_LABELS: Mapping[str, str] = {
     "running": "running (on a CPU)",
     "waiting": "waiting (ready, but not running)",
     "sleeping": "sleeping or blocked on I/O",
+    "blocked": "blocked (sleeping or on I/O)",
     "starting": "starting up",
 }
 """Legend text for the kinds with a shared meaning, in legend order."""
@@ -52,6 +53,7 @@ _KIND_COLOURS: Mapping[str, str] = {
     "running": "#1f6fb4",
     "waiting": "#d4d4d4",
     "sleeping": "#9ecae1",
+    "blocked": "#9ecae1",
     "starting": "#fdae6b",
 }
 # For kinds without a shared meaning: distinct from the colours above, colour-blind friendly.
@@ -62,6 +64,7 @@ _TRACE_CNAMES: Mapping[str, str] = {
     "running": "thread_state_running",
     "waiting": "thread_state_runnable",
     "sleeping": "thread_state_sleeping",
+    "blocked": "thread_state_iowait",
     "starting": "thread_state_iowait",
 }
 
@@ -81,7 +84,7 @@ class Span:
     :ivar name: What the worker was doing, e.g. ``"countdown"``.
     :ivar start: Seconds since the run started.
     :ivar end: Seconds since the run started, not before *start*.
-    :ivar kind: ``"running"``, ``"waiting"``, ``"sleeping"``, ``"starting"`` or any other word.
+    :ivar kind: ``"running"``, ``"waiting"``, ``"blocked"``, ``"starting"`` or any other word.
     """
 
     worker: int
@@ -211,25 +214,85 @@ class ModeTimeline:
         busy = sum(s.duration for s in running)
         return busy / wall if wall > 0 else 0.0
 
+    def overlap_fraction(self, kinds: Collection[str] = ("running",)) -> float:
+        """Return the share of the time any worker was in *kinds* that two or more were.
+
+        For ``"running"``: about 0 for threads under the GIL, which never run Python code at
+        the same time; near 1 for processes on enough idle cores.
+
+        :param kinds: The span kinds that count, by default only ``"running"``.
+        :returns: A fraction from 0 to 1, 0.0 if no span has one of *kinds*.
+        """
+        edges: list[tuple[float, int]] = []
+        for span in self.spans:
+            if span.kind in kinds and span.end > span.start:
+                edges += [(span.start, 1), (span.end, -1)]
+        edges.sort()
+        active, since, busy, together = 0, 0.0, 0.0, 0.0
+        for moment, step in edges:
+            if active >= 1:
+                busy += moment - since
+            if active >= 2:
+                together += moment - since
+            active += step
+            since = moment
+        return together / busy if busy > 0 else 0.0
+
+    def time_in(self, kinds: Collection[str]) -> float:
+        """Return the seconds all workers together spent in spans of *kinds*."""
+        return sum(span.duration for span in self.spans if span.kind in kinds)
+
+    def waiting_fraction(self) -> float:
+        """Return the share of the workers' running plus waiting time spent ``"waiting"``.
+
+        :returns: A fraction from 0 to 1, 0.0 without running or waiting spans.
+        """
+        running = sum(s.duration for s in self.spans if s.kind == "running")
+        waiting = sum(s.duration for s in self.spans if s.kind == "waiting")
+        total = running + waiting
+        return waiting / total if total > 0 else 0.0
+
+
+_BLOCKING = ("blocked", "sleeping")
+
+
+def _is_io_bound(timeline: ModeTimeline) -> bool:
+    blocked = timeline.time_in(_BLOCKING)
+    return blocked > 0.3 * (blocked + timeline.time_in(("running",)))
+
 
 def _describe(timeline: ModeTimeline) -> str:
-    """Say in words how a mode's workers shared the CPUs."""
-    count = len(timeline.workers)
-    ratio = timeline.mean_running()
-    if count < 2 or ratio == 0.0:
+    """Say in a few words how a mode's workers shared the CPUs (and their I/O waits)."""
+    if len(timeline.workers) < 2 or not timeline.time_in(("running", *_BLOCKING)):
         return "ran"
-    if ratio < 1.25:
-        return "take turns (one runs at a time)"
-    if ratio >= 0.75 * count:
-        return f"run side by side ({ratio:.1f} at a time)"
-    return f"partly overlap ({ratio:.1f} at a time)"
+    together = timeline.overlap_fraction()
+    io_bound = _is_io_bound(timeline)
+    if together >= 0.6:
+        cpu = "run side by side"
+    elif together >= 0.05:
+        cpu = "partly overlap on the CPU" if io_bound else "partly overlap"
+    elif not timeline.is_thread and timeline.waiting_fraction() > 0.3:
+        # Processes need no permission to run: if they waited, the CPUs were busy elsewhere.
+        cpu = "waited for a free CPU (the machine was busy)"
+    else:
+        cpu = "take turns on the CPU" if io_bound else "take turns, one at a time"
+    if not io_bound:
+        return cpu
+    blocked_together = timeline.overlap_fraction(_BLOCKING)
+    if blocked_together >= 0.6:
+        if cpu == "run side by side":
+            return "run and wait for I/O side by side"
+        return f"{cpu} but wait for I/O side by side"
+    if blocked_together >= 0.05:
+        return f"{cpu} and partly overlap their I/O waits"
+    return f"{cpu} and wait for I/O one at a time"
 
 
 def headline(timelines: Sequence[ModeTimeline]) -> str:
     """Sum up in plain words, from the spans, how each mode's workers shared the CPUs.
 
-    :returns: E.g. ``"Threads take turns (one runs at a time) — processes run side by side
-        (2.0 at a time)"``, one clause per timeline.
+    :returns: E.g. ``"Threads take turns, one at a time — processes run side by side"``, one
+        clause per timeline, judged by :meth:`ModeTimeline.overlap_fraction`.
     """
     clauses = []
     for timeline in timelines:
@@ -424,27 +487,33 @@ def plot_gantt(
     scale, unit = (1e3, "ms") if end < 2.0 else (1.0, "s")
     rows = [max(len(timeline.workers), 1) for timeline in timelines]
     width_in, dpi = 11.0, 150
-    header_in = 1.0
+    heading = textwrap.fill(title if title is not None else headline(timelines), 85)
+    lesson = textwrap.fill(subtitle, 125) if subtitle else ""
+    # Inches of header: about 0.3 per 15-point line and 0.2 per 10.5-point line, plus a gap.
+    header_in = 0.3 * (heading.count("\n") + 1) + (0.2 * (lesson.count("\n") + 1) if lesson else 0)
+    header_in += 0.25
+    panels_in = [0.45 * r + 0.6 for r in rows]
     fig = plt.figure(
-        figsize=(width_in, header_in + sum(0.45 * r + 0.9 for r in rows) + 0.6),
+        figsize=(width_in, header_in + sum(panels_in) + 0.3 * len(rows) + 0.6),
         dpi=dpi,
         layout="constrained",
     )
     try:
-        grid = fig.add_gridspec(
-            len(timelines) + 1, 1, height_ratios=[header_in, *(0.45 * r + 0.6 for r in rows)]
-        )
+        grid = fig.add_gridspec(len(timelines) + 1, 1, height_ratios=[header_in, *panels_in])
         header = fig.add_subplot(grid[0])
         header.axis("off")
-        header.text(
-            0.0, 1.0, title if title is not None else headline(timelines),
-            fontsize=15, fontweight="bold", va="top", ha="left", transform=header.transAxes,
-        )
-        if subtitle:
-            header.text(
-                0.0, 0.45, textwrap.fill(subtitle, 120),
-                fontsize=10.5, color="#444444", va="top", ha="left", transform=header.transAxes,
+        texts = [
+            header.text(0.0, 1.0, heading, fontsize=15, fontweight="bold", va="top", ha="left",
+                        transform=header.transAxes)
+        ]
+        if lesson:
+            texts.append(
+                header.text(0.0, 0.0, lesson, fontsize=10.5, color="#444444", va="bottom",
+                            ha="left", transform=header.transAxes)
             )
+        for text in texts:
+            # The header row has a fixed height: its text must not squeeze the panels sideways.
+            text.set_in_layout(False)
         # About one plot-area pixel: finer detail would only blur.
         resolution = max(end, 1e-9) / (width_in * dpi * 0.85)
         kinds_seen: list[str] = []
@@ -517,13 +586,17 @@ def _draw_panel(
     if not timeline.is_thread:
         mode = timeline.label.replace("process[", "process mode, ").rstrip("]")
     count = len(workers)
-    ratio = timeline.mean_running()
-    detail = f"{count} worker{'s' if count != 1 else ''}"
-    if ratio:
-        detail += f", on average {ratio:.1f} running at a time"
-    if not timeline.spans:
-        detail = "no spans recorded"
-    ax.set_title(f"{subject} ({mode}): {detail}", loc="left", fontsize=11.5)
+    detail = f"{count} worker{'s' if count != 1 else ''}" if timeline.spans else "no spans"
+    ax.set_title(f"{subject} ({mode}), {detail}", loc="left", fontsize=11.5)
+    if count >= 2 and timeline.time_in(("running", *_BLOCKING)):
+        facts = [f"two or more running at once: {timeline.overlap_fraction():.0%} of the time"]
+        if _is_io_bound(timeline):
+            facts.append(
+                f"blocked at once: {timeline.overlap_fraction(_BLOCKING):.0%} of the time"
+            )
+        else:
+            facts.append(f"on average {timeline.mean_running():.1f} running")
+        ax.set_title("  ·  ".join(facts), loc="right", fontsize=10, color="#333333")
     if timeline.spans:
         # Where the mode's work ended: comparing these marks is comparing the modes' wall time.
         done = timeline.end * scale

@@ -120,16 +120,47 @@ class TestHeadline:
     def test_states_the_gil_contrast(self) -> None:
         """Turn-taking threads and parallel processes are described in plain words."""
         text = headline([taking_turns(), side_by_side()])
-        assert text == (
-            "Threads take turns (one runs at a time) — processes run side by side (2.0 at a time)"
-        )
+        assert text == "Threads take turns, one at a time — processes run side by side"
 
     def test_partial_overlap_is_called_so(self) -> None:
-        """Workers that overlap only partly are not called parallel."""
+        """Workers that overlap only part of the time are not called parallel."""
         spans = (Span(0, "a", 0.0, 1.0), Span(1, "a", 0.5, 1.5), Span(2, "a", 1.0, 2.0))
-        assert headline([ModeTimeline("process[spawn]", spans)]) == (
-            "Processes partly overlap (1.5 at a time)"
+        assert headline([ModeTimeline("process[spawn]", spans)]) == "Processes partly overlap"
+
+    def test_processes_starved_of_cpu_are_blamed_on_the_machine(self) -> None:
+        """Processes that take turns while waiting say the machine was busy, not the GIL."""
+        starved = ModeTimeline("process[fork]", taking_turns().spans)
+        assert headline([starved]) == (
+            "Processes waited for a free CPU (the machine was busy)"
         )
+
+    def test_io_bound_threads_wait_side_by_side(self) -> None:
+        """Threads that mostly block say their I/O waits overlap although their CPU use does not."""
+        spans = []
+        for worker in range(2):
+            spans.append(Span(worker, "io", 0.001 * worker, 0.001 * worker + 0.001, "running"))
+            spans.append(Span(worker, "io", 0.002, 0.1, "blocked"))
+        assert headline([ModeTimeline("thread", tuple(spans))]) == (
+            "Threads take turns on the CPU but wait for I/O side by side"
+        )
+
+
+class TestOverlap:
+    def test_turns_never_overlap(self) -> None:
+        """Alternating running slices are never two at once."""
+        assert taking_turns().overlap_fraction() == 0.0
+
+    def test_parallel_workers_always_overlap(self) -> None:
+        """Workers running over the same interval overlap all the time."""
+        assert side_by_side().overlap_fraction() == pytest.approx(1.0)
+
+    def test_other_kinds_can_be_chosen(self) -> None:
+        """overlap_fraction counts the kinds it is given, here the waiting slices of 3 workers."""
+        assert taking_turns(workers=3).overlap_fraction(("waiting",)) == pytest.approx(1.0)
+
+    def test_waiting_fraction_of_turns(self) -> None:
+        """Two workers taking turns each wait half the time."""
+        assert taking_turns().waiting_fraction() == pytest.approx(0.5)
 
 
 class TestTraceEvents:
@@ -210,7 +241,7 @@ class TestPlotGantt:
             plot_gantt(path, [taking_turns(), side_by_side()], subtitle="Threads share a GIL.")
         svg = path.read_text(encoding="utf-8")
         for text in (
-            "Threads take turns (one runs at a time)",
+            "Threads take turns, one at a time",
             "Threads share a GIL.",
             "time since the run started (ms)",
             "running (on a CPU)",
