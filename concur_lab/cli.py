@@ -1,0 +1,706 @@
+"""The ``concur-lab`` command line: list the demos, run one in both modes, take the tour.
+
+``python -m concur_lab list`` shows every demo's slug and lesson by theme;
+``python -m concur_lab run SLUG`` runs one demo in thread mode and in process mode and puts the
+observations side by side (``--json`` for a machine-readable object, ``--timeline``/``--plot`` for
+pictures); ``python -m concur_lab tour`` runs every demo in both modes and ends with a table of
+what differed.
+
+Exit status: 0 on success, 1 if a demo broke (raised or returned malformed observations), 2 for a
+usage error (unknown slug, bad option value), 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import faulthandler
+import importlib.util
+import json
+import math
+import os
+import shutil
+import sys
+import textwrap
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from concur_lab import demos
+from concur_lab._modes import Mode, ModeError, available_start_methods, default_start_method
+from concur_lab.timeline import (
+    ModeTimeline,
+    PlotUnavailableError,
+    headline,
+    parse_spans,
+    plot_gantt,
+    write_trace,
+)
+
+__all__ = ["build_parser", "main"]
+
+_PROG = "concur-lab"
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+_DEMO_TIMEOUT = 180.0
+# Keys of the observations that get their own treatment instead of a table row.
+_SPECIAL_KEYS = ("summary", "varies", "timeline")
+
+
+class _UsageError(Exception):
+    """A user error found after parsing; reported like argparse does, exit status 2."""
+
+
+# -- argument types: each error names the bad value, argparse adds the option's name ----------
+
+
+def _worker_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid worker count {text!r}: expected a whole number of at least 1"
+        )
+    return value
+
+
+def _start_method(text: str) -> str:
+    if text not in available_start_methods():
+        raise argparse.ArgumentTypeError(
+            f"start method {text!r} is not available on {sys.platform}: "
+            f"choose from {', '.join(available_start_methods())}"
+        )
+    return text
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(
+            f"invalid timeout {text!r}: expected a positive number of seconds"
+        )
+    return value
+
+
+def _output_path(suffixes: Sequence[str] | None) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if suffixes is not None and os.path.splitext(text)[1].lower() not in suffixes:
+            raise argparse.ArgumentTypeError(
+                f"cannot write {text!r}: the file name must end in {', '.join(suffixes)}"
+            )
+        folder = os.path.dirname(os.path.abspath(text))
+        if not os.path.isdir(folder):
+            raise argparse.ArgumentTypeError(
+                f"cannot write {text!r}: folder {folder!r} does not exist"
+            )
+        return text
+
+    return check
+
+
+# -- the parser -----------------------------------------------------------------------------
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser of the ``concur-lab`` command.
+
+    :param prog: The program name shown in usage lines; default ``concur-lab``.
+    """
+    prog = prog or _PROG
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="See how Python threads and processes differ: run the demos side by side.",
+        epilog=f"Start with '{prog} tour', or '{prog} list' and then '{prog} run SLUG'.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    listing = commands.add_parser(
+        "list", help="List the demos with their lessons, by theme",
+        description="List every demo: its slug and its lesson in one line, grouped by theme.",
+    )
+    listing.add_argument("--json", action="store_true", help="Print a JSON list instead")
+    listing.set_defaults(handler=_cmd_list, parser=listing)
+
+    run = commands.add_parser(
+        "run", help="Run one demo in thread and process mode, side by side",
+        description="Run one demo and show what each mode observed, side by side.",
+        epilog="Example: %(prog)s gil-cpu-bound --plot gil.png",
+    )
+    run.add_argument("slug", metavar="SLUG", help=f"The demo to run (see '{prog} list')")
+    run.add_argument(
+        "--mode", choices=("thread", "process", "both"), default="both",
+        help="Run in threads, in processes, or both, threads first (default: both)",
+    )
+    _add_start_method(run)
+    run.add_argument(
+        "--workers", type=_worker_count, metavar="N",
+        help="How many workers the demo starts (default: the demo's own choice)",
+    )
+    run.add_argument(
+        "--json", action="store_true",
+        help='Print one JSON object {"demo": SLUG, "runs": [...]} instead of the table',
+    )
+    run.add_argument(
+        "--timeline", type=_output_path(None), metavar="FILE.json",
+        help="Write the workers' timeline as Chrome trace-event JSON "
+        "(open it in https://ui.perfetto.dev or chrome://tracing)",
+    )
+    run.add_argument(
+        "--plot", type=_output_path(_PLOT_SUFFIXES), metavar="FILE.png",
+        help="Draw the timeline as a Gantt chart (.png, .svg or .pdf; needs matplotlib: "
+        'pip install "concur-lab[plot]")',
+    )
+    _add_demo_timeout(run)
+    run.set_defaults(handler=_cmd_run, parser=run)
+
+    tour = commands.add_parser(
+        "tour", help="Run every demo in both modes and show what differed",
+        description="Run every demo in thread mode and in process mode, one progress line "
+        "each, then a table of what differed. Exit status 1 if a demo broke.",
+    )
+    _add_start_method(tour)
+    tour.add_argument(
+        "--json", action="store_true",
+        help="Print one JSON object with every run (progress goes to stderr)",
+    )
+    _add_demo_timeout(tour)
+    tour.set_defaults(handler=_cmd_tour, parser=tour)
+    return parser
+
+
+def _add_start_method(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--start-method", type=_start_method, metavar="METHOD",
+        help=f"How process mode starts workers: {', '.join(available_start_methods())} "
+        f"(default: {default_start_method()}, as multiprocessing would)",
+    )
+
+
+def _add_demo_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--demo-timeout", type=_positive_seconds, default=_DEMO_TIMEOUT, metavar="SECONDS",
+        help="Last resort if a demo hangs: dump every thread's stack and exit after this long "
+        f"per demo run (default: {_DEMO_TIMEOUT:g})",
+    )
+
+
+# -- entry point ----------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Run the ``concur-lab`` command line.
+
+    :param argv: The arguments, without the program name; default ``sys.argv[1:]``.
+    :param prog: The program name for usage lines; default ``concur-lab``.
+    :returns: The exit status: 0 success, 1 a demo broke, 2 usage error, 130 interrupted.
+    """
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        try:
+            return handler(args)
+        except _UsageError as exc:
+            command: argparse.ArgumentParser = args.parser
+            command.error(str(exc))
+    except SystemExit as exc:  # argparse: --help (0) and usage errors (2)
+        return _exit_status(exc.code)
+    except KeyboardInterrupt:
+        print(f"\n{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`concur-lab list | head`): stop quietly, without a second
+        # error when Python flushes stdout at exit.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+# -- the catalogue --------------------------------------------------------------------------
+
+
+def _catalogue() -> tuple[demos.Demo, ...]:
+    return demos.all_demos()
+
+
+def _find_demo(slug: str, prog: str) -> demos.Demo:
+    """Return the demo called *slug* (case and ``_``/``-`` forgiven), or say which are close."""
+    wanted = slug.strip().lower().replace("_", "-")
+    catalogue = _catalogue()
+    for demo in catalogue:
+        if demo.slug == wanted:
+            return demo
+    slugs = [demo.slug for demo in catalogue]
+    close = [s for s in slugs if wanted and wanted in s]
+    similar = difflib.get_close_matches(wanted, slugs, n=5, cutoff=0.5)
+    close += [s for s in similar if s not in close]
+    if close:
+        raise _UsageError(f"unknown demo {slug!r}; closest: {', '.join(close[:5])}")
+    raise _UsageError(f"unknown demo {slug!r}; '{prog} list' shows all {len(slugs)} demos")
+
+
+# -- running demos --------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """One demo run in one mode: the observations, or what went wrong."""
+
+    mode: Mode
+    seconds: float
+    observed: dict[str, Any] | None = None
+    error: str | None = None
+    details: str | None = None  # the traceback, for `run`
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "mode": self.mode.kind,
+            "start_method": self.mode.start_method,
+            "seconds": round(self.seconds, 3),
+            "observed": self.observed,
+        }
+        if self.error is not None:
+            data["error"] = self.error
+            data["traceback"] = self.details
+        return data
+
+
+@contextlib.contextmanager
+def _watchdog(seconds: float) -> Iterator[None]:
+    """Dump every thread's stack and exit if the block takes longer than *seconds*.
+
+    Demos bound all their waits, so this only fires on a bug; it beats a silent hang. The
+    stacks go to the real stderr because a redirected ``sys.stderr`` may have no file descriptor.
+    """
+    stream = sys.__stderr__
+    try:
+        if stream is None:
+            raise ValueError("no stderr")
+        faulthandler.dump_traceback_later(seconds, exit=True, file=stream)
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _run_demo(
+    demo: demos.Demo, mode: Mode, workers: int | None, timeout: float
+) -> _Run:
+    """Run *demo* once in *mode*; an exception or malformed result becomes the run's error."""
+    started = time.perf_counter()
+    try:
+        with _watchdog(timeout):
+            observed = demo.observe(mode, workers=workers)
+        _check_observations(observed)
+    except Exception as exc:  # a broken demo is reported, not fatal
+        return _Run(
+            mode, time.perf_counter() - started,
+            error=_one_line(f"{type(exc).__name__}: {exc}"),
+            details="".join(traceback.format_exception(exc)),
+        )
+    return _Run(mode, time.perf_counter() - started, observed=observed)
+
+
+def _check_observations(observed: object) -> None:
+    if not isinstance(observed, dict):
+        raise TypeError(f"run() returned {type(observed).__name__}, not a dict of observations")
+    try:
+        json.dumps(observed)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"the observations are not JSON-serialisable: {exc}") from None
+    if "timeline" in observed:
+        parse_spans(observed["timeline"], where="observations['timeline']")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _modes(kind: str, start_method: str | None) -> list[Mode]:
+    modes = []
+    if kind in ("thread", "both"):
+        modes.append(Mode.thread())
+    if kind in ("process", "both"):
+        try:
+            modes.append(Mode.process(start_method))
+        except ModeError as exc:
+            raise _UsageError(f"argument --start-method: {exc}") from None
+    return modes
+
+
+# -- list -----------------------------------------------------------------------------------
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    catalogue = _catalogue()
+    out = sys.stdout
+    if args.json:
+        entries = [
+            {"slug": d.slug, "title": d.title, "theme": d.theme, "lesson": d.lesson}
+            for d in catalogue
+        ]
+        print(json.dumps(entries, indent=2), file=out)
+        return 0
+    width = _width()
+    slug_width = max((len(d.slug) for d in catalogue), default=0) + 2
+    for theme, heading in demos.THEMES.items():
+        members = [d for d in catalogue if d.theme == theme]
+        if not members:
+            continue
+        print(f"\n{heading}", file=out)
+        for demo in members:
+            print(
+                textwrap.fill(
+                    demo.lesson, width=width, initial_indent=f"  {demo.slug:<{slug_width}}",
+                    subsequent_indent=" " * (slug_width + 2),
+                ),
+                file=out,
+            )
+    prog = args.parser.prog.rsplit(" ", 1)[0]
+    print(
+        f"\n{len(catalogue)} demos. Run one with '{prog} run SLUG', or all with '{prog} tour'.",
+        file=out,
+    )
+    return 0
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    prog = args.parser.prog.rsplit(" ", 1)[0]
+    demo = _find_demo(args.slug, prog)
+    if args.start_method is not None and args.mode == "thread":
+        raise _UsageError(
+            f"argument --start-method: {args.start_method!r} applies to process mode, "
+            "not to --mode thread"
+        )
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise _UsageError(
+            'argument --plot: drawing needs matplotlib: pip install "concur-lab[plot]"'
+        )
+    modes = _modes(args.mode, args.start_method)
+    runs = [_run_demo(demo, mode, args.workers, args.demo_timeout) for mode in modes]
+    notes = sys.stderr if args.json else sys.stdout
+    if args.json:
+        document = {
+            "demo": demo.slug,
+            "title": demo.title,
+            "lesson": demo.lesson,
+            "runs": [run.to_json() for run in runs],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        _print_side_by_side(demo, runs, sys.stdout)
+    status = 0
+    for run in runs:
+        if not run.ok:
+            print(
+                f"{prog}: demo {demo.slug!r} broke in {run.mode.label} mode:\n{run.details}",
+                file=sys.stderr,
+                end="",
+            )
+            status = 1
+    if args.timeline is not None or args.plot is not None:
+        status = max(status, _write_pictures(args, demo, runs, notes))
+    return status
+
+
+def _write_pictures(
+    args: argparse.Namespace, demo: demos.Demo, runs: Sequence[_Run], notes: TextIO
+) -> int:
+    timelines = [
+        ModeTimeline.from_observations(run.mode.label, run.observed)
+        for run in runs
+        if run.observed is not None and "timeline" in run.observed
+    ]
+    prog = args.parser.prog.rsplit(" ", 1)[0]
+    if not timelines:
+        option = "--timeline" if args.plot is None else "--plot"
+        print(
+            f"{prog} run: error: {option}: demo {demo.slug!r} records no timeline "
+            "(its observations have no 'timeline' key), so there is nothing to draw",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if args.timeline is not None:
+            write_trace(args.timeline, timelines, name=demo.slug)
+            print(
+                f"timeline written to {args.timeline} "
+                "(open it in https://ui.perfetto.dev or chrome://tracing)",
+                file=notes,
+            )
+        if args.plot is not None:
+            plot_gantt(args.plot, timelines, title=headline(timelines), subtitle=demo.lesson)
+            print(f"chart written to {args.plot}", file=notes)
+    except PlotUnavailableError as exc:
+        print(f"{prog} run: error: --plot: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{prog} run: error: cannot write {exc.filename!r}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_side_by_side(demo: demos.Demo, runs: Sequence[_Run], out: TextIO) -> None:
+    width = _width()
+    print(f"{demo.slug}: {demo.title}", file=out)
+    rows: list[tuple[str, list[list[str]]]] = []
+    if not all(run.ok for run in runs):
+        rows.append(("BROKE", [[run.error] if run.error else [] for run in runs]))
+    observed = [run.observed if run.observed is not None else {} for run in runs]
+    if any("summary" in o for o in observed):
+        rows.append(
+            ("summary", [_cell_lines(o["summary"]) if "summary" in o else [] for o in observed])
+        )
+    rows.extend(_tree_rows(observed, depth=0))
+    timelines = [run.observed.get("timeline") if run.observed else None for run in runs]
+    if any(timelines):
+        rows.append(("timeline", [[_timeline_note(t)] if t else ["-"] for t in timelines]))
+    header = [f"{run.mode.label} ({run.seconds:.2f} s)" for run in runs]
+    differ = len(runs) > 1
+    _print_table(rows, header, width, out, mark_differences=differ)
+    varies = [run.observed.get("varies") for run in runs if run.observed]
+    for note in dict.fromkeys(v for v in varies if v):
+        print(textwrap.fill(f"Varies: {note}", width=width, subsequent_indent="  "), file=out)
+    print(textwrap.fill(f"Lesson: {demo.lesson}", width=width, subsequent_indent="  "), file=out)
+    if differ:
+        print("(* marks what differed between the modes)", file=out)
+
+
+def _timeline_note(raw: object) -> str:
+    spans = parse_spans(raw)
+    workers = len({span.worker for span in spans})
+    end = max((span.end for span in spans), default=0.0)
+    return f"{len(spans)} spans, {workers} workers, {end:.2f} s (draw it with --plot FILE.png)"
+
+
+def _print_table(
+    rows: Sequence[tuple[str, Sequence[Sequence[str]]]],
+    header: Sequence[str],
+    width: int,
+    out: TextIO,
+    *,
+    mark_differences: bool,
+) -> None:
+    key_width = min(max((len(key) for key, _ in rows), default=0) + 3, max(width // 3, 20))
+    gap = 3
+    column = max((width - key_width - gap * len(header)) // max(len(header), 1), 16)
+    print(
+        " " * key_width + "".join(f"{' ' * gap}{title:<{column}}" for title in header).rstrip(),
+        file=out,
+    )
+    print(
+        " " * key_width + "".join(f"{' ' * gap}{'-' * len(t):<{column}}" for t in header).rstrip(),
+        file=out,
+    )
+    for key, cells in rows:
+        differs = mark_differences and any(list(c) != list(cells[0]) for c in cells[1:])
+        wrapped = [_wrap(cell, column) for cell in cells]
+        label = textwrap.wrap(
+            ("* " if differs else "  ") + key, width=key_width - 1, subsequent_indent="    ",
+            drop_whitespace=False, break_on_hyphens=False,
+        ) or [""]
+        height = max([len(label), *(len(w) for w in wrapped)])
+        for line in range(height):
+            left = label[line] if line < len(label) else ""
+            text = f"{left:<{key_width}}" + "".join(
+                f"{' ' * gap}{(w[line] if line < len(w) else ''):<{column}}" for w in wrapped
+            )
+            print(text.rstrip(), file=out)
+
+
+def _wrap(lines: Sequence[str], width: int) -> list[str]:
+    wrapped: list[str] = []
+    for line in lines:
+        wrapped.extend(
+            textwrap.wrap(line, width=width, subsequent_indent="  ", break_on_hyphens=False)
+            or [""]
+        )
+    return wrapped
+
+
+_MISSING = object()
+
+
+def _tree_rows(values: Sequence[object], depth: int) -> list[tuple[str, list[list[str]]]]:
+    """Lay out the runs' observations as table rows, nested dicts as indented sub-rows."""
+    rows: list[tuple[str, list[list[str]]]] = []
+    for key in _union_keys([v for v in values if isinstance(v, Mapping)]):
+        if depth == 0 and key in _SPECIAL_KEYS:
+            continue
+        children = [v.get(key, _MISSING) if isinstance(v, Mapping) else _MISSING for v in values]
+        label = "  " * depth + str(key)
+        nested = [c for c in children if c is not _MISSING]
+        if all(isinstance(c, Mapping) and c for c in nested):
+            rows.append((label, [[] for _ in values]))
+            rows.extend(_tree_rows(children, depth + 1))
+        else:
+            rows.append((label, [[] if c is _MISSING else _cell_lines(c) for c in children]))
+    return rows
+
+
+def _union_keys(dicts: Sequence[Mapping[Any, Any]]) -> list[Any]:
+    """Return every key of *dicts*, a key missing from the first placed after its predecessor."""
+    order: list[Any] = []
+    for mapping in dicts:
+        position = -1
+        for key in mapping:
+            if key in order:
+                position = order.index(key)
+            else:
+                position += 1
+                order.insert(position, key)
+    return order
+
+
+def _flatten(observed: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts into dotted keys, so each leaf gets its own table row."""
+    flat: dict[str, Any] = {}
+    for key, value in observed.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value and name not in _SPECIAL_KEYS:
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _cell_lines(value: Any) -> list[str]:
+    """Format one observation as lines: lists of dicts one item a line, the rest compactly."""
+    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        return [", ".join(f"{k}={_scalar(v)}" for k, v in item.items()) for item in value]
+    return [_scalar(value)]
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value) and 1e-3 <= abs(value) < 1e9:
+            return f"{value:.3f}".rstrip("0").rstrip(".")
+        return f"{value:.3g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_scalar(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _width() -> int:
+    return max(shutil.get_terminal_size((100, 24)).columns, 60)
+
+
+# -- tour -----------------------------------------------------------------------------------
+
+
+def _cmd_tour(args: argparse.Namespace) -> int:
+    catalogue = _catalogue()
+    modes = _modes("both", args.start_method)
+    progress = sys.stderr if args.json else sys.stdout
+    prog = args.parser.prog.rsplit(" ", 1)[0]
+    print(
+        f"Touring {len(catalogue)} demos, each in {' and '.join(m.label for m in modes)} mode.",
+        file=progress, flush=True,
+    )
+    slug_width = max((len(d.slug) for d in catalogue), default=0)
+    count_width = len(str(len(catalogue)))
+    started = time.perf_counter()
+    results: list[tuple[demos.Demo, list[_Run]]] = []
+    for number, demo in enumerate(catalogue, start=1):
+        print(
+            f"[{number:>{count_width}}/{len(catalogue)}] {demo.slug:<{slug_width}}",
+            end="", file=progress, flush=True,
+        )
+        runs = []
+        for mode in modes:
+            run = _run_demo(demo, mode, None, args.demo_timeout)
+            runs.append(run)
+            print(f"  {mode.kind} {run.seconds:5.2f} s", end="", file=progress, flush=True)
+        broken = [run for run in runs if not run.ok]
+        verdict = "ok" if not broken else f"BROKE in {broken[0].mode.label}: {broken[0].error}"
+        print(f"  {verdict}", file=progress, flush=True)
+        results.append((demo, runs))
+    elapsed = time.perf_counter() - started
+    broke = [demo.slug for demo, runs in results if not all(run.ok for run in runs)]
+    if args.json:
+        document = {
+            "tour": [
+                {"demo": demo.slug, "runs": [run.to_json() for run in runs]}
+                for demo, runs in results
+            ],
+            "broken": broke,
+            "seconds": round(elapsed, 3),
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        _print_differences(results, modes, sys.stdout)
+    summary = f"{len(results)} demos in {elapsed:.1f} s"
+    if broke:
+        summary += (
+            f"; {len(broke)} broke: {', '.join(broke)} "
+            f"(see the traceback with '{prog} run SLUG')"
+        )
+    else:
+        summary += ", none broke"
+    print(summary, file=progress)
+    return 1 if broke else 0
+
+
+def _print_differences(
+    results: Sequence[tuple[demos.Demo, Sequence[_Run]]], modes: Sequence[Mode], out: TextIO
+) -> None:
+    rows: list[tuple[str, list[list[str]]]] = []
+    varies = False
+    for demo, runs in results:
+        label = demo.slug
+        if any(run.observed and run.observed.get("varies") for run in runs):
+            label += " (varies)"
+            varies = True
+        rows.append((label, _difference_cells(runs)))
+    print("\nWhat differed between the modes", file=out)
+    _print_table(rows, [mode.label for mode in modes], _width(), out, mark_differences=False)
+    if varies:
+        print(
+            "(varies): the outcome depends on the interpreter, build or start method; "
+            "'run SLUG' says how.",
+            file=out,
+        )
+
+
+def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
+    """Say per mode what it observed that the other mode did not: the summary, or one key."""
+    if not all(run.ok for run in runs):
+        return [[f"BROKE: {run.error}"] if not run.ok else ["ok"] for run in runs]
+    observed = [run.observed or {} for run in runs]
+    if all("summary" in o for o in observed):
+        return [[str(o["summary"])] for o in observed]
+    flat = [_flatten(o) for o in observed]
+    for key in flat[0]:
+        if key.split(".")[0] in _SPECIAL_KEYS:
+            continue
+        values = [f.get(key, "-") for f in flat]
+        if any(v != values[0] for v in values[1:]):
+            return [[f"{key}: {_scalar(v)}"] for v in values]
+    return [["(same in both modes)"] for _ in runs]
