@@ -1,0 +1,148 @@
+"""Everything that crosses a process boundary is pickled: a copy, and only if it can be pickled.
+
+Threads hand each other the very same objects. A process gets its arguments pickled at
+``start()`` under ``spawn`` and ``forkserver`` (``fork`` copies memory instead), and everything
+sent back through a queue is pickled under every start method. An object that cannot be pickled,
+such as a generator, makes ``start()`` raise under spawn/forkserver, and on a queue it is worse:
+``put()`` returns, the queue's feeder thread fails later, prints a traceback to the worker's
+stderr and drops the item, so the reader waits forever. The fix: send plain data (a list instead
+of a generator). ``multiprocess`` pickles with ``dill``, so lambdas and closures do cross; the
+standard library's ``pickle`` (used by ``multiprocessing``) refuses them, which is why a lambda
+target fails there under spawn, as does a target defined in ``__main__`` without the
+``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import dill
+
+from concur_lab._modes import Mode
+from concur_lab.demos._support import PROBE, WAIT, Kit, attempt
+
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+
+SLUG = "pickling"
+TITLE = "The pickling boundary"
+THEME = "hazards"
+ORDER = 270
+LESSON = "Processes only exchange pickled copies; unpicklable items fail at start() or vanish"
+
+_pickled_here: list[str] = []
+
+
+class _Witness:
+    """A value that notes in the pickling process each time it is pickled."""
+
+    def __reduce__(self) -> tuple[type[_Witness], tuple[()]]:
+        _pickled_here.append("pickled")
+        return (_Witness, ())
+
+
+def _numbers() -> Iterator[int]:
+    yield from range(1, 6)
+
+
+def _consume(items: Iterable[int], witness: _Witness, inbox: Any) -> None:
+    inbox.put((sum(items), witness))
+
+
+def _send_back(outbox: Any, inbox: Any, in_process: bool) -> None:
+    # put() only queues the item; a process pickles it later in the queue's feeder thread, whose
+    # traceback goes to stderr: capture it to report it instead of printing it.
+    captured = io.StringIO()
+    previous = sys.stderr
+    if in_process:
+        sys.stderr = captured
+    try:
+        outbox.put(_numbers())
+        outbox.put(list(_numbers()))
+        outbox.close()  # waits until the feeder thread has sent or dropped everything
+    finally:
+        sys.stderr = previous
+    lines = [line for line in captured.getvalue().splitlines() if line.strip()]
+    inbox.put(lines[-1] if lines else None)
+
+
+def _pass_argument(kit: Kit, items: Iterable[int]) -> dict[str, Any]:
+    inbox = kit.inbox()
+    witness = _Witness()
+    _pickled_here.clear()
+    # Started by hand, not in kit.workers(): start() itself is what may fail here.
+    worker = kit.worker(_consume, items, witness, inbox, name="consumer")
+    try:
+        try:
+            worker.start()
+        except TypeError as exc:
+            return {"started": False, "error": f"TypeError: {exc}"}
+        total, returned = inbox.get(WAIT, watch=[worker])
+        worker.join(WAIT)
+    finally:
+        if not kit.threads and worker.pid is not None:
+            if worker.is_alive():
+                worker.kill()
+                worker.join(WAIT)
+            worker.close()
+        inbox.close()
+    seen: dict[str, Any] = {
+        "started": True,
+        "sum": total,
+        "pickled_at_start": bool(_pickled_here),
+        "returned_same_object": returned is witness,
+    }
+    if isinstance(items, Iterator):
+        seen["callers_generator_after"] = next(items, "exhausted")
+    return seen
+
+
+def _send_results(kit: Kit) -> dict[str, Any]:
+    outbox, inbox = kit.inbox(), kit.inbox()
+    try:
+        with kit.workers() as crew:
+            worker = crew.start(_send_back, outbox, inbox, not kit.threads, name="sender")
+            error = inbox.get(WAIT, watch=[worker])
+            received = []
+            while True:
+                try:
+                    received.append(type(outbox.get(PROBE)).__name__)
+                except TimeoutError:
+                    break
+    finally:
+        inbox.close()
+    return {"sent": ["generator", "list"], "received": received, "worker_stderr": error}
+
+
+def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """Pass a generator, then a list, to a worker; have it send both back through a queue.
+
+    :param mode: Thread mode, or process mode with its start method.
+    :param workers: Ignored: the demo needs one worker at a time.
+    :returns: Observations: what happened to a generator argument (broken) and a list argument
+        (fixed), whether arguments were pickled at start and came back as the same object, which
+        items sent back arrived, and the error the worker's queue printed.
+    """
+    kit = Kit.of(mode)
+    broken = _pass_argument(kit, _numbers())
+    fixed = _pass_argument(kit, list(_numbers()))
+    results = _send_results(kit)
+    if not broken["started"]:
+        summary = f"generator argument: {broken['error']}; "
+    else:
+        summary = "generator argument worked; "
+    lost = [item for item in results["sent"] if item not in results["received"]]
+    summary += f"sent back: {', '.join(lost)} lost" if lost else "sent back: all arrived"
+    return {
+        "generator_argument": broken,
+        "list_argument": fixed,
+        "send_back": results,
+        "stdlib_pickle_lambda": attempt(pickle.dumps, lambda: None),
+        "dill_pickle_lambda": attempt(lambda: len(dill.dumps(lambda: None)) > 0),
+        "summary": summary,
+        "varies": "Depends on the start method: fork copies arguments without pickling them, "
+        "spawn and forkserver pickle them at start(). Results are pickled in every start method.",
+    }
