@@ -1,0 +1,597 @@
+"""Tests for the concur-lab command line (concur_lab.cli), mostly against a fake demo catalogue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from concur_lab import default_start_method, demos
+from concur_lab._modes import Mode
+from concur_lab.cli import main
+
+
+def make_demo(
+    slug: str, run: Callable[..., Any], *, theme: str = "basics", order: int = 1,
+    lesson: str | None = None,
+) -> demos.Demo:
+    """Build a Demo around *run* without a module file."""
+    module = types.ModuleType(f"fake_{slug.replace('-', '_')}")
+    module.run = run  # type: ignore[attr-defined]
+    return demos.Demo(
+        slug=slug, title=f"Title of {slug}", theme=theme, order=order,
+        lesson=lesson or f"lesson of {slug}", module=module,
+    )
+
+
+def spans(mode: Mode, workers: int = 2) -> list[dict[str, Any]]:
+    """Threads taking turns, processes side by side: 10 slices of 5 ms."""
+    result = []
+    for step in range(10):
+        for worker in range(workers):
+            running = mode.kind == "process" or step % workers == worker
+            result.append({
+                "worker": worker, "name": "spin", "start": step * 0.005,
+                "end": (step + 1) * 0.005, "kind": "running" if running else "waiting",
+            })
+    return result
+
+
+def shared_global(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo whose observations differ by mode, with nesting and a timeline."""
+    n = workers or 3
+    values = list(range(1, n + 1)) if mode == "thread" else [1] * n
+    return {
+        "summary": f"{mode.kind}s saw {values}",
+        "values": values,
+        "workers": n,
+        "start_method": mode.start_method,
+        "nested": {"shared": mode.shares_memory, "deeper": {"same": "yes"}},
+        "varies": "not really",
+        "timeline": spans(mode),
+    }
+
+
+def no_timeline(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo with identical observations in both modes and no timeline."""
+    return {"answer": 42}
+
+
+def broken_in_process(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo that raises in process mode."""
+    if mode == "process":
+        raise RuntimeError("boom in process mode")
+    return {"summary": "fine"}
+
+
+def returns_list(mode: Mode, workers: int | None = None) -> Any:
+    """A fake demo that breaks the contract: no dict."""
+    return [1, 2]
+
+
+def returns_set(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo whose observations are not JSON-serialisable."""
+    return {"pids": {1, 2}}
+
+
+def bad_timeline(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo whose timeline spans lack their end."""
+    return {"timeline": [{"worker": 0, "name": "x", "start": 0.0}]}
+
+
+def interrupted(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo interrupted by Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+FAKES = (
+    make_demo("shared-global", shared_global, order=1),
+    make_demo("shared-memory", no_timeline, theme="sharing", order=1),
+    make_demo("pid-report", no_timeline, order=2),
+    make_demo("exit-codes", broken_in_process, theme="lifecycle"),
+    make_demo("returns-list", returns_list, theme="hazards", order=1),
+    make_demo("returns-set", returns_set, theme="hazards", order=2),
+    make_demo("bad-timeline", bad_timeline, theme="hazards", order=3),
+    make_demo("ctrl-c", interrupted, theme="hazards", order=4),
+)
+
+
+@pytest.fixture
+def catalogue(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Replace the demo registry by fake demos (all of FAKES unless others are given)."""
+    monkeypatch.setenv("COLUMNS", "120")
+
+    def install(*fakes: demos.Demo) -> None:
+        chosen = fakes or FAKES
+        monkeypatch.setattr(demos, "_load", lambda: tuple(chosen))
+
+    install()
+    return install
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Call main(argv) in-process; return its status, stdout and stderr."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+class TestUsage:
+    @pytest.mark.usefixtures("catalogue")
+    def test_help_lists_the_commands(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--help exits 0 and names list, run and tour."""
+        status, out, _ = run_cli(capsys, "--help")
+        assert status == 0
+        assert all(command in out for command in ("list", "run", "tour"))
+
+    @pytest.mark.usefixtures("catalogue")
+    @pytest.mark.parametrize("command", ["list", "run", "tour"])
+    def test_every_command_has_help(self, capsys: pytest.CaptureFixture[str], command: str) -> None:
+        """Each sub-command answers --help with its usage and exit 0."""
+        status, out, _ = run_cli(capsys, command, "--help")
+        assert status == 0
+        assert out.startswith(f"usage: concur-lab {command}")
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_missing_command_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """No command at all exits 2 with a usage line."""
+        status, _, err = run_cli(capsys)
+        assert status == 2
+        assert "usage: concur-lab" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_unknown_slug_lists_the_closest(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A misspelt slug exits 2 and suggests the nearest slugs."""
+        status, _, err = run_cli(capsys, "run", "shared")
+        assert status == 2
+        assert "unknown demo 'shared'; closest: shared-global, shared-memory" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_hopeless_slug_points_to_list(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A slug like nothing known points to the list command."""
+        status, _, err = run_cli(capsys, "run", "zzzz")
+        assert status == 2
+        assert "unknown demo 'zzzz'; 'concur-lab list' shows all 8 demos" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_underscores_and_case_are_forgiven(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Shared_Global finds shared-global."""
+        status, out, _ = run_cli(capsys, "run", "Shared_Global", "--json")
+        assert status == 0
+        assert json.loads(out)["demo"] == "shared-global"
+
+    @pytest.mark.usefixtures("catalogue")
+    @pytest.mark.parametrize("value", ["0", "-3", "two", "1.5"])
+    def test_bad_worker_count_is_named(
+        self, capsys: pytest.CaptureFixture[str], value: str
+    ) -> None:
+        """--workers must be a whole number of at least 1; the error quotes the value."""
+        status, _, err = run_cli(capsys, "run", "shared-global", f"--workers={value}")
+        assert status == 2
+        assert f"argument --workers: invalid worker count '{value}'" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_unknown_start_method_is_named(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An unavailable start method exits 2 naming it and the choices."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--start-method", "vfork")
+        assert status == 2
+        assert "argument --start-method: start method 'vfork' is not available" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_start_method_with_thread_mode_is_refused(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A start method makes no sense for --mode thread."""
+        status, _, err = run_cli(
+            capsys, "run", "shared-global", "--mode", "thread", "--start-method", "spawn"
+        )
+        assert status == 2
+        assert "'spawn' applies to process mode, not to --mode thread" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_unknown_mode_is_named(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--mode accepts thread, process or both."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--mode", "fiber")
+        assert status == 2
+        assert "argument --mode: invalid choice: 'fiber'" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_plot_suffix_is_checked(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--plot refuses a file type it cannot draw, before running anything."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--plot", "chart.gif")
+        assert status == 2
+        assert "argument --plot: cannot write 'chart.gif'" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_timeline_folder_must_exist(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """--timeline into a missing folder is a usage error naming the folder."""
+        target = tmp_path / "missing" / "t.json"
+        status, _, err = run_cli(capsys, "run", "shared-global", "--timeline", str(target))
+        assert status == 2
+        assert f"folder '{tmp_path / 'missing'}' does not exist" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_demo_timeout_must_be_positive(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--demo-timeout 0 is refused with the value."""
+        status, _, err = run_cli(capsys, "tour", "--demo-timeout", "0")
+        assert status == 2
+        assert "invalid timeout '0'" in err
+
+
+class TestList:
+    @pytest.mark.usefixtures("catalogue")
+    def test_groups_by_theme_in_theme_order(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Theme headings appear in THEMES order, each followed by its demos."""
+        status, out, _ = run_cli(capsys, "list")
+        assert status == 0
+        headings = [demos.THEMES[t] for t in ("basics", "lifecycle", "hazards", "sharing")]
+        positions = [out.index(h) for h in headings]
+        assert positions == sorted(positions)
+        assert out.index("shared-global") < out.index(demos.THEMES["lifecycle"])
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_shows_slug_and_lesson(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Each demo gets one line: slug, then lesson."""
+        _, out, _ = run_cli(capsys, "list")
+        assert any(
+            line.split() == ["pid-report", "lesson", "of", "pid-report"]
+            for line in out.splitlines()
+        )
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_json_lists_every_demo(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """list --json gives slug, title, theme and lesson per demo."""
+        _, out, _ = run_cli(capsys, "list", "--json")
+        entries = json.loads(out)
+        assert [e["slug"] for e in entries] == [d.slug for d in FAKES]
+        assert set(entries[0]) == {"slug", "title", "theme", "lesson"}
+
+
+class TestRunJson:
+    @pytest.mark.usefixtures("catalogue")
+    def test_both_modes_thread_first(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """The default runs thread then process, one object with demo and runs."""
+        status, out, _ = run_cli(capsys, "run", "shared-global", "--json")
+        document = json.loads(out)
+        assert status == 0
+        assert document["demo"] == "shared-global"
+        assert [(r["mode"], r["start_method"]) for r in document["runs"]] == [
+            ("thread", None), ("process", default_start_method()),
+        ]
+        assert document["runs"][0]["observed"]["values"] == [1, 2, 3]
+        assert document["runs"][1]["observed"]["values"] == [1, 1, 1]
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_start_method_reaches_the_demo(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--mode process --start-method spawn runs one process-mode run with spawn."""
+        _, out, _ = run_cli(
+            capsys, "run", "shared-global", "--mode", "process", "--start-method", "spawn",
+            "--json",
+        )
+        (run,) = json.loads(out)["runs"]
+        assert (run["start_method"], run["observed"]["start_method"]) == ("spawn", "spawn")
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_workers_reach_the_demo(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--workers N is passed to the demo's run()."""
+        _, out, _ = run_cli(capsys, "run", "shared-global", "--mode", "thread", "--workers",
+                            "5", "--json")
+        assert json.loads(out)["runs"][0]["observed"]["workers"] == 5
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_broken_run_is_reported_in_the_object(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A demo that raises exits 1; its run carries the error, the other run its result."""
+        status, out, err = run_cli(capsys, "run", "exit-codes", "--json")
+        thread_run, process_run = json.loads(out)["runs"]
+        assert status == 1
+        assert thread_run["observed"] == {"summary": "fine"}
+        assert process_run["observed"] is None
+        assert process_run["error"] == "RuntimeError: boom in process mode"
+        assert "demo 'exit-codes' broke in process" in err
+
+
+class TestRunHuman:
+    @pytest.mark.usefixtures("catalogue")
+    def test_modes_side_by_side(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """The table has a column per mode and a row per observation, values side by side."""
+        _, out, _ = run_cli(capsys, "run", "shared-global")
+        header = next(line for line in out.splitlines() if "thread (" in line)
+        assert f"process[{default_start_method()}] (" in header
+        values = next(line for line in out.splitlines() if "values" in line)
+        assert values.split() == ["*", "values", "[1,", "2,", "3]", "[1,", "1,", "1]"]
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_identical_rows_are_not_marked(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Only rows that differ between modes carry the * mark."""
+        _, out, _ = run_cli(capsys, "run", "shared-global")
+        same = next(line for line in out.splitlines() if line.strip().startswith("same"))
+        assert not same.startswith("*")
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_nested_keys_are_indented(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A nested dict becomes a heading row with indented sub-rows."""
+        _, out, _ = run_cli(capsys, "run", "shared-global")
+        lines = out.splitlines()
+        index = next(i for i, line in enumerate(lines) if line.strip() == "nested")
+        assert lines[index + 1].split()[:2] == ["*", "shared"]
+        assert lines[index + 2].strip() == "deeper"
+        assert lines[index + 3].split() == ["same", "yes", "yes"]
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_lesson_and_varies_under_the_table(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """The lesson is the last table line; the 'varies' note comes just before it."""
+        _, out, _ = run_cli(capsys, "run", "shared-global")
+        assert "Varies: not really\nLesson: lesson of shared-global\n" in out
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_summary_comes_first(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """The summary row is the first row under the header."""
+        _, out, _ = run_cli(capsys, "run", "shared-global")
+        assert out.splitlines()[3].split()[:2] == ["*", "summary"]
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_single_mode_has_one_column(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--mode thread shows only the thread column, without difference marks."""
+        status, out, _ = run_cli(capsys, "run", "shared-global", "--mode", "thread")
+        assert status == 0
+        assert "process[" not in out
+        assert "* " not in out
+
+    @pytest.mark.parametrize(
+        ("slug", "message"),
+        [
+            ("returns-list", "TypeError: run() returned list, not a dict of observations"),
+            ("returns-set", "the observations are not JSON-serialisable"),
+            ("bad-timeline", "span lacks 'end'"),
+        ],
+    )
+    @pytest.mark.usefixtures("catalogue")
+    def test_contract_breaches_break_the_demo(
+        self, capsys: pytest.CaptureFixture[str], slug: str, message: str
+    ) -> None:
+        """Results that break the demo contract count as a broken demo, exit 1."""
+        status, _, err = run_cli(capsys, "run", slug)
+        assert status == 1
+        assert f"demo {slug!r} broke in thread mode" in err
+        assert message in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_ctrl_c_exits_130(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """KeyboardInterrupt inside a demo ends the command with status 130, no traceback."""
+        status, _, err = run_cli(capsys, "run", "ctrl-c")
+        assert status == 130
+        assert err.strip() == "concur-lab: interrupted"
+
+
+class TestRunPictures:
+    @pytest.mark.usefixtures("catalogue")
+    def test_timeline_writes_trace_events(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """--timeline writes a trace with one process per mode."""
+        path = tmp_path / "t.json"
+        status, out, _ = run_cli(capsys, "run", "shared-global", "--timeline", str(path))
+        trace = json.loads(path.read_text(encoding="utf-8"))
+        names = [e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "process_name"]
+        assert status == 0
+        assert names == ["thread mode", f"process[{default_start_method()}] mode"]
+        assert f"timeline written to {path}" in out
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_json_mode_keeps_notes_off_stdout(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """With --json the 'written to' note goes to stderr, so stdout stays one object."""
+        path = tmp_path / "t.json"
+        _, out, err = run_cli(capsys, "run", "shared-global", "--json", "--timeline", str(path))
+        json.loads(out)
+        assert "timeline written to" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_plot_writes_a_chart(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+        """--plot draws both modes into a PNG."""
+        pytest.importorskip("matplotlib")
+        path = tmp_path / "chart.png"
+        status, out, _ = run_cli(capsys, "run", "shared-global", "--plot", str(path))
+        assert status == 0
+        assert path.read_bytes().startswith(b"\x89PNG")
+        assert f"chart written to {path}" in out
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_plot_without_timeline_explains(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A demo that records no timeline cannot be drawn: exit 2, and no file."""
+        path = tmp_path / "chart.png"
+        status, _, err = run_cli(capsys, "run", "pid-report", "--plot", str(path))
+        assert status == 2
+        assert "demo 'pid-report' records no timeline" in err
+        assert not path.exists()
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_plot_without_matplotlib_says_how_to_install(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Without matplotlib, --plot is refused up front with the pip command."""
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+        status, out, err = run_cli(
+            capsys, "run", "shared-global", "--plot", str(tmp_path / "c.png")
+        )
+        assert status == 2
+        assert out == ""
+        assert 'pip install "concur-lab[plot]"' in err
+
+
+class TestTour:
+    @pytest.fixture
+    def healthy(self, catalogue: Callable[..., None]) -> None:
+        """Only the fake demos that work."""
+        catalogue(FAKES[0], FAKES[2], FAKES[1])
+
+    @pytest.mark.usefixtures("healthy")
+    def test_one_progress_line_per_demo(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Each demo gets a numbered line with both modes' times and a verdict."""
+        status, out, _ = run_cli(capsys, "tour")
+        lines = [line for line in out.splitlines() if line.startswith("[")]
+        assert status == 0
+        assert [line.split()[:2] for line in lines] == [
+            ["[1/3]", "shared-global"], ["[2/3]", "pid-report"], ["[3/3]", "shared-memory"],
+        ]
+        assert all(" thread " in line and " process " in line for line in lines)
+        assert all(line.endswith("ok") for line in lines)
+
+    @pytest.mark.usefixtures("healthy")
+    def test_closing_table_shows_what_differed(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The table gives each mode's summary, or says nothing differed."""
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1]
+        assert "shared-global (varies)" in table
+        assert "threads saw [1, 2, 3]" in table
+        assert "processs saw [1, 1, 1]" in table
+        pid_line = next(line for line in table.splitlines() if "pid-report" in line)
+        assert pid_line.split()[1:] == ["(same", "in", "both", "modes)"] * 2
+
+    def test_broken_demo_is_reported_and_the_tour_goes_on(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """A demo that raises is marked, later demos still run, and the status is 1."""
+        catalogue(FAKES[3], FAKES[0])
+        status, out, _ = run_cli(capsys, "tour")
+        assert status == 1
+        assert "BROKE in process" in out
+        assert "[2/2] shared-global" in out
+        assert out.rstrip().endswith("1 broke: exit-codes (see the traceback with "
+                                     "'concur-lab run SLUG')")
+
+    @pytest.mark.usefixtures("healthy")
+    def test_json_goes_to_stdout_progress_to_stderr(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """tour --json prints one object with every run; progress lines go to stderr."""
+        status, out, err = run_cli(capsys, "tour", "--json")
+        document = json.loads(out)
+        assert status == 0
+        assert [entry["demo"] for entry in document["tour"]] == [
+            "shared-global", "pid-report", "shared-memory",
+        ]
+        assert document["broken"] == []
+        assert "[1/3] shared-global" in err
+
+
+# -- end to end, in a child interpreter --------------------------------------------------
+
+def cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run python -m concur_lab with *argv*."""
+    return subprocess.run(
+        [sys.executable, "-m", "concur_lab", *argv],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+FAKE_MAIN = textwrap.dedent(
+    """
+    import sys, time, types
+    from concur_lab import cli, demos
+
+    def run(mode, workers=None):
+        print("ready", flush=True)
+        time.sleep(60)
+        return {}
+
+    module = types.ModuleType("slow")
+    module.run = run
+    demos._load = lambda: (demos.Demo("slow", "Slow", "basics", 1, "waits", module),)
+    sys.exit(cli.main(sys.argv[1:]))
+    """
+)
+
+
+@pytest.fixture
+def slow_cli(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start a child CLI whose only demo prints 'ready' and sleeps; kill leftovers after."""
+    script = tmp_path / "slow_cli.py"
+    script.write_text(FAKE_MAIN, encoding="utf-8")
+    children: list[subprocess.Popen[str]] = []
+
+    def start(*argv: str) -> subprocess.Popen[str]:
+        child = subprocess.Popen(
+            [sys.executable, str(script), *argv],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.communicate(timeout=30)
+
+
+class TestEndToEnd:
+    def test_unknown_slug_exits_2_without_traceback(self) -> None:
+        """python -m concur_lab run with a bad slug: status 2, a usage message, no traceback."""
+        result = cli("run", "no-such-demo")
+        assert result.returncode == 2
+        assert "python -m concur_lab run: error: unknown demo 'no-such-demo'" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_bad_workers_exits_2_without_traceback(self) -> None:
+        """A negative --workers is a usage error naming the value."""
+        result = cli("run", "process-api", "--workers", "-1")
+        assert result.returncode == 2
+        assert "invalid worker count '-1'" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_list_loads_the_real_catalogue(self) -> None:
+        """list imports every real demo module and lists process-api under its theme."""
+        result = cli("list")
+        assert result.returncode == 0, result.stderr
+        assert "process-api" in result.stdout
+        assert demos.THEMES["basics"] in result.stdout
+
+    def test_real_demo_json(self) -> None:
+        """A real demo runs in both modes and prints the documented JSON shape."""
+        result = cli("run", "process-api", "--json")
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert document["demo"] == "process-api"
+        assert [run["mode"] for run in document["runs"]] == ["thread", "process"]
+        assert all(isinstance(run["observed"], dict) for run in document["runs"])
+
+    @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+    def test_ctrl_c_exits_130_cleanly(self, slow_cli: Callable[..., subprocess.Popen[str]]) -> None:
+        """SIGINT during a demo ends the CLI with status 130 and no traceback."""
+        child = slow_cli("run", "slow", "--mode", "thread")
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 130
+        assert err.strip() == "concur-lab: interrupted"
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="faulthandler exit is POSIX-tested")
+    def test_hung_demo_is_stopped_by_the_watchdog(
+        self, slow_cli: Callable[..., subprocess.Popen[str]]
+    ) -> None:
+        """A demo stuck past --demo-timeout gets its stack dumped and the CLI exits non-zero."""
+        child = slow_cli("run", "slow", "--mode", "thread", "--demo-timeout", "1")
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 1
+        assert "Timeout" in err
+        assert "time.sleep(60)" in err or "slow_cli.py" in err
