@@ -5,12 +5,11 @@ Keeping every engine import here means an engine API change is absorbed in one m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from concur_lab import (
     Mode,
     ModeError,
     SendError,
+    SharedCounter,
     WorkerOutcome,
     available_start_methods,
     default_start_method,
@@ -19,11 +18,6 @@ from concur_lab import (
     run_outcomes,
     run_workers,
 )
-
-if TYPE_CHECKING:
-    from concur_lab._counter import SharedCounter
-else:
-    SharedCounter = "concur_lab.SharedCounter"  # annotations only; imported on use below
 
 __all__ = [
     "Mode",
@@ -43,7 +37,4 @@ __all__ = [
 
 def make_counter(mode: Mode) -> SharedCounter:
     """Return a fresh :class:`~concur_lab.SharedCounter` for *mode*, starting at 0."""
-    # Imported on use: the counter loads filelock and mmap machinery tests may never need.
-    from concur_lab._counter import SharedCounter
-
     return SharedCounter(mode)

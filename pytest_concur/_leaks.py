@@ -142,7 +142,7 @@ def find_leaks(
     before: Snapshot,
     reported_threads: Iterable[int] = (),
     reported_pids: Iterable[int] = (),
-    grace: float = GRACE_SECONDS,
+    grace: float | None = None,
 ) -> Leak:
     """Return what is alive now that was not in *before*, after up to *grace* seconds.
 
@@ -151,11 +151,12 @@ def find_leaks(
     :param before: The snapshot taken before the test.
     :param reported_threads: Idents of threads the test's failure already reported as hung.
     :param reported_pids: Pids of processes already reported.
-    :param grace: Seconds to wait for workers that are just finishing.
+    :param grace: Seconds to wait for workers that are just finishing (default
+        :data:`GRACE_SECONDS`).
     """
     threads_seen = set(reported_threads)
     pids_seen = set(reported_pids)
-    deadline = time.monotonic() + grace
+    deadline = time.monotonic() + (GRACE_SECONDS if grace is None else grace)
     while True:
         threads = _new_threads(before, threads_seen)
         pids = _new_processes(before, pids_seen)

@@ -73,6 +73,11 @@ def _is_xfail(exc: BaseException | None) -> bool:
     return isinstance(exc, pytest.xfail.Exception)
 
 
+def _plain_text(error: BaseException) -> str:
+    notes = getattr(error, "__notes__", None) or []
+    return "\n".join([f"{type(error).__name__}: {error}", *map(str, notes)])
+
+
 def _with_stack(outcome: WorkerOutcome[Any]) -> BaseException:
     error = outcome.error
     assert error is not None
@@ -85,6 +90,7 @@ def _with_stack(outcome: WorkerOutcome[Any]) -> BaseException:
 
 def raise_for_test(outcomes: Sequence[WorkerOutcome[Any]]) -> None:
     """Raise the test outcome that *outcomes* amount to; return if every worker passed."""
+    __tracebackhide__ = True
     failed = [o for o in outcomes if not o.ok]
     if not failed:
         return
@@ -105,7 +111,14 @@ def raise_for_test(outcomes: Sequence[WorkerOutcome[Any]]) -> None:
         ]
         lines += [f"  worker {o.index} {verb}: {o.exception}" for o in partial]
         errors.append(PartialOutcomeError("\n".join(lines)))
+    target_raised = [o for o in failed if o.status == "raised" and o not in partial]
     errors += [_with_stack(o) for o in failed if o not in partial]
+    if not target_raised:
+        # Crashes, hangs, failed starts and partial skips have no traceback in the test's code:
+        # the plugin's own frames would only hide the message and the worker's stack.
+        mode = outcomes[0].mode.label
+        title = f"{len(failed)} of {n} workers failed ({mode})"
+        pytest.fail("\n\n".join([title, *map(_plain_text, errors)]), pytrace=False)
     if len(errors) == 1:
         raise errors[0]
     mode = outcomes[0].mode.label

@@ -1,0 +1,274 @@
+"""The spawn_workers and shared_counter fixtures, and the leak check after concurrency tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_concur import _leaks
+from pytest_concur._engine import available_start_methods
+
+METHODS = [m for m in ("fork", "forkserver", "spawn") if m in available_start_methods()]
+ALL_MODES = [("thread", "fork")] + [("process", m) for m in METHODS]
+ALL_MODE_IDS = ["thread"] + [f"process-{m}" for m in METHODS]
+
+
+@pytest.fixture(autouse=True)
+def short_leak_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Leaks in these tests are certain; waiting the full grace for them only slows the suite.
+    monkeypatch.setattr(_leaks, "GRACE_SECONDS", 0.3)
+
+
+def run(pytester: pytest.Pytester, mode: str, method: str = "fork", *args: str) -> pytest.RunResult:
+    return pytester.runpytest(f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_spawn_workers_returns_values_in_order(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """spawn_workers returns each worker's return value, in worker order, in every mode."""
+    pytester.makepyfile(
+        """
+        import os
+        from concur_lab import worker_index
+
+        def work(base):
+            return base + worker_index(), os.getpid()
+
+        def test_x(spawn_workers, concur_mode):
+            results = spawn_workers(work, 3, args=(10,))
+            assert [value for value, _ in results] == [10, 11, 12]
+            pids = {pid for _, pid in results}
+            if concur_mode == "thread":
+                assert pids == {os.getpid()}
+            else:
+                assert len(pids) == 3 and os.getpid() not in pids
+        """
+    )
+    run(pytester, mode, method).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_spawn_workers_default_n_and_kwargs(pytester: pytest.Pytester, mode: str) -> None:
+    """Without n, spawn_workers starts --concur-workers workers; kwargs reach every worker."""
+    pytester.makepyfile(
+        """
+        def test_x(spawn_workers):
+            assert spawn_workers(lambda *, x: x * 2, kwargs={"x": 4}) == [8, 8, 8]
+        """
+    )
+    run(pytester, mode, "fork", "--concur-workers=3").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_spawn_workers_raises_worker_exception(pytester: pytest.Pytester, mode: str) -> None:
+    """A failing worker's own exception reaches the test, so pytest.raises works."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from concur_lab import worker_index
+
+        def work():
+            if worker_index() == 1:
+                raise KeyError("one")
+
+        def test_x(spawn_workers):
+            with pytest.raises(KeyError, match="one"):
+                spawn_workers(work, 2)
+        """
+    )
+    run(pytester, mode).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_spawn_workers_outcomes_never_raise(pytester: pytest.Pytester, mode: str) -> None:
+    """spawn_workers.outcomes returns every worker's outcome; worker_args gives each its own."""
+    pytester.makepyfile(
+        """
+        def work(x):
+            return 10 // x
+
+        def test_x(spawn_workers):
+            outcomes = spawn_workers.outcomes(work, worker_args=[(1,), (0,), (5,)])
+            assert [o.status for o in outcomes] == ["ok", "raised", "ok"]
+            assert outcomes[0].value == 10
+            assert isinstance(outcomes[1].exception, ZeroDivisionError)
+        """
+    )
+    run(pytester, mode).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_spawn_workers_map(pytester: pytest.Pytester, mode: str) -> None:
+    """spawn_workers.map runs one worker per item and returns results in item order."""
+    pytester.makepyfile(
+        """
+        def test_x(spawn_workers):
+            assert spawn_workers.map(abs, [-1, 2, -3]) == [1, 2, 3]
+            assert spawn_workers.map(abs, []) == []
+        """
+    )
+    run(pytester, mode).assert_outcomes(passed=1)
+
+
+def test_spawn_workers_timeout(pytester: pytest.Pytester) -> None:
+    """A hung spawn_workers worker raises WorkerTimeout at the fixture's timeout."""
+    pytester.makepyfile(
+        """
+        import time
+        import pytest
+        from concur_lab import WorkerTimeout
+
+        def test_x(spawn_workers):
+            with pytest.raises(WorkerTimeout):
+                spawn_workers(time.sleep, 1, args=(30,), timeout=0.5)
+        """
+    )
+    run(pytester, "process").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_spawn_workers_inside_marked_test(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """spawn_workers also works inside a concur-marked test's workers."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.concur(workers=2)
+        def test_x(spawn_workers):
+            assert spawn_workers(lambda: 7, 2) == [7, 7]
+        """
+    )
+    run(pytester, mode, method).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_shared_counter_with_marker(pytester: pytest.Pytester, mode: str, method: str) -> None:
+    """shared_counter is seen by every marker-driven worker and by the parent afterwards."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def check(shared_counter):
+            yield
+            assert shared_counter.value == 4
+
+        @pytest.mark.concur(workers=4)
+        def test_x(shared_counter, check):
+            shared_counter.increment()
+        """
+    )
+    run(pytester, mode, method).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_shared_counter_with_spawn_workers(pytester: pytest.Pytester, mode: str) -> None:
+    """shared_counter starts at 0 and counts increments from spawn_workers workers."""
+    pytester.makepyfile(
+        """
+        def test_x(shared_counter, spawn_workers, concur_mode):
+            assert shared_counter.value == 0
+            assert shared_counter.mode == concur_mode
+            spawn_workers(shared_counter.increment, 3)
+            assert shared_counter.value == 3
+        """
+    )
+    run(pytester, mode).assert_outcomes(passed=1)
+
+
+def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
+    """pytest --fixtures shows spawn_workers and shared_counter with their docstrings."""
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(["spawn_workers*", "*Run a callable in workers of this test*"])
+    result.stdout.fnmatch_lines(["shared_counter*", "*Return a fresh*SharedCounter*"])
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_leaked_thread_errors_at_teardown(pytester: pytest.Pytester, mode: str) -> None:
+    """A thread a concurrency test leaves running makes it error at teardown, named."""
+    pytester.makepyfile(
+        """
+        import threading
+
+        STOP = threading.Event()
+
+        def test_x(concur_mode):
+            threading.Thread(target=STOP.wait, args=(30,), name="forgotten").start()
+
+        def test_after():
+            STOP.set()
+        """
+    )
+    result = run(pytester, mode)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_x[[]*[]]*",
+            "concur: test_leaked_thread_errors_at_teardown.py::test_x[[]*[]] left work running "
+            "after its teardown:",
+            "  thread 'forgotten' (ident *) is still alive",
+        ]
+    )
+
+
+def test_leaked_process_errors_and_is_killed(pytester: pytest.Pytester) -> None:
+    """A child process left running errors at teardown, named, and is killed."""
+    pytester.makepyfile(
+        """
+        import os, subprocess, sys
+
+        PROCS = []
+
+        def test_x(concur_mode):
+            cmd = [sys.executable, "-c", "import time; time.sleep(60)"]
+            PROCS.append(subprocess.Popen(cmd))
+
+        def test_gone():
+            assert not os.path.exists(f"/proc/{PROCS[0].pid}")
+            PROCS[0].poll()  # reaped already: lets Popen know, so it does not warn
+        """
+    )
+    result = run(pytester, "process")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["  child process * (*python* -c import time*) was still running: killed"]
+    )
+
+
+def test_joined_workers_are_not_leaks(pytester: pytest.Pytester) -> None:
+    """Threads and processes that a test joins before it ends are not reported."""
+    pytester.makepyfile(
+        """
+        import threading, multiprocessing
+
+        def test_x(concur_mode):
+            t = threading.Thread(target=lambda: None)
+            t.start()
+            t.join(10)
+            p = multiprocessing.get_context("fork").Process(target=int)
+            p.start()
+            p.join(10)
+        """
+    )
+    run(pytester, "thread").assert_outcomes(passed=1)
+
+
+def test_plain_tests_are_not_checked(pytester: pytest.Pytester) -> None:
+    """The leak check applies to concurrency tests only."""
+    pytester.makepyfile(
+        """
+        import threading
+
+        STOP = threading.Event()
+
+        def test_plain():
+            threading.Thread(target=STOP.wait, args=(30,)).start()
+
+        def test_after():
+            STOP.set()
+        """
+    )
+    run(pytester, "thread").assert_outcomes(passed=2)

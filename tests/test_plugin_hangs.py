@@ -1,0 +1,116 @@
+"""Hung and crashed workers of concur-marked tests: failed at the timeout, named, cleaned up."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+HANG = """
+import threading
+import pytest
+from concur_lab import worker_index
+
+RELEASE = threading.Event()
+
+@pytest.mark.concur(workers=2, timeout=1)
+def test_hang():
+    if worker_index() == 1:
+        RELEASE.wait(60)
+
+def test_next():
+    RELEASE.set()
+"""
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_hung_worker_fails_at_timeout_with_stack(pytester: pytest.Pytester, mode: str) -> None:
+    """A hung worker fails the test at the timeout with its stack; the session goes on."""
+    pytester.makepyfile(HANG)
+    result = pytester.runpytest_subprocess(
+        f"--concur-mode={mode}", "--concur-start-method=fork", timeout=120
+    )
+    result.assert_outcomes(failed=1, passed=1)
+    output = result.stdout.str()
+    assert "WorkerTimeout" in output
+    assert "worker 1 of 2" in output
+    # The stack shows where the worker hung: RELEASE.wait(60), line 10 of the test file.
+    assert re.search(
+        r"test_hung_worker_fails_at_timeout_with_stack.py\", line 10,? in test_hang", output
+    )
+    # Already reported as hung: the leak check does not report it again.
+    assert "left work running" not in output
+
+
+def test_hung_process_is_killed(pytester: pytest.Pytester) -> None:
+    """The hung worker process is gone once the test has failed."""
+    pytester.makepyfile(
+        """
+        import os, time
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=1, timeout=1)
+        def test_hang():
+            with open("worker.pid", "w") as f:
+                f.write(str(os.getpid()))
+            time.sleep(60)
+
+        def test_gone():
+            pid = int(open("worker.pid").read())
+            assert not os.path.exists(f"/proc/{pid}")
+        """
+    )
+    result = pytester.runpytest_subprocess("--concur-mode=process", timeout=120)
+    result.assert_outcomes(failed=1, passed=1)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("os._exit(3)", "WorkerCrashed: worker 0 of 2 (process[[]fork[]], pid *) *code 3*"),
+        (
+            "os.kill(os.getpid(), signal.SIGKILL)",
+            "WorkerCrashed: worker 0 of 2 (process[[]fork[]], pid *) *SIGKILL*",
+        ),
+    ],
+    ids=["exit-code", "signal"],
+)
+def test_crashed_worker_fails_naming_it(
+    pytester: pytest.Pytester, body: str, expected: str
+) -> None:
+    """A worker process that exits or is killed fails the test naming the exit code or signal."""
+    pytester.makepyfile(
+        f"""
+        import os, signal
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=2)
+        def test_crash():
+            if worker_index() == 0:
+                {body}
+        """
+    )
+    result = pytester.runpytest("--concur-mode=process", "--concur-start-method=fork")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["1 of 2 workers failed (process[[]fork[]])", "", expected])
+
+
+def test_segfault_names_signal_and_stack(pytester: pytest.Pytester) -> None:
+    """A segfaulting worker fails the test naming SIGSEGV, with faulthandler's stack."""
+    pytester.makepyfile(
+        """
+        import ctypes
+        import pytest
+
+        @pytest.mark.concur(workers=1)
+        def test_crash():
+            ctypes.string_at(0)
+        """
+    )
+    result = pytester.runpytest_subprocess("--concur-mode=process", timeout=120)
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "SIGSEGV" in output
+    assert "test_crash" in output
