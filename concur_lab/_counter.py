@@ -669,10 +669,12 @@ class _ProcessCounter(SharedCounter):
             with FileLock(lock_path, timeout=timeout):
                 fd = os.open(path, _OPEN_FLAGS | os.O_CREAT, 0o600)
                 try:
-                    # Under the lock nobody else is initialising: a file without a valid header
-                    # was left by a creator that died half-way, so initialising it is safe.
-                    header = os.pread(fd, 16, 0)
-                    if len(header) < 16 or _STATE.unpack(header)[1] == 0:
+                    # Under the lock nobody else is initialising, so an empty file, or a full
+                    # size one still without a tag, was left by a creator that died half-way:
+                    # initialising it is safe. Anything else is validated by open(), never
+                    # overwritten.
+                    size = os.fstat(fd).st_size
+                    if size == 0 or (size == _SIZE and _STATE.unpack(os.pread(fd, 16, 0))[1] == 0):
                         _initialise(fd, backend)
                 finally:
                     os.close(fd)
@@ -746,10 +748,10 @@ class _MutexCounter(_ProcessCounter):
             if tag != _TAG_MUTEX:
                 raise ValueError(self._gone_message())
             new: int = value + by
-            # pack_into range-checks the value: no Python-level comparison needed.
+            # Checked before writing: pack_into zero-fills its target before it range-checks.
+            if not -0x8000000000000000 <= new <= 0x7FFFFFFFFFFFFFFF:
+                raise _overflow(value, by)
             _pack_value(mm, 0, new)
-        except struct.error:
-            raise _overflow(value, by) from None
         finally:
             _mutex_unlock(mutex)
         return new
@@ -804,9 +806,9 @@ class _FlockCounter(_ProcessCounter):
                 if tag != _TAG_FLOCK:
                     raise ValueError(self._gone_message())
                 new: int = value + by
+                if not -0x8000000000000000 <= new <= 0x7FFFFFFFFFFFFFFF:
+                    raise _overflow(value, by)
                 _pack_value(mm, 0, new)
-            except struct.error:
-                raise _overflow(value, by) from None
             finally:
                 flock(fd, LOCK_UN)
         return new
