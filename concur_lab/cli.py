@@ -313,12 +313,26 @@ def _run_demo(
             observed = demo.observe(mode, workers=workers)
         _check_observations(observed)
     except Exception as exc:  # a broken demo is reported, not fatal
+        if _caused_by_interrupt(exc):
+            # Ctrl-C hit the demo, whose clean-up then failed: the user's interrupt wins.
+            raise KeyboardInterrupt from exc
         return _Run(
             mode, time.perf_counter() - started,
             error=_one_line(f"{type(exc).__name__}: {exc}"),
             details="".join(traceback.format_exception(exc)),
         )
     return _Run(mode, time.perf_counter() - started, observed=observed)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _check_observations(observed: object) -> None:

@@ -93,6 +93,14 @@ def interrupted(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     raise KeyboardInterrupt
 
 
+def cleanup_fails_after_interrupt(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo whose clean-up raises while Ctrl-C is propagating."""
+    try:
+        raise KeyboardInterrupt
+    finally:
+        raise RuntimeError("threads still alive")
+
+
 FAKES = (
     make_demo("shared-global", shared_global, order=1),
     make_demo("shared-memory", no_timeline, theme="sharing", order=1),
@@ -102,6 +110,7 @@ FAKES = (
     make_demo("returns-set", returns_set, theme="hazards", order=2),
     make_demo("bad-timeline", bad_timeline, theme="hazards", order=3),
     make_demo("ctrl-c", interrupted, theme="hazards", order=4),
+    make_demo("ctrl-c-cleanup", cleanup_fails_after_interrupt, theme="hazards", order=5),
 )
 
 
@@ -160,7 +169,7 @@ class TestUsage:
         """A slug like nothing known points to the list command."""
         status, _, err = run_cli(capsys, "run", "zzzz")
         assert status == 2
-        assert "unknown demo 'zzzz'; 'concur-lab list' shows all 8 demos" in err
+        assert "unknown demo 'zzzz'; 'concur-lab list' shows all 9 demos" in err
 
     @pytest.mark.usefixtures("catalogue")
     def test_underscores_and_case_are_forgiven(self, capsys: pytest.CaptureFixture[str]) -> None:
@@ -372,6 +381,13 @@ class TestRunHuman:
     def test_ctrl_c_exits_130(self, capsys: pytest.CaptureFixture[str]) -> None:
         """KeyboardInterrupt inside a demo ends the command with status 130, no traceback."""
         status, _, err = run_cli(capsys, "run", "ctrl-c")
+        assert status == 130
+        assert err.strip() == "concur-lab: interrupted"
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_ctrl_c_wins_over_failed_cleanup(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An error raised while Ctrl-C unwinds the demo still counts as an interrupt."""
+        status, _, err = run_cli(capsys, "run", "ctrl-c-cleanup")
         assert status == 130
         assert err.strip() == "concur-lab: interrupted"
 
