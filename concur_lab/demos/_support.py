@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import os
 import queue
+import shutil
 import sys
 import tempfile
 import threading
@@ -30,10 +31,11 @@ __all__ = [
     "Cell",
     "Kit",
     "SpanRecorder",
+    "attempt",
     "describe",
     "listing",
-    "outcome_of",
     "proc_stat",
+    "scratch_dir",
     "scratch_file",
     "subreaper",
     "thread_exceptions",
@@ -60,7 +62,7 @@ def describe(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc)}
 
 
-def outcome_of(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Call *fn* and describe what happened.
 
     :param fn: The callable to try.
@@ -359,6 +361,16 @@ def subreaper() -> Iterator[bool]:
         yield True
     finally:
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[str]:
+    """Yield the path of a new empty directory that is removed, with its contents, afterwards."""
+    path = tempfile.mkdtemp(prefix="concur-lab-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager

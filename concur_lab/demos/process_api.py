@@ -23,7 +23,7 @@ from typing import Any
 import multiprocess
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit, outcome_of, thread_exceptions
+from concur_lab.demos._support import WAIT, Kit, attempt, thread_exceptions
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -131,8 +131,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "has": {name: hasattr(cls, name) for name in _NAMES},
     }
     result["missing_from_post"] = [n for n in _NAMES if result["has"][n] and n not in _POST_LISTED]
-    result["group_none"] = outcome_of(cls, group=None, target=_noop)
-    result["group_other"] = outcome_of(cls, group="workers", target=_noop)
+    result["group_none"] = attempt(cls, group=None, target=_noop)
+    result["group_other"] = attempt(cls, group="workers", target=_noop)
     result["args_not_a_tuple"] = _args_not_a_tuple(kit, cls)
 
     inbox = kit.inbox()
@@ -147,11 +147,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         )
         lifecycle = {"before_start": _snapshot(worker, kit.threads)}
         worker.start()
-        result["start_twice"] = outcome_of(worker.start)
+        result["start_twice"] = attempt(worker.start)
         seen = inbox.get()
         worker.join(WAIT)
         lifecycle["after_join"] = _snapshot(worker, kit.threads)
-        result["join_again"] = outcome_of(worker.join, WAIT)
+        result["join_again"] = attempt(worker.join, WAIT)
         result["lifecycle"] = lifecycle
         result["worker_saw"] = {
             **seen,
@@ -174,7 +174,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             result["stopping"] = _stop_processes(kit, release)
             if hasattr(worker, "close"):
                 worker.close()
-                result["after_close"] = outcome_of(lambda: worker.pid)
+                result["after_close"] = attempt(lambda: worker.pid)
     finally:
         release.set()
         inbox.close()
@@ -184,7 +184,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
 
 def _args_not_a_tuple(kit: Kit, cls: Any) -> dict[str, Any]:
     """Pass ``args=(5)`` (an int: the parentheses do not make a tuple) and see where it fails."""
-    made = outcome_of(cls, target=_noop, args=5)
+    made = attempt(cls, target=_noop, args=5)
     observed: dict[str, Any] = {"construct": made}
     if "raised" in made:
         return observed
