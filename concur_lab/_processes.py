@@ -367,6 +367,21 @@ def _text(data: bytearray) -> str:
     return data.decode("utf-8", errors="backslashreplace")
 
 
+def _worker_stack(dump: str) -> str:
+    """Drop the engine's bootstrap frames from faulthandler's dump (most recent call first)."""
+    marker = f'File "{_child.__file__}"'
+    kept: list[str] = []
+    skipping = False
+    for line in dump.splitlines():
+        if not line.startswith(" "):
+            skipping = False  # a thread header or a blank line starts a new block
+        elif marker in line:
+            skipping = True
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept) + ("\n" if kept else "")
+
+
 def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
     outcome: WorkerOutcome[Any] = WorkerOutcome(worker.index, plan.n, plan.mode)
     outcome.stdout, outcome.stderr = _text(worker.data["out"]), _text(worker.data["err"])
@@ -389,7 +404,7 @@ def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
         return outcome
     if worker.timed_out:
         outcome.status = "timed_out"
-        outcome.stack = fault
+        outcome.stack = _worker_stack(fault)
         outcome.message = (
             f"timed out after {plan.timeout:g} s; the process was {worker.killed_how or 'stopped'}"
         )
@@ -406,7 +421,7 @@ def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
         outcome.message = worker.start_error or "start aborted"
         return outcome
     outcome.status = "crashed"
-    outcome.stack = fault
+    outcome.stack = _worker_stack(fault)
     code = outcome.exitcode
     if code is not None and code < 0:
         outcome.message = f"was killed by {outcome.signal} (exit code {code})"

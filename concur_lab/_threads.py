@@ -8,6 +8,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from concur_lab._capture import capture_thread_output, thread_buffers
@@ -99,6 +100,16 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
     return [_outcome(plan, i, slots[i], threads[i] if i < len(threads) else None) for i in range(n)]
 
 
+def _worker_stack(frame: FrameType) -> str:
+    """Format a hung worker's stack from the target down, without the engine's own frames."""
+    entries = traceback.extract_stack(frame)
+    for position, entry in enumerate(entries):
+        if entry.filename == __file__ and entry.name == "work":
+            entries = traceback.StackSummary.from_list(entries[position + 1 :])
+            break
+    return "".join(entries.format())
+
+
 def _outcome(
     plan: Plan, index: int, slot: _Slot, thread: threading.Thread | None
 ) -> WorkerOutcome[Any]:
@@ -111,7 +122,7 @@ def _outcome(
         outcome.status = "timed_out"
         outcome.still_running = True
         outcome.started = slot.started
-        outcome.stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
+        outcome.stack = _worker_stack(frame) if frame is not None else ""
         outcome.message = (
             f"timed out after {plan.timeout:g} s; the thread is still running "
             "(threads cannot be killed)"
