@@ -19,15 +19,14 @@ __all__ = ["capture_thread_output", "thread_buffers"]
 _lock = threading.Lock()
 _active = 0
 _saved: dict[str, TextIO] = {}
-_routers: dict[str, _Router] = {}
 
 
 class _Router(io.TextIOBase):
     """A text stream that writes to the calling thread's buffer if it has one."""
 
-    def __init__(self, name: str, fallback: TextIO) -> None:
+    def __init__(self, name: str) -> None:
         self._name = name
-        self._fallback = fallback
+        self._fallback: TextIO = getattr(sys, name)
         self._buffers: dict[int, io.StringIO] = {}
 
     def _target(self) -> TextIO:
@@ -54,17 +53,21 @@ class _Router(io.TextIOBase):
         return getattr(self._fallback, name)
 
 
+# Created once and kept: building and destroying stream objects per run costs more than a run.
+_routers = {name: _Router(name) for name in ("stdout", "stderr")}
+
+
 @contextmanager
 def capture_thread_output() -> Iterator[None]:
     """Install the routers on ``sys.stdout``/``sys.stderr`` for the duration of a run."""
     global _active
     with _lock:
         if _active == 0:
-            for name in ("stdout", "stderr"):
+            for name, router in _routers.items():
                 current = getattr(sys, name)
                 _saved[name] = current
-                _routers[name] = _Router(name, current)
-                setattr(sys, name, _routers[name])
+                router._fallback = current
+                setattr(sys, name, router)
         _active += 1
     try:
         yield
@@ -76,7 +79,6 @@ def capture_thread_output() -> Iterator[None]:
                     # Someone else may have replaced the stream meanwhile: leave theirs alone.
                     if getattr(sys, name) is _routers[name]:
                         setattr(sys, name, _saved[name])
-                _routers.clear()
                 _saved.clear()
 
 
@@ -88,11 +90,10 @@ def thread_buffers() -> Iterator[tuple[io.StringIO, io.StringIO]]:
     """
     out, err = io.StringIO(), io.StringIO()
     ident = threading.get_ident()
-    routers = dict(_routers)
-    routers["stdout"]._buffers[ident] = out
-    routers["stderr"]._buffers[ident] = err
+    _routers["stdout"]._buffers[ident] = out
+    _routers["stderr"]._buffers[ident] = err
     try:
         yield out, err
     finally:
-        routers["stdout"]._buffers.pop(ident, None)
-        routers["stderr"]._buffers.pop(ident, None)
+        _routers["stdout"]._buffers.pop(ident, None)
+        _routers["stderr"]._buffers.pop(ident, None)

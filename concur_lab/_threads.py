@@ -40,7 +40,8 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
     """Run *plan* in threads; every thread has ended on return, except hung ones."""
     n = plan.n
     slots = [_Slot() for _ in range(n)]
-    barrier = threading.Barrier(n)
+    # One worker has nobody to wait for.
+    barrier = threading.Barrier(n) if n > 1 else None
     abort_reason: list[str] = []
 
     def work(index: int) -> None:
@@ -50,7 +51,8 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
             with thread_buffers() as (out, err):
                 try:
                     try:
-                        barrier.wait(timeout=_START_GATE_SECONDS)
+                        if barrier is not None:
+                            barrier.wait(timeout=_START_GATE_SECONDS)
                     except threading.BrokenBarrierError:
                         slot.message = abort_reason[0] if abort_reason else "start gate broken"
                         return
@@ -91,7 +93,8 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
                 slots[index].message = f"could not start: {type(exc).__name__}: {exc}"
                 for later in range(index + 1, n):
                     slots[later].message = f"not started because {reason}"
-                barrier.abort()
+                if barrier is not None:
+                    barrier.abort()
                 break
             threads.append(thread)
         for thread in threads:
