@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
+import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from pytest_concur._collect import item_kind, settings_for
 from pytest_concur._engine import Mode, SendError, WorkerOutcome, run_outcomes
 
 __all__ = [
+    "INTERRUPTED_KEY",
     "OUTCOMES_KEY",
     "PartialOutcomeError",
     "add_output_sections",
@@ -36,6 +38,9 @@ __all__ = [
 
 OUTCOMES_KEY = pytest.StashKey[list[WorkerOutcome[Any]]]()
 """The worker outcomes of a marked test's last run, on ``item.stash``."""
+
+INTERRUPTED_KEY = pytest.StashKey[frozenset[int]]()
+"""Idents of worker threads left running when a run was interrupted (e.g. by pytest-timeout)."""
 
 _KWARG_RE = re.compile(r"""^kwargs\[['"](?P<name>[^'"]+)['"]\]""")
 
@@ -150,12 +155,19 @@ def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
     testargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     mode = settings.mode(kind)
     problem: str | None = None
+    threads_before = {thread.ident for thread in threading.enumerate()}
     try:
         outcomes = run_outcomes(
             function, settings.workers, mode=mode, kwargs=testargs, timeout=settings.timeout
         )
     except SendError as exc:
         problem = _send_error_message(exc, mode)
+    except BaseException:
+        # Interrupted (pytest-timeout, Ctrl-C): the interruption's own report shows the
+        # workers, so the leak check must not report the threads that cannot be killed again.
+        started = {t.ident for t in threading.enumerate()} - threads_before
+        pyfuncitem.stash[INTERRUPTED_KEY] = frozenset(i for i in started if i is not None)
+        raise
     if problem is not None:
         pytest.fail(problem, pytrace=False)
     pyfuncitem.stash[OUTCOMES_KEY] = outcomes

@@ -34,7 +34,7 @@ from pytest_concur._report import (
     isolation_lines,
     record_report,
 )
-from pytest_concur._run import OUTCOMES_KEY, run_marked_test
+from pytest_concur._run import INTERRUPTED_KEY, OUTCOMES_KEY, run_marked_test
 from pytest_concur._spawn import WorkerSpawner
 
 __all__ = ["concur_mode", "shared_counter", "spawn_workers"]
@@ -110,9 +110,13 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     for spawner in item.stash.get(_SPAWNERS_KEY, []):
         hung += spawner.history
     hung = [o for o in hung if o.status == "timed_out"]
+    interrupted = item.stash.get(INTERRUPTED_KEY, frozenset())
     leak = find_leaks(
         before,
-        reported_threads=[o.thread_ident for o in hung if o.thread_ident is not None],
+        reported_threads=[
+            *interrupted,
+            *(o.thread_ident for o in hung if o.thread_ident is not None),
+        ],
         reported_pids=[o.pid for o in hung if o.pid is not None and o.mode.kind == "process"],
     )
     if leak:

@@ -141,8 +141,9 @@ def test_exitfirst_stops(pytester: pytest.Pytester) -> None:
     run.assert_outcomes(failed=1)
 
 
-def test_pytest_timeout_interrupts_hung_workers(pytester: pytest.Pytester) -> None:
-    """pytest-timeout's --timeout fails a hung marked test; its workers do not outlive it."""
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_pytest_timeout_interrupts_hung_workers(pytester: pytest.Pytester, mode: str) -> None:
+    """pytest-timeout's --timeout fails a hung marked test once; the session goes on."""
     pytester.makepyfile(
         """
         import time
@@ -157,7 +158,7 @@ def test_pytest_timeout_interrupts_hung_workers(pytester: pytest.Pytester) -> No
         """
     )
     result = pytester.runpytest_subprocess(
-        "--concur-mode=process", "--concur-timeout=0", "--timeout=2", timeout=120
+        f"--concur-mode={mode}", "--concur-timeout=0", "--timeout=2", timeout=120
     )
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*Timeout (>2.0s)*"])
