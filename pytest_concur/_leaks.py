@@ -94,11 +94,9 @@ def _is_running(pid: int) -> bool:
             # The state follows the parenthesised command name; Z (zombie) and X (dead) ended.
             state = handle.read().rpartition(")")[2].split()[0]
     except (OSError, IndexError):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
+        # No /proc (macOS, Windows): the pids come from active_children(), which lists only
+        # live processes. Never probe with os.kill(pid, 0): on Windows 0 is CTRL_C_EVENT.
+        return pid in _children_from_multiprocessing()
     return state not in ("Z", "X")
 
 
@@ -171,9 +169,11 @@ def find_leaks(
 def _kill(pids: Iterable[int], timeout: float = 5.0) -> None:
     """Kill *pids* and reap them, through their Process objects when multiprocessing owns them."""
     pending = set(pids)
+    # Windows has no SIGKILL; there os.kill with SIGTERM calls TerminateProcess.
+    kill_signal = getattr(signal, "SIGKILL", signal.SIGTERM)
     for pid in pending:
         with suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, kill_signal)
     for name in ("multiprocessing", "multiprocess"):
         module = sys.modules.get(name)
         if module is None:
@@ -185,10 +185,11 @@ def _kill(pids: Iterable[int], timeout: float = 5.0) -> None:
                     process.join(timeout)
                     pending.discard(process.pid)
     deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
+    no_hang = getattr(os, "WNOHANG", None)
+    while pending and no_hang is not None and time.monotonic() < deadline:
         for pid in list(pending):
             try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
+                done, _ = os.waitpid(pid, no_hang)
             except ChildProcessError:
                 done = pid  # not ours to reap (or already reaped)
             if done:

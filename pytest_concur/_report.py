@@ -34,6 +34,7 @@ OUTCOME_PROPERTY = "concur_outcome"
 FAILURE_PROPERTY = "concur_failure"
 
 _COMPACT_LIMIT = 5
+_FAILURE_WIDTH = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +65,25 @@ def gil_status() -> str:
     return "GIL enabled" if enabled else "GIL disabled"
 
 
-def header_lines(settings: Settings) -> list[str]:
-    """Return the report header lines for *settings*."""
-    return [f"concur: {settings.describe()} | {gil_status()}"]
+def header_lines(settings: Settings, distributed: bool = False) -> list[str]:
+    """Return the report header lines for *settings*.
+
+    :param distributed: Whether tests run in pytest-xdist workers, whose communication threads
+        make forking warn on Python 3.12+; the header says so once, with the way out.
+    """
+    lines = [f"concur: {settings.describe()} | {gil_status()}"]
+    if (
+        distributed
+        and "process" in settings.modes
+        and settings.start_method == "fork"
+        and sys.version_info >= (3, 12)
+    ):
+        lines.append(
+            "concur: note: pytest-xdist workers run threads, so forking process workers in them "
+            "raises Python's DeprecationWarning about fork() in a multi-threaded process (an "
+            "error under -W error); use --concur-start-method=forkserver to avoid it"
+        )
+    return lines
 
 
 def _first_line(report: pytest.TestReport) -> str:
@@ -80,7 +97,8 @@ def _first_line(report: pytest.TestReport) -> str:
     message = getattr(crash, "message", None)
     text = message if isinstance(message, str) else str(longrepr)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else ""
+    first = lines[0] if lines else ""
+    return first if len(first) <= _FAILURE_WIDTH else first[: _FAILURE_WIDTH - 3] + "..."
 
 
 def item_outcome(reports: list[pytest.TestReport]) -> tuple[str, str]:

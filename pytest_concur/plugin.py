@@ -68,7 +68,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Show the modes, start method, workers, timeout and whether the GIL is enabled."""
-    return header_lines(config.stash[SETTINGS_KEY])
+    distributed = bool(
+        config.getoption("numprocesses", None) or config.getoption("dist", "no") != "no"
+    )
+    return header_lines(config.stash[SETTINGS_KEY], distributed)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from pytest_concur import _options
 from pytest_concur._engine import default_start_method
+from pytest_concur._report import header_lines
 
 HEADER_TEST = "def test_nothing():\n    pass\n"
 
@@ -252,3 +255,12 @@ def test_strict_markers_accepts_concur(pytester: pytest.Pytester) -> None:
         "import pytest\n@pytest.mark.concur(modes='thread')\ndef test_x():\n    pass\n"
     )
     pytester.runpytest("--strict-markers").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("distributed", [True, False])
+def test_header_notes_fork_under_xdist(distributed: bool) -> None:
+    """Under pytest-xdist on 3.12+ with fork, the header says once how to avoid fork's warning."""
+    settings = _options.Settings(("thread", "process"), 4, "fork", 60.0)
+    lines = header_lines(settings, distributed=distributed)
+    noted = any("--concur-start-method=forkserver" in line for line in lines)
+    assert noted == (distributed and sys.version_info >= (3, 12))
