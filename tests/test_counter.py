@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gc
 import os
 import pickle
@@ -208,7 +210,7 @@ def test_exact_under_contention(mode: str, make_counter: Callable[[str], SharedC
 def test_exact_under_contention_each_backend(
     backend: str, make_counter: Callable[[str], SharedCounter]
 ) -> None:
-    """Both lock backends are exact with 4 forked processes of 2 threads each."""
+    """Both lock backends are exact with 4 spawned processes of 2 threads each."""
 
     def two_threads(counter: SharedCounter) -> None:
         threads = [threading.Thread(target=_increment_n, args=(counter, 1500)) for _ in range(2)]
@@ -241,6 +243,55 @@ def test_flock_backend_after_fork_excludes_parent_and_child(
     _increment_n(counter, 3000)
     _join_all(procs)
     assert counter.value == 9000
+
+
+@contextlib.contextmanager
+def _holding_lock(counter: SharedCounter) -> Iterator[None]:
+    """Hold the counter's locks in this thread, as increment() does (white box)."""
+    if isinstance(counter, counter_module._MutexCounter):
+        assert counter_module._mutex_lock(counter._mutex) == 0
+        try:
+            yield
+        finally:
+            counter_module._mutex_unlock(counter._mutex)
+        return
+    assert isinstance(counter, counter_module._FlockCounter)
+    with counter._lock:
+        fcntl.flock(counter._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(counter._fd, fcntl.LOCK_UN)
+
+
+@pytest.mark.skipif("fork" not in START_METHODS, reason="needs the fork start method")
+def test_fork_while_parent_holds_the_lock(
+    backend: str, make_counter: Callable[[str], SharedCounter]
+) -> None:
+    """A child forked while the parent holds the lock waits for the parent, then counts."""
+    counter = make_counter("process:fork")
+    ctx = multiprocess.get_context("fork")
+    child = ctx.Process(target=_increment_n, args=(counter, 1))
+    with _holding_lock(counter):
+        child.start()
+        child.join(0.5)
+        assert child.is_alive(), "the child got past a lock its parent holds"
+        assert counter._peek() == 0  # type: ignore[attr-defined]
+    _join_all([child])
+    assert child.exitcode == 0
+    assert counter.value == 1
+
+
+@pytest.mark.skipif("fork" not in START_METHODS, reason="needs the fork start method")
+def test_fork_while_thread_mode_lock_is_held() -> None:
+    """A forked child gets a fresh lock for its thread-mode copy instead of a locked one."""
+    with SharedCounter("thread") as counter:
+        ctx = multiprocess.get_context("fork")
+        child = ctx.Process(target=_increment_n, args=(counter, 1))
+        with counter._lock:  # type: ignore[attr-defined]
+            child.start()
+            _join_all([child])
+        assert child.exitcode == 0
 
 
 # --- reaching workers -----------------------------------------------------------------------
