@@ -1,0 +1,210 @@
+"""``python -m benchmarks [--quick] [--out DIR]``: run every benchmark, write Markdown and JSON.
+
+Sections: ``engine`` (the engine against hand-written threads and processes), ``scaling``
+(per-worker cost as n grows), ``start-methods`` (forkserver and spawn inside a pytest parent),
+``suite`` (plugin overhead on a generated suite, against pytest-run-parallel and pytest-forked)
+and ``counter`` (SharedCounter, from ``benchmarks/counter.py``). Peers come from the ``bench``
+extra; a peer that is not installed is left out, with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import counter as counter_bench
+from benchmarks._machine import machine_info
+from benchmarks._report import render_markdown, verdicts
+from benchmarks.engine import measure_scaling, measure_vs_hand
+from benchmarks.startmethods import CONFIGS, measure_start_methods
+from benchmarks.suite import VARIANTS, measure_suite
+from concur_lab import Mode, available_start_methods
+
+__all__ = ["PRESETS", "SECTIONS", "main", "run"]
+
+SECTIONS = ("engine", "scaling", "start-methods", "suite", "counter")
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+# Sizes and rounds per preset. "smoke" exists for the test suite: its numbers mean nothing.
+PRESETS: dict[str, dict[str, Any]] = {
+    "full": {
+        "vs_hand_sizes": (1, 5, 20),
+        "vs_hand_rounds": {"*": 9, "thread": 15, "process[spawn]": 5},
+        "scaling": {"thread": 64, "fork": 64, "forkserver": 16},
+        "scaling_rounds": {"*": 5, "thread": 7},
+        "start_sizes": (1, 4),
+        "start_rounds": 7,
+        "start_configs": CONFIGS,
+        "start_padding": 60,
+        "suite_tests": 200,
+        "suite_rounds": 5,
+        "suite_xdist": (0, 2),
+        "counter_quick": False,
+    },
+    "quick": {
+        "vs_hand_sizes": (1, 5, 20),
+        "vs_hand_rounds": {"*": 3, "thread": 5, "process[spawn]": 2},
+        "scaling": {"thread": 64, "fork": 32, "forkserver": 8},
+        "scaling_rounds": {"*": 2},
+        "start_sizes": (1, 4),
+        "start_rounds": 2,
+        "start_configs": ("engine",),
+        "start_padding": 60,
+        "suite_tests": 100,
+        "suite_rounds": 1,
+        "suite_xdist": (0, 2),
+        "counter_quick": True,
+    },
+    "smoke": {
+        "vs_hand_sizes": (1, 2),
+        "vs_hand_rounds": {"*": 1},
+        "scaling": {"thread": 4, "fork": 4},
+        "scaling_rounds": {"*": 1},
+        "start_sizes": (1,),
+        "start_rounds": 1,
+        "start_configs": ("engine",),
+        "start_padding": 2,
+        "suite_tests": 4,
+        "suite_rounds": 1,
+        "suite_xdist": (0,),
+        "counter_quick": True,
+    },
+}
+
+
+def _modes(preset: str) -> list[Mode]:
+    methods = available_start_methods()
+    if preset == "smoke":
+        methods = tuple(m for m in methods if m == "fork") or methods[:1]
+    return [Mode.thread(), *(Mode.process(m) for m in methods)]
+
+
+def _powers(limit: int) -> list[int]:
+    out = [1]
+    while out[-1] * 2 <= limit:
+        out.append(out[-1] * 2)
+    return out
+
+
+def _suite(p: dict[str, Any]) -> dict[str, Any]:
+    plugins = {"run-parallel": "pytest_run_parallel", "forked": "pytest_forked"}
+    missing = {k for k, module in plugins.items() if importlib.util.find_spec(module) is None}
+    variants = [v for v in VARIANTS if v.plugin not in missing]
+    result = measure_suite(
+        p["suite_tests"], p["suite_rounds"], xdist_values=p["suite_xdist"], variants=variants
+    )
+    notes = [f"{name} is not installed (pip install -e .[bench]): left out" for name in missing]
+    if "forked" not in missing:
+        notes.append(
+            "pytest-forked 1.7.5 fails every test under pytest 9.2 (its reports carry a NodeId "
+            "under `_id`, which marshal refuses); it ran with a 10-line benchmark-local shim "
+            "that sends the id as a string (benchmarks/suite.py, FORKED_SHIM)."
+        )
+    result["notes"] = notes
+    return result
+
+
+def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
+    """Run *sections* at the sizes of *preset* and return every number, JSON-serialisable.
+
+    A section that fails is recorded under ``"errors"`` and the others still run.
+
+    :param preset: ``"full"``, ``"quick"`` or ``"smoke"``.
+    :param sections: Names from :data:`SECTIONS`.
+    :returns: The results, with ``"machine"``, ``"preset"`` and ``"elapsed_s"``.
+    :raises ValueError: If *preset* or a section is unknown.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise ValueError(f"unknown section(s) {unknown}; known: {list(SECTIONS)}")
+    p = PRESETS[preset]
+    available = available_start_methods()
+    scaling_plan = [
+        (Mode.parse(name if name == "thread" else f"process:{name}"), _powers(limit))
+        for name, limit in p["scaling"].items()
+        if name == "thread" or name in available
+    ]
+    jobs: dict[str, tuple[str, Callable[[], Any]]] = {
+        "engine": (
+            "vs_hand",
+            lambda: measure_vs_hand(_modes(preset), p["vs_hand_sizes"], p["vs_hand_rounds"]),
+        ),
+        "scaling": ("scaling", lambda: measure_scaling(scaling_plan, p["scaling_rounds"])),
+        "start-methods": (
+            "start_methods",
+            lambda: measure_start_methods(
+                p["start_sizes"],
+                p["start_rounds"],
+                configs=p["start_configs"],
+                padding=p["start_padding"],
+                methods=("fork", "forkserver") if preset == "smoke" else
+                ("fork", "forkserver", "spawn"),
+            ),
+        ),
+        "suite": ("suite", lambda: _suite(p)),
+        "counter": ("counter", lambda: counter_bench.measure(quick=p["counter_quick"])),
+    }
+    began = time.monotonic()
+    results: dict[str, Any] = {"machine": machine_info(), "preset": preset, "errors": {}}
+    for section in sections:
+        key, job = jobs[section]
+        print(f"benchmarks: {section}...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        try:
+            results[key] = job()
+        except Exception as exc:
+            results["errors"][section] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        results.setdefault("section_seconds", {})[section] = round(time.monotonic() - started, 1)
+    results["elapsed_s"] = time.monotonic() - began
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; returns 1 if a section failed, else 0 (missed targets too)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=(__doc__ or "").splitlines()[0]
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="Fewer sizes and rounds (~3 min)")
+    size.add_argument(
+        "--smoke", action="store_true", help="Tiny sizes for the test suite; numbers mean nothing"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+        help=f"Folder for latest.md and latest.json (default: {DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS),
+        help=f"Comma-separated subset of {','.join(SECTIONS)} (default: all)",
+    )
+    options = parser.parse_args(argv)
+    preset = "smoke" if options.smoke else "quick" if options.quick else "full"
+    sections = tuple(s.strip() for s in options.sections.split(",") if s.strip())
+    try:
+        results = run(preset, sections)
+    except ValueError as exc:
+        parser.error(str(exc))
+    options.out.mkdir(parents=True, exist_ok=True)
+    markdown = render_markdown(results)
+    (options.out / "latest.md").write_text(markdown, encoding="utf-8")
+    (options.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(markdown)
+    print(f"benchmarks: wrote {options.out / 'latest.md'} and latest.json", file=sys.stderr)
+    missed = [text for text, ok in verdicts(results) if not ok]
+    if missed:
+        print(f"benchmarks: {len(missed)} target(s) missed", file=sys.stderr)
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Render the results of ``python -m benchmarks`` as Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["render_markdown", "verdicts"]
+
+
+def _r(stats: Mapping[str, float], digits: int = 2) -> str:
+    """A ratio as ``median [min–max]``."""
+    return f"{stats['median']:.{digits}f} [{stats['min']:.{digits}f}–{stats['max']:.{digits}f}]"
+
+
+def _t(stats: Mapping[str, float], digits: int = 2) -> str:
+    """A time: the median alone (min and max are in the JSON)."""
+    return f"{stats['median']:.{digits}f}"
+
+
+def _ok(met: bool | None) -> str:
+    return "" if met is None else ("met" if met else "**missed**")
+
+
+def verdicts(results: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    """Every target of the run with whether it was met.
+
+    :param results: What :func:`benchmarks.__main__.run` returned.
+    :returns: (description, met) pairs in report order.
+    """
+    out: list[tuple[str, bool]] = []
+    for row in results.get("vs_hand", []):
+        text = f"engine/hand {row['mode']} n={row['n']} <= {row['target']}"
+        out.append((text, row["meets_target"]))
+    for row in results.get("scaling", []):
+        out.append((f"scaling {row['mode']} flat within {row['target']}x", row["meets_target"]))
+    for row in results.get("start_methods", []):
+        if "meets_target" in row:
+            out.append(
+                (
+                    f"forkserver/fork ({row['config']}) n={row['n']} <= {row['target']}",
+                    row["meets_target"],
+                )
+            )
+    for comp in results.get("suite", {}).get("comparisons", []):
+        if comp["target"] is not None:
+            out.append(
+                (
+                    f"suite {comp['ours']} / {comp['peer']} (-n {comp['xdist']}) "
+                    f"<= {comp['target']}",
+                    comp["meets_target"],
+                )
+            )
+    for row in results.get("counter", []):
+        out.append(
+            (f"counter {row['kind']} x{row['workers']} >= {row['target']:.2f}", row["meets_target"])
+        )
+    return out
+
+
+def _header(info: Mapping[str, Any], preset: str) -> list[str]:
+    packages = ", ".join(f"{k} {v}" for k, v in info["packages"].items())
+    load = ", ".join(str(x) for x in info["loadavg_at_start"])
+    return [
+        "# concur-lab benchmarks",
+        "",
+        f"- Date: {info['date_utc']}; preset: `{preset}`",
+        f"- Machine: {info['cores']} cores ({info['usable_cores']} usable), {info['cpu']}, "
+        f"{info['os']}; load average at start: {load}",
+        f"- Python: {info['python']} (GIL {'enabled' if info['gil_enabled'] else 'disabled'})",
+        f"- Packages: {packages}",
+        "",
+        "Every comparison was measured in this run, interleaved (A B A B ..., the order rotating "
+        "each round). A ratio is the median of the per-round ratios, with [min–max] over the "
+        "rounds; times are medians in milliseconds unless marked. Raw samples are in the JSON "
+        "file.",
+        "",
+    ]
+
+
+def _vs_hand(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## 1. Engine against the same work by hand",
+        "",
+        "`run_workers(trivial, n)` against threads on one `threading.Barrier` storing results in "
+        "a list, or `multiprocess.Process` children (same start method) sending results through "
+        "a `Pipe`; *bare* is start + join alone (the floor).",
+        "",
+        "| mode | n | rounds | engine ms | hand ms | bare ms | engine/hand | engine/bare "
+        "| hand/bare | target |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|---|",
+    ]
+    for row in rows:
+        digits = 3 if row["mode"] == "thread" else 1
+        lines.append(
+            f"| {row['mode']} | {row['n']} | {row['rounds']} | {_t(row['engine_ms'], digits)} "
+            f"| {_t(row['hand_ms'], digits)} | {_t(row['bare_ms'], digits)} "
+            f"| {_r(row['engine_vs_hand'])} | {_r(row['engine_vs_bare'])} "
+            f"| {_r(row['hand_vs_bare'])} | ≤ {row['target']} {_ok(row['meets_target'])} |"
+        )
+    return [*lines, ""]
+
+
+def _scaling(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## 2. Scaling: wall time per worker",
+        "",
+        "Milliseconds per worker for the engine (hand-written version in parentheses); "
+        "*flat* is the largest over the smallest engine value from n = 4 up.",
+        "",
+    ]
+    for row in rows:
+        ns = [p["n"] for p in row["points"]]
+        lines += [
+            f"**{row['mode']}** ({row['rounds']} rounds): flat {row['flatness']:.2f} "
+            f"(hand {row['hand_flatness']:.2f}), target ≤ {row['target']} "
+            f"{_ok(row['meets_target'])}",
+            "",
+            "| n | " + " | ".join(str(n) for n in ns) + " |",
+            "|---|" + "---:|" * len(ns),
+            "| engine ms/worker | "
+            + " | ".join(_t(p["engine_ms_per_worker"], 3) for p in row["points"])
+            + " |",
+            "| hand ms/worker | "
+            + " | ".join(_t(p["hand_ms_per_worker"], 3) for p in row["points"])
+            + " |",
+            "| engine/hand | "
+            + " | ".join(f"{p['engine_vs_hand']['median']:.2f}" for p in row["points"])
+            + " |",
+            "",
+        ]
+    return lines
+
+
+def _start_methods(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## 3. Fresh workers per start method inside a pytest parent",
+        "",
+        "Measured inside `python -m pytest`; the target is a function of a ~400-line test module. "
+        "*first call* includes starting the fork server. Configurations: `engine` as shipped; "
+        "`no-preload`: nothing preloaded into the fork server; `shipped-code`: prototype fix, "
+        "children load the parent's assertion-rewritten code instead of rewriting the module; "
+        "`+scan-cache`: also resolve module paths once per parent.",
+        "",
+        "| config | method | n | rounds | ms/worker | time/fork time | first call ms | target |",
+        "|---|---|---:|---:|---:|---|---:|---|",
+    ]
+    for row in rows:
+        target = f"≤ {row['target']} {_ok(row['meets_target'])}" if "target" in row else ""
+        lines.append(
+            f"| {row['config']} | {row['method']} | {row['n']} | {row['rounds']} "
+            f"| {_t(row['ms_per_worker'], 1)} | {_r(row['vs_fork'])} "
+            f"| {row['first_call_ms']:.0f} | {target} |"
+        )
+    return [*lines, ""]
+
+
+def _suite(suite: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"## 4. Plugin overhead on a suite of {suite['tests']} small tests",
+        "",
+        f"Wall time of whole `python -m pytest` runs ({suite['rounds']} rounds); each variant "
+        "enables only its own plugin. *ms/test* is the extra time per test over plain pytest "
+        "with the same `-n`.",
+        "",
+        "| variant | -n | seconds | vs plain | ms/test over plain |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for row in suite["rows"]:
+        xdist = row["xdist"] or "–"
+        lines.append(
+            f"| {row['variant']} | {xdist} | {_t(row['seconds'])} | {_r(row['vs_plain'])} "
+            f"| {_t(row['ms_per_test_over_plain'], 2)} |"
+        )
+    lines += ["", "| ours | peer | -n | ours/peer | target |", "|---|---|---:|---|---|"]
+    for comp in suite["comparisons"]:
+        target = "" if comp["target"] is None else f"≤ {comp['target']} {_ok(comp['meets_target'])}"
+        lines.append(
+            f"| {comp['ours']} | {comp['peer']} | {comp['xdist'] or '–'} "
+            f"| {_r(comp['ratio'])} | {target} |"
+        )
+    if suite.get("notes"):
+        lines += ["", *[f"- {note}" for note in suite["notes"]]]
+    return [*lines, ""]
+
+
+def _counter(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## 5. Shared counter (benchmarks/counter.py)",
+        "",
+        "Increments per second (millions), SharedCounter against `int` + `threading.Lock` "
+        "(thread) or `multiprocess.Value('q')` + `get_lock()` (process, fork); ratio of medians.",
+        "",
+        "| mode | workers | repeats | counter M/s | baseline M/s | counter/baseline | target "
+        "| exact |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['kind']} | {row['workers']} | {row['repeats']} "
+            f"| {row['counter_median'] / 1e6:.2f} [{row['counter_min'] / 1e6:.2f}–"
+            f"{row['counter_max'] / 1e6:.2f}] "
+            f"| {row['baseline_median'] / 1e6:.2f} [{row['baseline_min'] / 1e6:.2f}–"
+            f"{row['baseline_max'] / 1e6:.2f}] "
+            f"| {row['ratio']:.2f} | ≥ {row['target']:.2f} {_ok(row['meets_target'])} "
+            f"| {'yes' if row['exact'] else '**LOST UPDATES**'} |"
+        )
+    return [*lines, ""]
+
+
+def render_markdown(results: Mapping[str, Any]) -> str:
+    """The whole report: header, one section per measured item, then the targets.
+
+    :param results: What :func:`benchmarks.__main__.run` returned.
+    :returns: Markdown text ending in a newline.
+    """
+    lines = _header(results["machine"], results["preset"])
+    if "vs_hand" in results:
+        lines += _vs_hand(results["vs_hand"])
+    if "scaling" in results:
+        lines += _scaling(results["scaling"])
+    if "start_methods" in results:
+        lines += _start_methods(results["start_methods"])
+    if "suite" in results:
+        lines += _suite(results["suite"])
+    if "counter" in results:
+        lines += _counter(results["counter"])
+    if results.get("errors"):
+        lines += ["## Sections that failed", ""]
+        lines += [f"- {name}: `{error}`" for name, error in results["errors"].items()] + [""]
+    checks = verdicts(results)
+    met = sum(1 for _, ok in checks if ok)
+    lines += [f"## Targets: {met} of {len(checks)} met", ""]
+    lines += [f"- {'met' if ok else '**missed**'}: {text}" for text, ok in checks]
+    lines += ["", f"Elapsed: {results['elapsed_s']:.0f} s", ""]
+    return "\n".join(lines)

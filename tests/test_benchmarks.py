@@ -1,0 +1,79 @@
+"""Smoke tests of ``python -m benchmarks``: tiny sizes, so that the benchmarks cannot rot.
+
+No test here asserts a speed: the numbers of a smoke run mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("vs_hand", "scaling", "start_methods", "suite", "counter")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+Smoke = tuple[subprocess.CompletedProcess[str], Path]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Smoke:
+    """Run the benchmarks once at smoke sizes for every test of this module."""
+    out = tmp_path_factory.mktemp("bench")
+    return _run("--smoke", "--out", str(out)), out
+
+
+def test_smoke_run_succeeds(smoke: Smoke) -> None:
+    """Every section runs at smoke sizes and the command exits 0."""
+    proc, _ = smoke
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+
+def test_smoke_json_has_every_section(smoke: Smoke) -> None:
+    """latest.json holds the machine info and one entry per section, and no section failed."""
+    _, out = smoke
+    results = json.loads((out / "latest.json").read_text())
+    assert results["errors"] == {}
+    assert results["machine"]["cores"] >= 1
+    assert all(results[key] for key in SECTIONS), [k for k in SECTIONS if not results.get(k)]
+
+
+def test_smoke_json_ratios_are_per_round(
+    smoke: Smoke,
+) -> None:
+    """Every engine row reports median, min and max of engine/hand, in order."""
+    _, out = smoke
+    rows = json.loads((out / "latest.json").read_text())["vs_hand"]
+    assert all(r["engine_vs_hand"]["min"] <= r["engine_vs_hand"]["median"] for r in rows)
+    assert all(r["engine_vs_hand"]["median"] <= r["engine_vs_hand"]["max"] for r in rows)
+
+
+def test_smoke_markdown_has_every_heading(
+    smoke: Smoke,
+) -> None:
+    """latest.md has the machine header, the five item headings and the targets list."""
+    _, out = smoke
+    text = (out / "latest.md").read_text()
+    headings = ["- Machine:", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Targets:"]
+    assert [h for h in headings if h not in text] == []
+
+
+def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:
+    """An unknown --sections value exits 2 and names the bad value."""
+    proc = _run("--sections", "engine,bogus", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert "bogus" in proc.stderr
