@@ -21,8 +21,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import textwrap
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,7 +46,7 @@ __all__ = ["build_parser", "main"]
 
 _PROG = "concur-lab"
 _PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-_DEMO_TIMEOUT = 180.0
+_DEMO_TIMEOUT = 60.0
 # Keys of the observations that get their own treatment instead of a table row.
 _SPECIAL_KEYS = ("summary", "varies", "timeline")
 
@@ -186,8 +188,8 @@ def _add_start_method(parser: argparse.ArgumentParser) -> None:
 def _add_demo_timeout(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo-timeout", type=_positive_seconds, default=_DEMO_TIMEOUT, metavar="SECONDS",
-        help="Last resort if a demo hangs: dump every thread's stack and exit after this long "
-        f"per demo run (default: {_DEMO_TIMEOUT:g})",
+        help="Interrupt a demo run that takes longer than this and report it as broken "
+        f"(default: {_DEMO_TIMEOUT:g})",
     )
 
 
@@ -282,13 +284,48 @@ class _Run:
         return data
 
 
-@contextlib.contextmanager
-def _watchdog(seconds: float) -> Iterator[None]:
-    """Dump every thread's stack and exit if the block takes longer than *seconds*.
+class _DemoHung(BaseException):
+    """Raised into a demo that ran past its time limit.
 
-    Demos bound all their waits, so this only fires on a bug; it beats a silent hang. The
-    stacks go to the real stderr because a redirected ``sys.stderr`` may have no file descriptor.
+    A BaseException, so that a demo's ``except Exception`` cannot swallow it.
     """
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block with :class:`_DemoHung` after *seconds*; exit if even that fails.
+
+    Demos bound all their waits, so this only fires on a bug, and then the tour can go on. On
+    POSIX, in the main thread and when no other timer is armed (pytest-timeout arms one), an
+    interval timer raises :class:`_DemoHung` from the blocked call. As a last resort,
+    :mod:`faulthandler` dumps every thread's stack and exits a little later: a demo stuck
+    where signals cannot reach it must not hang the command forever.
+    """
+    alarm = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    )
+    previous: Any = None
+    if alarm:
+
+        def on_alarm(signum: int, frame: object) -> None:
+            raise _DemoHung(seconds)
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        with _last_resort(seconds + min(seconds, 30.0) if alarm else seconds):
+            yield
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _last_resort(seconds: float) -> Iterator[None]:
+    # The stacks go to the real stderr: a redirected sys.stderr may have no file descriptor.
     stream = sys.__stderr__
     try:
         if stream is None:
@@ -309,26 +346,28 @@ def _run_demo(
     """Run *demo* once in *mode*; an exception or malformed result becomes the run's error."""
     started = time.perf_counter()
     try:
-        with _watchdog(timeout):
+        with _time_limit(timeout):
             observed = demo.observe(mode, workers=workers)
         _check_observations(observed)
-    except Exception as exc:  # a broken demo is reported, not fatal
-        if _caused_by_interrupt(exc):
-            # Ctrl-C hit the demo, whose clean-up then failed: the user's interrupt wins.
+    except (_DemoHung, Exception) as exc:  # a broken demo is reported, not fatal
+        if _raised_during(exc, KeyboardInterrupt):
+            # Ctrl-C hit the demo, whose clean-up may then have failed: the interrupt wins.
             raise KeyboardInterrupt from exc
-        return _Run(
-            mode, time.perf_counter() - started,
-            error=_one_line(f"{type(exc).__name__}: {exc}"),
-            details="".join(traceback.format_exception(exc)),
-        )
+        if _raised_during(exc, _DemoHung):
+            error = f"hung: no result after {timeout:g} s, interrupted"
+        else:
+            error = _one_line(f"{type(exc).__name__}: {exc}")
+        details = "".join(traceback.format_exception(exc))
+        return _Run(mode, time.perf_counter() - started, error=error, details=details)
     return _Run(mode, time.perf_counter() - started, observed=observed)
 
 
-def _caused_by_interrupt(exc: BaseException) -> bool:
+def _raised_during(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether *exc* is a *kind*, or was raised while one was being handled."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, KeyboardInterrupt):
+        if isinstance(current, kind):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -517,6 +556,7 @@ def _print_table(
     out: TextIO,
     *,
     mark_differences: bool,
+    spaced: bool = False,
 ) -> None:
     key_width = min(max((len(key) for key, _ in rows), default=0) + 3, max(width // 3, 20))
     gap = 3
@@ -529,6 +569,7 @@ def _print_table(
         " " * key_width + "".join(f"{' ' * gap}{'-' * len(t):<{column}}" for t in header).rstrip(),
         file=out,
     )
+    line_count = 0
     for key, cells in rows:
         differs = mark_differences and any(list(c) != list(cells[0]) for c in cells[1:])
         wrapped = [_wrap(cell, column) for cell in cells]
@@ -537,6 +578,10 @@ def _print_table(
             drop_whitespace=False, break_on_hyphens=False,
         ) or [""]
         height = max([len(label), *(len(w) for w in wrapped)])
+        if spaced and line_count:
+            # Rows of several lines run together without a gap.
+            print(file=out)
+        line_count += height
         for line in range(height):
             left = label[line] if line < len(label) else ""
             text = f"{left:<{key_width}}" + "".join(
@@ -694,7 +739,9 @@ def _print_differences(
             varies = True
         rows.append((label, _difference_cells(runs)))
     print("\nWhat differed between the modes", file=out)
-    _print_table(rows, [mode.label for mode in modes], _width(), out, mark_differences=False)
+    _print_table(
+        rows, [mode.label for mode in modes], _width(), out, mark_differences=False, spaced=True
+    )
     if varies:
         print(
             "(varies): the outcome depends on the interpreter, build or start method; "
