@@ -110,6 +110,22 @@ def base_nodeid(item: pytest.Item) -> str:
     return f"{head}[{'-'.join(kept)}]" if kept else head
 
 
+def _warn_if_marker_ignored(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    if item.get_closest_marker("concur") is None or (
+        callspec is not None and MODE_FIXTURE in callspec.params
+    ):
+        return
+    # unittest.TestCase methods and other non-function items are never parametrized by
+    # pytest_generate_tests, so the marker cannot take effect; say so rather than run once.
+    item.warn(
+        pytest.PytestConfigWarning(
+            f"concur: the concur marker has no effect on {type(item).__name__} items such as "
+            f"{item.name} (only plain pytest test functions and methods run in workers)"
+        )
+    )
+
+
 def mark_unsupported_modes(items: list[pytest.Item]) -> None:
     """Skip items in a mode their marker's ``modes`` leaves out, and tag every concurrency item.
 
@@ -119,6 +135,7 @@ def mark_unsupported_modes(items: list[pytest.Item]) -> None:
     for item in items:
         kind = item_kind(item)
         if kind is None:
+            _warn_if_marker_ignored(item)
             continue
         settings = settings_for(item)
         item.user_properties.append((MODE_PROPERTY, kind))

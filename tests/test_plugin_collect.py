@@ -199,3 +199,21 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     """pytest --fixtures shows concur_mode with its docstring."""
     result = pytester.runpytest("--fixtures")
     result.stdout.fnmatch_lines(["concur_mode*", "*Return the mode this test runs in*"])
+
+
+def test_marker_on_unittest_method_warns(pytester: pytest.Pytester) -> None:
+    """The marker on a unittest.TestCase method cannot take effect, and says so."""
+    pytester.makepyfile(
+        """
+        import unittest
+        import pytest
+
+        class TestCase(unittest.TestCase):
+            @pytest.mark.concur(workers=2)
+            def test_x(self):
+                pass
+        """
+    )
+    result = pytester.runpytest("-W", "default::pytest.PytestConfigWarning")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*concur: the concur marker has no effect on TestCaseFunction*"])

@@ -362,3 +362,22 @@ def test_returning_a_value_warns(pytester: pytest.Pytester) -> None:
     result = run(pytester, "thread", "fork", "-W", "default")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*PytestReturnNotNoneWarning*"])
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_method_of_test_class(pytester: pytest.Pytester, mode: str, method: str) -> None:
+    """A marked method of a test class runs in workers with its instance, in every mode."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        class TestThing:
+            value = 3
+
+            @pytest.mark.concur(workers=2)
+            def test_method(self, tmp_path):
+                assert self.value == 3
+                assert tmp_path.is_dir()
+        """
+    )
+    run(pytester, mode, method).assert_outcomes(passed=1)
