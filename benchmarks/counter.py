@@ -64,8 +64,8 @@ def _timed(
 
 
 def _rate(times: Any, workers: int, per_worker: int) -> float:
-    starts = [times[2 * i] for i in range(workers)]
-    ends = [times[2 * i + 1] for i in range(workers)]
+    starts = [float(times[2 * i]) for i in range(workers)]
+    ends = [float(times[2 * i + 1]) for i in range(workers)]
     return workers * per_worker / (max(ends) - min(starts))
 
 
@@ -172,10 +172,8 @@ def measure(quick: bool = False) -> list[dict[str, Any]]:
         of the medians, the target and whether every run counted exactly.
     """
     repeats = 3 if quick else 7
-    sizes = {"thread": 20_000, "process": 10_000} if quick else {
-        "thread": 200_000,
-        "process": 100_000,
-    }
+    scale = 1 if quick else 10
+    sizes = {"thread": 20_000 * scale, "process": 10_000 * scale}
     return [
         _case(kind, workers, sizes[kind] if workers == 1 else sizes[kind] // 2, repeats)
         for kind in ("thread", "process")
