@@ -637,3 +637,46 @@ def test_at_times_out(tmp_path: Path) -> None:
     finally:
         release.set()
         holder.join(DEADLINE)
+
+
+def test_shared_with_xdist_workers(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """pytest-xdist workers share a counter through at() and through a pickle file."""
+    pytest.importorskip("xdist")
+    owned = SharedCounter("process")
+    pickle_path = tmp_path / "counter.pickle"
+    pickle_path.write_bytes(pickle.dumps(owned))
+    monkeypatch.setenv("COUNTER_PICKLE", str(pickle_path))
+    pytester.makeconftest(
+        """
+        import os, pickle, pathlib
+        import pytest
+        from concur_lab import SharedCounter
+
+        @pytest.fixture(scope="session")
+        def counters(tmp_path_factory):
+            shared_dir = tmp_path_factory.getbasetemp().parent
+            with SharedCounter.at(shared_dir / "hits") as at_counter:
+                pickled = pickle.loads(pathlib.Path(os.environ["COUNTER_PICKLE"]).read_bytes())
+                yield at_counter, pickled
+                pickled.close()
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("i", range(8))
+        def test_count(counters, i):
+            for counter in counters:
+                counter.increment()
+        """
+    )
+    basetemp = tmp_path / "basetemp"
+    result = pytester.runpytest_subprocess("-n", "2", f"--basetemp={basetemp}", timeout=DEADLINE)
+    result.assert_outcomes(passed=8)
+    with SharedCounter.at(basetemp / "hits") as at_counter:
+        assert at_counter.value == 8
+    assert owned.value == 8
+    owned.close()
