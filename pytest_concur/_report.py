@@ -114,7 +114,9 @@ def item_outcome(reports: list[pytest.TestReport]) -> tuple[str, str]:
                 outcome, failure = "failed", _first_line(report)
             elif report.skipped:
                 outcome = "xfailed" if wasxfail else "skipped"
-                failure = str(getattr(report, "wasxfail", "")) or _first_line(report)
+                # pytest < 9 prefixes an imperative xfail's reason with "reason: ".
+                reason = str(getattr(report, "wasxfail", "")).removeprefix("reason: ")
+                failure = reason or _first_line(report)
             elif wasxfail:
                 outcome = "xpassed"
         elif report.failed:
