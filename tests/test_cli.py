@@ -598,12 +598,22 @@ class TestEndToEnd:
 
     def test_real_demo_json(self) -> None:
         """A real demo runs in both modes and prints the documented JSON shape."""
-        result = cli("run", "process-api", "--json")
+        result = cli("run", "shared-memory", "--json")
         assert result.returncode == 0, result.stderr
         document = json.loads(result.stdout)
-        assert document["demo"] == "process-api"
+        assert document["demo"] == "shared-memory"
         assert [run["mode"] for run in document["runs"]] == ["thread", "process"]
         assert all(isinstance(run["observed"], dict) for run in document["runs"])
+
+    def test_real_gil_demo_timeline(self, tmp_path: Path) -> None:
+        """gil-timeline's spans become a trace with both modes' workers running."""
+        path = tmp_path / "gil.json"
+        result = cli("run", "gil-timeline", "--timeline", str(path))
+        assert result.returncode == 0, result.stderr
+        events = json.loads(path.read_text(encoding="utf-8"))["traceEvents"]
+        running = {(e["pid"], e["tid"]) for e in events if e["ph"] == "X" and e["cat"] == "running"}
+        assert {pid for pid, _ in running} == {1, 2}
+        assert all(len({tid for p, tid in running if p == pid}) >= 2 for pid in (1, 2))
 
     @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
     def test_ctrl_c_exits_130_cleanly(self, slow_cli: Callable[..., subprocess.Popen[str]]) -> None:
