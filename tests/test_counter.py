@@ -79,6 +79,13 @@ def _increment_holder(holder: Holder, n: int) -> None:
     _increment_n(holder.counters["hits"], n)
 
 
+def _env_with_package() -> dict[str, str]:
+    """Return an environment in which a child Python imports this concur_lab."""
+    package_root = str(Path(counter_module.__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def _join_all(procs: list[Any]) -> None:
     """Join every process by the deadline; kill and fail on any that is still running."""
     deadline = time.monotonic() + DEADLINE
@@ -343,17 +350,12 @@ def test_visible_from_subprocess(make_counter: Callable[[str], SharedCounter]) -
         print(counter.value)
         """
     )
-    package_root = str(Path(counter_module.__file__).resolve().parents[1])
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]),
-    }
     counter.increment(5)
     result = subprocess.run(
         [sys.executable, "-c", code],
         input=pickle.dumps(counter),
         capture_output=True,
-        env=env,
+        env=_env_with_package(),
         timeout=DEADLINE,
         check=False,
     )
@@ -513,6 +515,34 @@ def _close_copy(counter: SharedCounter) -> None:
     counter.close()
     del counter
     gc.collect()
+
+
+def test_interpreter_exit_removes_files_but_a_forked_child_exit_does_not() -> None:
+    """At exit the owner removes its files; a forked child exiting normally leaves them."""
+    code = textwrap.dedent(
+        """
+        import os, sys
+        from concur_lab import SharedCounter
+        counter = SharedCounter()
+        pid = os.fork()
+        if pid == 0:
+            counter.increment()
+            sys.exit(0)  # a normal exit runs the finalizers of the child's copy
+        os.waitpid(pid, 0)
+        print(counter.path, os.path.exists(counter.path), counter.value)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=_env_with_package(),
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    path, exists_after_child, value = result.stdout.decode().split()
+    assert (exists_after_child, value) == ("True", "1")
+    assert not Path(path).parent.exists()
 
 
 @pytest.mark.parametrize("method", START_METHODS)
