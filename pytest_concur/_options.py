@@ -11,6 +11,7 @@ import inspect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,9 @@ __all__ = [
 
 KINDS: tuple[str, ...] = ("thread", "process")
 """The modes a concurrency test can run in, in the order their items are made."""
+
+# pytest 9.2 added type expressions (int | str) for ini keys.
+_INI_UNION_TYPES = pytest.version_tuple[:2] >= (9, 2)
 
 DEFAULT_WORKERS = 4
 DEFAULT_TIMEOUT = 60.0
@@ -105,16 +109,19 @@ class ItemSettings:
 def add_options(parser: pytest.Parser) -> None:
     """Add the ``concur`` option group and its ini keys (same names with ``_``, same help)."""
     group = parser.getgroup("concur", "thread and process concurrency tests (pytest-concur)")
-    for flag, help_text, metavar in (
-        ("--concur-mode", MODE_HELP, "MODE"),
-        ("--concur-workers", WORKERS_HELP, "N"),
-        ("--concur-start-method", START_METHOD_HELP, "METHOD"),
-        ("--concur-timeout", TIMEOUT_HELP, "SECONDS"),
+    for flag, help_text, metavar, numeric in (
+        ("--concur-mode", MODE_HELP, "MODE", None),
+        ("--concur-workers", WORKERS_HELP, "N", int | str),
+        ("--concur-start-method", START_METHOD_HELP, "METHOD", None),
+        ("--concur-timeout", TIMEOUT_HELP, "SECONDS", int | float | str),
     ):
         dest = flag[2:].replace("-", "_")
         # No argparse choices/type: every source is validated by the same code, with its label.
         group.addoption(flag, dest=dest, default=None, metavar=metavar, help=help_text)
-        parser.addini(dest, help_text, default="")
+        # A native [tool.pytest] table may hold a TOML number; pytest >= 9.2 accepts it when the
+        # key's type is a union with str (str keeps bad values ours to report, with their source).
+        ini_type: Any = numeric if numeric is not None and _INI_UNION_TYPES else "string"
+        parser.addini(dest, help_text, type=ini_type, default="")
 
 
 def parse_mode(value: object, where: str) -> tuple[str, ...]:

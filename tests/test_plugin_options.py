@@ -35,7 +35,7 @@ def test_help_lists_options_and_ini_keys(pytester: pytest.Pytester) -> None:
         ]
     )
     for key in ("concur_mode", "concur_workers", "concur_start_method", "concur_timeout"):
-        result.stdout.fnmatch_lines([f"  {key} (string)*"])
+        result.stdout.fnmatch_lines([f"  {key} (*string)*"])
 
 
 def test_header_shows_defaults(pytester: pytest.Pytester) -> None:
@@ -69,6 +69,24 @@ def test_ini_values_are_used(pytester: pytest.Pytester) -> None:
     )
     line = header(pytester)
     assert "modes process | start method forkserver | workers 7 | timeout 9s" in line
+
+
+@pytest.mark.skipif(
+    pytest.version_tuple[:2] < (9, 2), reason="ini keys accept TOML numbers from pytest 9.2"
+)
+def test_native_toml_numbers(pytester: pytest.Pytester) -> None:
+    """A native [tool.pytest] table may give workers and timeout as TOML numbers."""
+    pytester.makepyprojecttoml("[tool.pytest]\nconcur_workers = 3\nconcur_timeout = 2.5\n")
+    assert "workers 3 | timeout 2.5s" in header(pytester)
+
+
+def test_native_toml_bad_number_names_source(pytester: pytest.Pytester) -> None:
+    """A bad TOML number is reported with its ini key, like any other ini value."""
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\nconcur_workers = 0\n")
+    pytester.makepyfile(HEADER_TEST)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: invalid concur workers * from ini concur_workers: *"])
 
 
 def test_command_line_overrides_ini(pytester: pytest.Pytester) -> None:
@@ -115,7 +133,7 @@ def test_timeout_zero_disables(pytester: pytest.Pytester) -> None:
             "invalid concur timeout '-1' from command line --concur-timeout: expected a number "
             "of seconds of at least 0 (0 disables the timeout)",
         ),
-        ([], "concur_timeout = nan", "invalid concur timeout 'nan' from ini concur_timeout*"),
+        ([], "concur_timeout = nan", "invalid concur timeout *nan* from ini concur_timeout*"),
         (
             ["--concur-start-method=fast"],
             "",
