@@ -193,6 +193,20 @@ class ModeTimeline:
         """The worker indices that have spans, sorted."""
         return tuple(sorted({span.worker for span in self.spans}))
 
+    def worker_name(self, worker: int) -> str:
+        """Return ``"worker N"``, plus the worker's own name when its spans agree on one.
+
+        E.g. ``"worker 1 (process 4242)"``: telling PIDs apart is half the lesson. Names that
+        only repeat the index, like ``"worker-1"``, are left out.
+        """
+        names = {span.name for span in self.spans if span.worker == worker}
+        label = f"worker {worker}"
+        if len(names) == 1:
+            (name,) = names
+            if "".join(ch for ch in name.lower() if ch.isalnum()) != f"worker{worker}":
+                label += f" ({name})"
+        return label
+
     @property
     def end(self) -> float:
         """Seconds from the run start to the end of the last span (0 without spans)."""
@@ -308,7 +322,8 @@ def to_trace_events(
     """Return the timelines as a Chrome trace-event JSON object.
 
     Each mode becomes a trace process (``pid`` 1, 2, … in the given order) named after its label,
-    each worker a thread (``tid`` = worker index) named ``"worker N"``, each span a complete
+    each worker a thread (``tid`` = worker index) named by :meth:`ModeTimeline.worker_name`, each
+    span a complete
     (``"X"``) event with microsecond ``ts``/``dur``. Both modes start at time 0, so they line up
     for comparison.
 
@@ -327,7 +342,7 @@ def to_trace_events(
         for worker in timeline.workers:
             events.append(
                 {"ph": "M", "name": "thread_name", "pid": pid, "tid": worker,
-                 "args": {"name": f"worker {worker}"}}
+                 "args": {"name": timeline.worker_name(worker)}}
             )
             events.append(
                 {"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": worker,
@@ -481,13 +496,14 @@ def plot_gantt(
         raise ValueError("nothing to draw: the timelines hold no spans")
     plt = _import_pyplot()
     from matplotlib.patches import Patch
+    from matplotlib.transforms import blended_transform_factory
 
     end = max(timeline.end for timeline in timelines)
     # Milliseconds read better than "0.004 s" for the short runs demos make.
     scale, unit = (1e3, "ms") if end < 2.0 else (1.0, "s")
     rows = [max(len(timeline.workers), 1) for timeline in timelines]
     width_in, dpi = 11.0, 150
-    heading = textwrap.fill(title if title is not None else headline(timelines), 85)
+    heading = textwrap.fill(title if title is not None else headline(timelines), 80)
     lesson = textwrap.fill(subtitle, 125) if subtitle else ""
     # Inches of header: about 0.3 per 15-point line and 0.2 per 10.5-point line, plus a gap.
     header_in = 0.3 * (heading.count("\n") + 1) + (0.2 * (lesson.count("\n") + 1) if lesson else 0)
@@ -502,14 +518,16 @@ def plot_gantt(
         grid = fig.add_gridspec(len(timelines) + 1, 1, height_ratios=[header_in, *panels_in])
         header = fig.add_subplot(grid[0])
         header.axis("off")
+        # Left-aligned with the figure, not with the panels, whose y labels vary in width.
+        place = blended_transform_factory(fig.transFigure, header.transAxes)
         texts = [
-            header.text(0.0, 1.0, heading, fontsize=15, fontweight="bold", va="top", ha="left",
-                        transform=header.transAxes)
+            header.text(0.012, 1.0, heading, fontsize=15, fontweight="bold", va="top",
+                        ha="left", transform=place)
         ]
         if lesson:
             texts.append(
-                header.text(0.0, 0.0, lesson, fontsize=10.5, color="#444444", va="bottom",
-                            ha="left", transform=header.transAxes)
+                header.text(0.012, 0.0, lesson, fontsize=10.5, color="#444444", va="bottom",
+                            ha="left", transform=place)
             )
         for text in texts:
             # The header row has a fixed height: its text must not squeeze the panels sideways.
@@ -575,7 +593,10 @@ def _draw_panel(
             if bars:
                 ax.broken_barh(bars, (row - 0.38, 0.76), facecolors=_colour(kind, kinds_seen),
                                linewidth=0)
-    ax.set_yticks(range(len(workers)), [f"worker {w}" for w in workers])
+    ax.set_yticks(
+        range(len(workers)),
+        [timeline.worker_name(w).replace(" (", "\n(", 1) for w in workers],
+    )
     ax.set_ylim(len(workers) - 0.5 if workers else 0.5, -0.5)
     ax.grid(axis="x", color="#e8e8e8", linewidth=0.8)
     ax.set_axisbelow(True)
@@ -587,6 +608,8 @@ def _draw_panel(
         mode = timeline.label.replace("process[", "process mode, ").rstrip("]")
     count = len(workers)
     detail = f"{count} worker{'s' if count != 1 else ''}" if timeline.spans else "no spans"
+    if timeline.is_thread and timeline.spans:
+        detail += " in one process"
     ax.set_title(f"{subject} ({mode}), {detail}", loc="left", fontsize=11.5)
     if count >= 2 and timeline.time_in(("running", *_BLOCKING)):
         facts = [f"two or more running at once: {timeline.overlap_fraction():.0%} of the time"]

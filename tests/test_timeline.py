@@ -116,6 +116,23 @@ class TestModeTimeline:
         assert ModeTimeline("thread", (Span(0, "n", 0, 1, "waiting"),)).mean_running() == 0.0
 
 
+class TestWorkerName:
+    def test_own_name_is_added(self) -> None:
+        """A worker whose spans share a name, like a PID, is labelled with it."""
+        timeline = ModeTimeline("process[fork]", (Span(1, "process 4242", 0.0, 1.0),))
+        assert timeline.worker_name(1) == "worker 1 (process 4242)"
+
+    def test_name_repeating_the_index_is_dropped(self) -> None:
+        """'worker-1' adds nothing to 'worker 1'."""
+        timeline = ModeTimeline("thread", (Span(1, "Worker-1", 0.0, 1.0),))
+        assert timeline.worker_name(1) == "worker 1"
+
+    def test_mixed_names_are_dropped(self) -> None:
+        """Spans with different names give no single name to show."""
+        timeline = ModeTimeline("thread", (Span(0, "a", 0.0, 1.0), Span(0, "b", 1.0, 2.0)))
+        assert timeline.worker_name(0) == "worker 0"
+
+
 class TestHeadline:
     def test_states_the_gil_contrast(self) -> None:
         """Turn-taking threads and parallel processes are described in plain words."""
