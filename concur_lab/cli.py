@@ -225,6 +225,12 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         return 1
 
 
+def _prog(args: argparse.Namespace) -> str:
+    """Return the program name ("concur-lab") from the sub-command's "concur-lab run"."""
+    parser: argparse.ArgumentParser = args.parser
+    return parser.prog.rsplit(" ", 1)[0]
+
+
 def _exit_status(code: object) -> int:
     if code is None:
         return 0
@@ -429,7 +435,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 ),
                 file=out,
             )
-    prog = args.parser.prog.rsplit(" ", 1)[0]
+    prog = _prog(args)
     print(
         f"\n{len(catalogue)} demos. Run one with '{prog} run SLUG', or all with '{prog} tour'.",
         file=out,
@@ -441,7 +447,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    prog = args.parser.prog.rsplit(" ", 1)[0]
+    prog = _prog(args)
     demo = _find_demo(args.slug, prog)
     if args.start_method is not None and args.mode == "thread":
         raise _UsageError(
@@ -474,7 +480,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 end="",
             )
             status = 1
-    if args.timeline is not None or args.plot is not None:
+    wants_pictures = args.timeline is not None or args.plot is not None
+    if wants_pictures and any(run.ok for run in runs):
         status = max(status, _write_pictures(args, demo, runs, notes))
     return status
 
@@ -487,7 +494,7 @@ def _write_pictures(
         for run in runs
         if run.observed is not None and "timeline" in run.observed
     ]
-    prog = args.parser.prog.rsplit(" ", 1)[0]
+    prog = _prog(args)
     if not timelines:
         option = "--timeline" if args.plot is None else "--plot"
         print(
@@ -678,7 +685,7 @@ def _cmd_tour(args: argparse.Namespace) -> int:
     catalogue = _catalogue()
     modes = _modes("both", args.start_method)
     progress = sys.stderr if args.json else sys.stdout
-    prog = args.parser.prog.rsplit(" ", 1)[0]
+    prog = _prog(args)
     print(
         f"Touring {len(catalogue)} demos, each in {' and '.join(m.label for m in modes)} mode.",
         file=progress, flush=True,

@@ -437,6 +437,17 @@ class TestRunPictures:
         assert not path.exists()
 
     @pytest.mark.usefixtures("catalogue")
+    def test_no_picture_complaint_when_every_run_broke(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """If no run succeeded, only the breakage is reported, not a missing timeline."""
+        status, _, err = run_cli(
+            capsys, "run", "returns-list", "--timeline", str(tmp_path / "t.json")
+        )
+        assert status == 1
+        assert "records no timeline" not in err
+
+    @pytest.mark.usefixtures("catalogue")
     def test_plot_without_matplotlib_says_how_to_install(
         self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
