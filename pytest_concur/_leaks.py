@@ -1,7 +1,8 @@
 """The leak check: after a concurrency test, no thread or process it started may still be alive.
 
-A snapshot of this process's threads and child processes is taken before the test's setup; after
-its teardown, anything new that is still alive (after a short grace period, for workers that are
+A snapshot of this process's threads and child processes is taken when the test's body starts
+(after setup, so that module and session fixtures may keep their helpers); after its teardown,
+anything new that is still alive (after a short grace period, for workers that are
 just finishing) makes the test error at teardown, naming each one. Leaked processes are killed so
 that the session goes on clean; threads cannot be killed and are only named. Workers that the
 test's own failure already reported as hung are not reported again. The helpers that

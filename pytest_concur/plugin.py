@@ -91,9 +91,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    """Take the leak check's snapshot before a concurrency test's fixtures start anything."""
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Take the leak check's snapshot just before a concurrency test's body runs."""
     if item_kind(item) is not None:
+        # After setup, not before: a module or session fixture first set up for this test may
+        # rightly keep a thread or server process running until the end of its scope.
         item.stash[_SNAPSHOT_KEY] = take_snapshot()
     return (yield)
 

@@ -272,3 +272,29 @@ def test_plain_tests_are_not_checked(pytester: pytest.Pytester) -> None:
         """
     )
     run(pytester, "thread").assert_outcomes(passed=2)
+
+
+def test_session_fixture_thread_is_not_a_leak(pytester: pytest.Pytester) -> None:
+    """A session fixture's thread, first set up for a concurrency test, is not its leak."""
+    pytester.makepyfile(
+        """
+        import threading
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def server():
+            stop = threading.Event()
+            thread = threading.Thread(target=stop.wait, args=(30,), name="server")
+            thread.start()
+            yield
+            stop.set()
+            thread.join(10)
+
+        def test_x(server, concur_mode):
+            pass
+
+        def test_y(server, concur_mode):
+            pass
+        """
+    )
+    run(pytester, "both").assert_outcomes(passed=4)
