@@ -10,7 +10,6 @@ that a Gantt chart can draw and that the demos summarise as CPU-to-wall ratios a
 from __future__ import annotations
 
 import os
-import queue
 import sys
 import threading
 import time
@@ -18,9 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import multiprocess
-
+from concur_lab._context import worker_index
+from concur_lab._engine import run_outcomes
 from concur_lab._modes import Mode
+from concur_lab._outcome import raise_for_outcomes
 
 __all__ = [
     "GAP",
@@ -52,7 +52,7 @@ class Trace:
     :ivar worker: Index of the worker, from 0.
     :ivar name: Thread name or ``"process <pid>"``.
     :ivar pid: Process id the worker ran in.
-    :ivar launched: When the caller started the worker (set by :func:`run_traced`).
+    :ivar launched: When the caller started the run (set by :func:`run_traced`).
     :ivar start: When the measured work began (all workers leave a barrier together).
     :ivar end: When the measured work ended.
     :ivar cpu: CPU seconds this thread used between *start* and *end*.
@@ -113,7 +113,12 @@ class _SpanRecorder:
     def tick(self, now: float) -> None:
         if now - self.last > GAP and not self.trace.truncated:
             self.close(self.last)
-            self.add(self.last, now, "waiting")
+            spans = self.trace.spans
+            if spans and spans[-1][2] == "waiting" and spans[-1][1] == self.last:
+                # A single timestamp between two gaps: one longer wait, not two.
+                spans[-1] = (spans[-1][0], now, "waiting")
+            else:
+                self.add(self.last, now, "waiting")
             self.span_start = now
         self.last = now
 
@@ -184,23 +189,13 @@ def io_traced(trace: Trace, rounds: int, work: float, block: float) -> None:
     trace.units = units
 
 
-def _traced_main(
-    index: int,
-    in_thread: bool,
-    body: Callable[..., None],
-    barrier: Any,
-    results: Any,
-    kwargs: dict[str, Any],
-) -> None:
+def _traced(body: Callable[..., None], kwargs: dict[str, Any], caller_pid: int) -> dict[str, Any]:
     # Runs in the worker thread or process; a module-level function so spawn can import it.
-    name = threading.current_thread().name if in_thread else f"process {os.getpid()}"
-    trace = Trace(worker=index, name=name, pid=os.getpid())
-    try:
-        barrier.wait()
-        body(trace, **kwargs)
-        results.put((index, "ok", asdict(trace)))
-    except BaseException as exc:  # reported to the caller, which raises it
-        results.put((index, "error", f"{type(exc).__name__}: {exc}"))
+    pid = os.getpid()
+    name = threading.current_thread().name if pid == caller_pid else f"process {pid}"
+    trace = Trace(worker=worker_index(), name=name, pid=pid)
+    body(trace, **kwargs)
+    return asdict(trace)
 
 
 def run_traced(
@@ -209,7 +204,7 @@ def run_traced(
     workers: int,
     **kwargs: Any,
 ) -> tuple[float, list[Trace]]:
-    """Run *body* in *workers* threads or processes that leave a barrier together.
+    """Run *body* in *workers* threads or processes of the engine, which start them together.
 
     :param mode: Thread mode, or process mode with its start method.
     :param body: :func:`cpu_traced` or :func:`io_traced`.
@@ -217,95 +212,21 @@ def run_traced(
     :param kwargs: Passed to *body* after the trace.
     :returns: The run's start time (before the first worker was started) and one trace per
         worker, in worker order.
-    :raises RuntimeError: If a worker failed, died or did not report within the timeout.
+    :raises Exception: What a worker raised, or :class:`concur_lab.WorkerError` if one crashed,
+        hung or did not start, as :func:`concur_lab.run_workers` does.
     """
-    results: Any
-    barrier: Any
-    handles: list[Any]
-    if mode.kind == "thread":
-        results = queue.Queue()
-        barrier = threading.Barrier(workers, timeout=_TIMEOUT)
-        handles = [
-            threading.Thread(
-                target=_traced_main,
-                args=(i, True, body, barrier, results, kwargs),
-                name=f"worker-{i}",
-                daemon=True,
-            )
-            for i in range(workers)
-        ]
-    else:
-        ctx = multiprocess.get_context(mode.start_method)
-        results = ctx.Queue()
-        barrier = ctx.Barrier(workers, timeout=_TIMEOUT)
-        handles = [
-            ctx.Process(
-                target=_traced_main,
-                args=(i, False, body, barrier, results, kwargs),
-                name=f"worker-{i}",
-                daemon=True,
-            )
-            for i in range(workers)
-        ]
     t0 = time.monotonic()
-    launched: list[float] = []
-    traces: dict[int, Trace] = {}
-    errors: list[str] = []
-    try:
-        for handle in handles:
-            launched.append(time.monotonic())
-            handle.start()
-        _collect(handles, results, traces, errors)
-    finally:
-        _stop(mode, handles[: len(launched)], barrier, results)
-    if errors:
-        raise RuntimeError(f"traced run in {mode.label} failed: {'; '.join(errors)}")
-    for index, trace in traces.items():
-        trace.launched = launched[index]
-    return t0, [traces[i] for i in range(workers)]
-
-
-def _collect(
-    handles: Sequence[Any], results: Any, traces: dict[int, Trace], errors: list[str]
-) -> None:
-    deadline = time.monotonic() + _TIMEOUT
-    reported: set[int] = set()
-    while len(reported) < len(handles):
-        try:
-            index, status, payload = results.get(timeout=0.1)
-        except queue.Empty:
-            # A process that died without reporting would otherwise cost the whole timeout.
-            dead = [
-                i
-                for i, handle in enumerate(handles)
-                if i not in reported and getattr(handle, "exitcode", None) is not None
-            ]
-            if dead or time.monotonic() > deadline:
-                missing = sorted(set(range(len(handles))) - reported)
-                errors.append(f"worker(s) {missing} did not report")
-                return
-            continue
-        reported.add(index)
-        if status == "ok":
-            spans = [tuple(span) for span in payload.pop("spans")]
-            traces[index] = Trace(**payload, spans=spans)
-        else:
-            errors.append(f"worker {index}: {payload}")
-
-
-def _stop(mode: Mode, handles: Sequence[Any], barrier: Any, results: Any) -> None:
-    # Free workers still waiting at the barrier (a sibling failed to start), then reap them.
-    barrier.abort()
-    for handle in handles:
-        handle.join(timeout=_TIMEOUT)
-    if mode.kind == "process":
-        for handle in handles:
-            if handle.is_alive():
-                handle.kill()
-                handle.join(timeout=5)
-            handle.close()
-        results.close()
-        results.join_thread()
+    outcomes = run_outcomes(
+        _traced, workers, mode=mode, args=(body, kwargs, os.getpid()), timeout=_TIMEOUT
+    )
+    raise_for_outcomes(outcomes)
+    traces = []
+    for outcome in outcomes:
+        payload = dict(outcome.value or {})
+        spans = [(start, end, kind) for start, end, kind in payload.pop("spans")]
+        payload["launched"] = t0
+        traces.append(Trace(**payload, spans=spans))
+    return t0, traces
 
 
 def timeline(t0: float, traces: Sequence[Trace]) -> list[dict[str, Any]]:
@@ -314,8 +235,9 @@ def timeline(t0: float, traces: Sequence[Trace]) -> list[dict[str, Any]]:
     :param t0: The run's start time.
     :param traces: One trace per worker.
     :returns: Spans ``{"worker", "name", "start", "end", "kind"}``; *kind* is ``"starting"``
-        (from ``start()`` until the worker's work began), ``"running"``, ``"waiting"`` (ready
-        but not running: no GIL or no free CPU) or ``"sleeping"`` (blocked, as in I/O).
+        (from the start of the run until the worker's work began), ``"running"``,
+        ``"waiting"`` (ready but not running: no GIL or no free CPU) or ``"sleeping"``
+        (blocked, as in I/O).
     """
     spans: list[dict[str, Any]] = []
     for trace in traces:
