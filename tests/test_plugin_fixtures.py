@@ -298,3 +298,24 @@ def test_session_fixture_thread_is_not_a_leak(pytester: pytest.Pytester) -> None
         """
     )
     run(pytester, "both").assert_outcomes(passed=4)
+
+
+def test_timed_out_spawned_thread_is_not_reported_again(pytester: pytest.Pytester) -> None:
+    """A spawn_workers thread already reported by WorkerTimeout is not a teardown leak."""
+    pytester.makepyfile(
+        """
+        import threading
+        import pytest
+        from concur_lab import WorkerTimeout
+
+        RELEASE = threading.Event()
+
+        def test_x(spawn_workers):
+            with pytest.raises(WorkerTimeout):
+                spawn_workers(RELEASE.wait, 1, args=(30,), timeout=0.3)
+
+        def test_after():
+            RELEASE.set()
+        """
+    )
+    run(pytester, "thread").assert_outcomes(passed=2)
