@@ -172,15 +172,14 @@ def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
         pytest.fail(problem, pytrace=False)
     pyfuncitem.stash[OUTCOMES_KEY] = outcomes
     add_output_sections(pyfuncitem, outcomes)
-    send_errors = [o for o in outcomes if isinstance(o.exception, SendError)]
-    if send_errors and all(o.status == "raised" for o in outcomes):
-        pytest.fail(_send_error_message(send_errors[0].exception, mode), pytrace=False)  # type: ignore[arg-type]
     if any(o.ok and o.value is not None for o in outcomes):
         warnings.warn(
             pytest.PytestReturnNotNoneWarning(
                 f"Test functions should return None, but {pyfuncitem.nodeid} returned "
                 f"{type(next(o.value for o in outcomes if o.value is not None))!r}.\n"
-                "Did you mean to use `assert` instead of `return`?"
+                "Did you mean to use `assert` instead of `return`?\n"
+                "See https://docs.pytest.org/en/stable/how-to/assert.html#return-not-none for "
+                "more information."
             ),
             stacklevel=1,
         )

@@ -381,3 +381,11 @@ def test_method_of_test_class(pytester: pytest.Pytester, mode: str, method: str)
         """
     )
     run(pytester, mode, method).assert_outcomes(passed=1)
+
+
+def test_async_test_with_marker_fails_clearly(pytester: pytest.Pytester) -> None:
+    """An async marked test fails with a message instead of running a coroutine nowhere."""
+    pytester.makepyfile("import pytest\n@pytest.mark.concur\nasync def test_x():\n    pass\n")
+    result = run(pytester, "thread")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*concur: the concur marker runs plain functions only*"])
