@@ -456,19 +456,23 @@ def _check_plot_path(path: str | os.PathLike[str]) -> str:
     return text
 
 
-def _import_pyplot() -> Any:
-    """Import matplotlib with the non-interactive Agg backend, or explain how to install it."""
+def _new_figure(**kwargs: Any) -> Any:
+    """Return a matplotlib figure drawn by the Agg canvas, or explain how to install matplotlib.
+
+    The figure is made without :mod:`matplotlib.pyplot`: no global backend switch, no GUI window,
+    nothing to close, so drawing a chart cannot disturb a notebook or an application's figures.
+    """
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401  (the package itself first: its absence is the message)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError as exc:
         raise PlotUnavailableError(
             f"drawing charts needs matplotlib, which is not installed: {_INSTALL_HINT}"
         ) from exc
-    # Agg draws to files only: no display needed, and no GUI window pops up from a CLI.
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    figure = Figure(**kwargs)
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def plot_gantt(
@@ -494,10 +498,6 @@ def plot_gantt(
     text_path = _check_plot_path(path)
     if not timelines or not any(timeline.spans for timeline in timelines):
         raise ValueError("nothing to draw: the timelines hold no spans")
-    plt = _import_pyplot()
-    from matplotlib.patches import Patch
-    from matplotlib.transforms import blended_transform_factory
-
     end = max(timeline.end for timeline in timelines)
     # Milliseconds read better than "0.004 s" for the short runs demos make.
     scale, unit = (1e3, "ms") if end < 2.0 else (1.0, "s")
@@ -509,53 +509,53 @@ def plot_gantt(
     header_in = 0.3 * (heading.count("\n") + 1) + (0.2 * (lesson.count("\n") + 1) if lesson else 0)
     header_in += 0.25
     panels_in = [0.45 * r + 0.6 for r in rows]
-    fig = plt.figure(
+    fig = _new_figure(
         figsize=(width_in, header_in + sum(panels_in) + 0.3 * len(rows) + 0.6),
         dpi=dpi,
         layout="constrained",
     )
-    try:
-        grid = fig.add_gridspec(len(timelines) + 1, 1, height_ratios=[header_in, *panels_in])
-        header = fig.add_subplot(grid[0])
-        header.axis("off")
-        # Left-aligned with the figure, not with the panels, whose y labels vary in width.
-        place = blended_transform_factory(fig.transFigure, header.transAxes)
-        texts = [
-            header.text(0.012, 1.0, heading, fontsize=15, fontweight="bold", va="top",
+    from matplotlib.patches import Patch
+    from matplotlib.transforms import blended_transform_factory
+
+    grid = fig.add_gridspec(len(timelines) + 1, 1, height_ratios=[header_in, *panels_in])
+    header = fig.add_subplot(grid[0])
+    header.axis("off")
+    # Left-aligned with the figure, not with the panels, whose y labels vary in width.
+    place = blended_transform_factory(fig.transFigure, header.transAxes)
+    texts = [
+        header.text(0.012, 1.0, heading, fontsize=15, fontweight="bold", va="top",
+                    ha="left", transform=place)
+    ]
+    if lesson:
+        texts.append(
+            header.text(0.012, 0.0, lesson, fontsize=10.5, color="#444444", va="bottom",
                         ha="left", transform=place)
-        ]
-        if lesson:
-            texts.append(
-                header.text(0.012, 0.0, lesson, fontsize=10.5, color="#444444", va="bottom",
-                            ha="left", transform=place)
-            )
-        for text in texts:
-            # The header row has a fixed height: its text must not squeeze the panels sideways.
-            text.set_in_layout(False)
-        # About one plot-area pixel: finer detail would only blur.
-        resolution = max(end, 1e-9) / (width_in * dpi * 0.85)
-        kinds_seen: list[str] = []
-        first_ax = None
-        for index, timeline in enumerate(timelines):
-            ax = fig.add_subplot(grid[index + 1], sharex=first_ax)
-            first_ax = first_ax or ax
-            _draw_panel(
-                ax, timeline, coalesce(timeline.spans, resolution), scale, end, kinds_seen
-            )
-            ax.set_xlim(0, end * scale * 1.02)
-            if index < len(timelines) - 1:
-                ax.tick_params(labelbottom=False)
-        ax.set_xlabel(f"time since the run started ({unit})")
-        handles = [
-            Patch(facecolor=_colour(kind, kinds_seen), edgecolor="#555555", linewidth=0.5,
-                  label=KIND_LABELS.get(kind, kind))
-            for kind in _legend_order(kinds_seen)
-        ]
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
-                   frameon=False, fontsize=10)
-        fig.savefig(text_path, dpi=dpi)
-    finally:
-        plt.close(fig)
+        )
+    for text in texts:
+        # The header row has a fixed height: its text must not squeeze the panels sideways.
+        text.set_in_layout(False)
+    # About one plot-area pixel: finer detail would only blur.
+    resolution = max(end, 1e-9) / (width_in * dpi * 0.85)
+    kinds_seen: list[str] = []
+    first_ax = None
+    for index, timeline in enumerate(timelines):
+        ax = fig.add_subplot(grid[index + 1], sharex=first_ax)
+        first_ax = first_ax or ax
+        _draw_panel(
+            ax, timeline, coalesce(timeline.spans, resolution), scale, end, kinds_seen
+        )
+        ax.set_xlim(0, end * scale * 1.02)
+        if index < len(timelines) - 1:
+            ax.tick_params(labelbottom=False)
+    ax.set_xlabel(f"time since the run started ({unit})")
+    handles = [
+        Patch(facecolor=_colour(kind, kinds_seen), edgecolor="#555555", linewidth=0.5,
+              label=KIND_LABELS.get(kind, kind))
+        for kind in _legend_order(kinds_seen)
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+               frameon=False, fontsize=10)
+    fig.savefig(text_path, dpi=dpi)
 
 
 def _legend_order(kinds: Sequence[str]) -> list[str]:
