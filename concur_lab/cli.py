@@ -460,7 +460,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     modes = _modes(args.mode, args.start_method)
     runs = [_run_demo(demo, mode, args.workers, args.demo_timeout) for mode in modes]
-    notes = sys.stderr if args.json else sys.stdout
+    # Pictures first: a reader that stops reading stdout early (`| head`) still gets them.
+    status = 0
+    notes: list[str] = []
+    errors: list[str] = []
+    if (args.timeline is not None or args.plot is not None) and any(run.ok for run in runs):
+        status, notes, errors = _write_pictures(args, demo, runs)
     if args.json:
         document = {
             "demo": demo.slug,
@@ -471,7 +476,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
     else:
         _print_side_by_side(demo, runs, sys.stdout)
-    status = 0
+    for note in notes:
+        print(note, file=sys.stderr if args.json else sys.stdout)
     for run in runs:
         if not run.ok:
             print(
@@ -479,16 +485,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 end="",
             )
-            status = 1
-    wants_pictures = args.timeline is not None or args.plot is not None
-    if wants_pictures and any(run.ok for run in runs):
-        status = max(status, _write_pictures(args, demo, runs, notes))
+            status = max(status, 1)
+    for error in errors:
+        print(error, file=sys.stderr)
     return status
 
 
 def _write_pictures(
-    args: argparse.Namespace, demo: demos.Demo, runs: Sequence[_Run], notes: TextIO
-) -> int:
+    args: argparse.Namespace, demo: demos.Demo, runs: Sequence[_Run]
+) -> tuple[int, list[str], list[str]]:
+    """Write the --timeline and --plot files.
+
+    :returns: The exit status, the notes to show and the errors to report.
+    """
     timelines = [
         ModeTimeline.from_observations(run.mode.label, run.observed)
         for run in runs
@@ -497,30 +506,27 @@ def _write_pictures(
     prog = _prog(args)
     if not timelines:
         option = "--timeline" if args.plot is None else "--plot"
-        print(
+        return 2, [], [
             f"{prog} run: error: {option}: demo {demo.slug!r} records no timeline "
-            "(its observations have no 'timeline' key), so there is nothing to draw",
-            file=sys.stderr,
-        )
-        return 2
+            "(its observations have no 'timeline' key), so there is nothing to draw"
+        ]
+    notes: list[str] = []
     try:
         if args.timeline is not None:
             write_trace(args.timeline, timelines, name=demo.slug)
-            print(
+            notes.append(
                 f"timeline written to {args.timeline} "
-                "(open it in https://ui.perfetto.dev or chrome://tracing)",
-                file=notes,
+                "(open it in https://ui.perfetto.dev or chrome://tracing)"
             )
         if args.plot is not None:
             plot_gantt(args.plot, timelines, title=headline(timelines), subtitle=demo.lesson)
-            print(f"chart written to {args.plot}", file=notes)
+            notes.append(f"chart written to {args.plot}")
     except PlotUnavailableError as exc:
-        print(f"{prog} run: error: --plot: {exc}", file=sys.stderr)
-        return 2
+        return 2, notes, [f"{prog} run: error: --plot: {exc}"]
     except OSError as exc:
-        print(f"{prog} run: error: cannot write {exc.filename!r}: {exc.strerror}", file=sys.stderr)
-        return 1
-    return 0
+        where = exc.filename if exc.filename is not None else (args.plot or args.timeline)
+        return 1, notes, [f"{prog} run: error: cannot write {where!r}: {exc.strerror or exc}"]
+    return 0, notes, []
 
 
 def _print_side_by_side(demo: demos.Demo, runs: Sequence[_Run], out: TextIO) -> None:
