@@ -185,12 +185,25 @@ class _Crew:
         handle.start()
         return handle
 
+    def adopt(self, handle: Any) -> Any:
+        """Take charge of *handle*, a worker made elsewhere: join or kill it at the end."""
+        self.handles.append(handle)
+        return handle
+
     def join(self, timeout: float = WAIT) -> list[Any]:
         """Join every worker within *timeout* seconds in all; return the ones still alive."""
         deadline = time.monotonic() + timeout
         for handle in self.handles:
-            handle.join(max(deadline - time.monotonic(), 0.0))
-        return [h for h in self.handles if h.is_alive()]
+            with contextlib.suppress(ValueError):  # a Process already close()d by the demo
+                handle.join(max(deadline - time.monotonic(), 0.0))
+        return [h for h in self.handles if _alive(h)]
+
+
+def _alive(handle: Any) -> bool:
+    try:
+        return bool(handle.is_alive())
+    except ValueError:  # a closed Process object: it was joined before it could be closed
+        return False
 
 
 @dataclass(frozen=True)
@@ -279,8 +292,9 @@ class Kit:
                     handle.kill()
                     handle.join(WAIT)
             for handle in crew.handles:
-                if not self.threads and not handle.is_alive():
-                    handle.close()
+                if not self.threads:
+                    with contextlib.suppress(ValueError):  # a child the kill did not end
+                        handle.close()
             if alive and self.threads:
                 names = ", ".join(h.name for h in alive)
                 raise RuntimeError(f"demo threads still alive after {timeout} s: {names}")

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -73,8 +74,10 @@ def _own_signal() -> None:
     signal.pause()
 
 
-def _wait(event: Any) -> None:
-    event.wait(WAIT)
+def _linger() -> None:
+    # Not Event.wait(): a multiprocess Event whose waiter is killed hangs the next set() for ever
+    # (notify_all waits for every sleeper to wake), the hazard the terminate demo shows.
+    time.sleep(WAIT)
 
 
 _CASES: tuple[tuple[str, Callable[[], Any], bool], ...] = (
@@ -138,9 +141,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
 
 def _run_processes(kit: Kit) -> list[dict[str, Any]]:
     observed: list[dict[str, Any]] = []
-    stop = kit.Event()
     with scratch_dir() as tmp, kit.workers() as crew:
-        started = []
+        started: list[tuple[str, Any, str | None, int | None]] = []
         for i, (case, fn, _) in enumerate(_CASES):
             path = os.path.join(tmp, f"stderr-{i}.txt")
             child = kit.worker(_child, fn, path, name=f"exit-{i}")
@@ -149,24 +151,23 @@ def _run_processes(kit: Kit) -> list[dict[str, Any]]:
             child.start()
             started.append((case, child, path, before))
         for how in ("terminate", "kill"):
-            child = crew.start(_wait, stop, name=f"exit-{how}")
+            child = crew.start(_linger, name=f"exit-{how}")
             running = child.exitcode  # None: the child is alive, waiting for an event
             getattr(child, how)()
             started.append((f"{how}()", child, None, running))
-        for case, child, path, before in started:
+        for case, child, stderr_path, before in started:
             child.join(WAIT)
             entry: dict[str, Any] = {
                 "case": case,
                 "exitcode": child.exitcode,
                 "signal": _signal_name(child.exitcode),
             }
-            if path is None:
+            if stderr_path is None:
                 entry["exitcode_while_running"] = before
             else:
                 entry["exitcode_before_start"] = before
-                entry["stderr"] = _first_and_last(path)
+                entry["stderr"] = _first_and_last(stderr_path)
             observed.append(entry)
-    stop.set()
     return observed
 
 

@@ -14,10 +14,12 @@ made for real and the results recorded.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 import multiprocess
@@ -92,9 +94,13 @@ def _report(inbox: Any, expected_authkey: bytes | None, *args: Any, **kwargs: An
     )
 
 
-def _wait_for(event: Any) -> None:
-    """Block until *event* is set (bounded, so a lost event cannot hang the demo)."""
-    event.wait(WAIT)
+def _linger() -> None:
+    """Stay alive for a while (bounded) until stopped from outside.
+
+    Not ``Event.wait()``: setting a multiprocess Event one of whose waiters was killed hangs for
+    ever, since ``notify_all`` waits for every sleeper to wake (see the terminate demo).
+    """
+    time.sleep(WAIT)
 
 
 def _snapshot(worker: Any, threads: bool) -> dict[str, Any]:
@@ -135,9 +141,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     result["group_other"] = attempt(cls, group="workers", target=_noop)
     result["args_not_a_tuple"] = _args_not_a_tuple(kit, cls)
 
-    inbox = kit.inbox()
-    release = kit.Event()
-    try:
+    with contextlib.closing(kit.inbox()) as inbox, kit.workers() as crew:
         authkey = None if kit.threads else bytes(multiprocess.current_process().authkey)
         worker = cls(
             target=_report,
@@ -146,9 +150,9 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             kwargs={"flag": True},
         )
         lifecycle = {"before_start": _snapshot(worker, kit.threads)}
-        worker.start()
+        crew.adopt(worker).start()
         result["start_twice"] = attempt(worker.start)
-        seen = inbox.get()
+        seen = inbox.get(watch=[worker])
         worker.join(WAIT)
         lifecycle["after_join"] = _snapshot(worker, kit.threads)
         result["join_again"] = attempt(worker.join, WAIT)
@@ -171,13 +175,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
                 "terminate": "no such method: threads cannot be stopped from outside",
             }
         else:
-            result["stopping"] = _stop_processes(kit, release)
+            result["stopping"] = _stop_processes(kit)
             if hasattr(worker, "close"):
                 worker.close()
                 result["after_close"] = attempt(lambda: worker.pid)
-    finally:
-        release.set()
-        inbox.close()
     result["summary"] = _summary(result, mode)
     return result
 
@@ -197,12 +198,12 @@ def _args_not_a_tuple(kit: Kit, cls: Any) -> dict[str, Any]:
     return observed
 
 
-def _stop_processes(kit: Kit, release: Any) -> dict[str, Any]:
+def _stop_processes(kit: Kit) -> dict[str, Any]:
     """Terminate one waiting child and kill another; report their exit codes."""
     stopped: dict[str, Any] = {}
     with kit.workers() as crew:
         for how in ("terminate", "kill"):
-            child = crew.start(_wait_for, release, name=f"api-{how}")
+            child = crew.start(_linger, name=f"api-{how}")
             getattr(child, how)()
             child.join(WAIT)
             stopped[how] = {"exitcode": child.exitcode, "is_alive": child.is_alive()}
