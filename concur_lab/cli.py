@@ -20,6 +20,7 @@ import importlib.util
 import json
 import math
 import os
+import pkgutil
 import shutil
 import signal
 import sys
@@ -240,14 +241,62 @@ def _exit_status(code: object) -> int:
 # -- the catalogue --------------------------------------------------------------------------
 
 
-def _catalogue() -> tuple[demos.Demo, ...]:
-    return demos.all_demos()
+@dataclass(frozen=True)
+class _LoadError:
+    """A demo module that could not be imported or lacks what the catalogue needs."""
+
+    module: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"demo module {self.module!r} failed to load: {self.error}"
+
+
+def _catalogue() -> tuple[tuple[demos.Demo, ...], tuple[_LoadError, ...]]:
+    """Return the demos and the demo modules that failed to load.
+
+    The registry loads all modules or fails as a whole; one broken module must not hide the
+    others (the tour goes on past a broken demo), so on failure the modules are loaded one by one.
+    """
+    try:
+        return demos.all_demos(), ()
+    except Exception:
+        return _load_one_by_one()
+
+
+def _load_one_by_one() -> tuple[tuple[demos.Demo, ...], tuple[_LoadError, ...]]:
+    found: list[demos.Demo] = []
+    errors: list[_LoadError] = []
+    for info in pkgutil.iter_modules(demos.__path__):
+        if info.name.startswith("_"):
+            continue
+        try:
+            module = importlib.import_module(f"{demos.__name__}.{info.name}")
+            demo = demos.Demo(
+                slug=module.SLUG, title=module.TITLE, theme=module.THEME, order=module.ORDER,
+                lesson=module.LESSON, module=module,
+            )
+            if demo.theme not in demos.THEMES:
+                raise ValueError(f"THEME {demo.theme!r} is not one of {', '.join(demos.THEMES)}")
+        except Exception as exc:  # reported like a broken demo
+            errors.append(_LoadError(info.name, _one_line(f"{type(exc).__name__}: {exc}")))
+            continue
+        found.append(demo)
+    rank = {theme: i for i, theme in enumerate(demos.THEMES)}
+    found.sort(key=lambda d: (rank[d.theme], d.order, d.slug))
+    return tuple(found), tuple(errors)
+
+
+def _warn_load_errors(errors: Sequence[_LoadError], prog: str) -> None:
+    for error in errors:
+        print(f"{prog}: warning: {error}", file=sys.stderr)
 
 
 def _find_demo(slug: str, prog: str) -> demos.Demo:
     """Return the demo called *slug* (case and ``_``/``-`` forgiven), or say which are close."""
     wanted = slug.strip().lower().replace("_", "-")
-    catalogue = _catalogue()
+    catalogue, errors = _catalogue()
+    _warn_load_errors(errors, prog)
     for demo in catalogue:
         if demo.slug == wanted:
             return demo
@@ -411,7 +460,10 @@ def _modes(kind: str, start_method: str | None) -> list[Mode]:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    catalogue = _catalogue()
+    catalogue, errors = _catalogue()
+    prog = _prog(args)
+    _warn_load_errors(errors, prog)
+    status = 1 if errors else 0
     out = sys.stdout
     if args.json:
         entries = [
@@ -419,7 +471,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             for d in catalogue
         ]
         print(json.dumps(entries, indent=2), file=out)
-        return 0
+        return status
     width = _width()
     slug_width = max((len(d.slug) for d in catalogue), default=0) + 2
     for theme, heading in demos.THEMES.items():
@@ -435,12 +487,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 ),
                 file=out,
             )
-    prog = _prog(args)
     print(
         f"\n{len(catalogue)} demos. Run one with '{prog} run SLUG', or all with '{prog} tour'.",
         file=out,
     )
-    return 0
+    return status
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -648,7 +699,7 @@ def _union_keys(dicts: Sequence[Mapping[Any, Any]]) -> list[Any]:
 
 
 def _flatten(observed: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten nested dicts into dotted keys, so each leaf gets its own table row."""
+    """Flatten nested dicts into dotted keys, to compare the modes leaf by leaf."""
     flat: dict[str, Any] = {}
     for key, value in observed.items():
         name = f"{prefix}{key}"
@@ -688,7 +739,7 @@ def _width() -> int:
 
 
 def _cmd_tour(args: argparse.Namespace) -> int:
-    catalogue = _catalogue()
+    catalogue, load_errors = _catalogue()
     modes = _modes("both", args.start_method)
     progress = sys.stderr if args.json else sys.stdout
     prog = _prog(args)
@@ -696,6 +747,8 @@ def _cmd_tour(args: argparse.Namespace) -> int:
         f"Touring {len(catalogue)} demos, each in {' and '.join(m.label for m in modes)} mode.",
         file=progress, flush=True,
     )
+    for error in load_errors:
+        print(f"BROKE: {error}", file=progress, flush=True)
     slug_width = max((len(d.slug) for d in catalogue), default=0)
     count_width = len(str(len(catalogue)))
     started = time.perf_counter()
@@ -716,6 +769,7 @@ def _cmd_tour(args: argparse.Namespace) -> int:
         results.append((demo, runs))
     elapsed = time.perf_counter() - started
     broke = [demo.slug for demo, runs in results if not all(run.ok for run in runs)]
+    broke += [f"{error.module} (did not load)" for error in load_errors]
     if args.json:
         document = {
             "tour": [
@@ -723,6 +777,7 @@ def _cmd_tour(args: argparse.Namespace) -> int:
                 for demo, runs in results
             ],
             "broken": broke,
+            "load_errors": [{"module": e.module, "error": e.error} for e in load_errors],
             "seconds": round(elapsed, 3),
         }
         print(json.dumps(document, indent=2))

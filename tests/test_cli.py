@@ -519,6 +519,73 @@ class TestTour:
         assert "[1/3] shared-global" in err
 
 
+GOOD_MODULE = """
+SLUG = "fake-good"
+TITLE = "Good"
+THEME = "basics"
+ORDER = 1
+LESSON = "loads fine"
+
+
+def run(mode, workers=None):
+    return {"summary": f"good in {mode.kind}"}
+"""
+
+
+@pytest.fixture
+def half_broken(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    """A demo package with one good module, one syntax error and one unknown theme."""
+    (tmp_path / "fake_good.py").write_text(GOOD_MODULE, encoding="utf-8")
+    (tmp_path / "fake_bad.py").write_text("try, x:\n    pass\n", encoding="utf-8")
+    (tmp_path / "fake_theme.py").write_text(
+        GOOD_MODULE.replace("fake-good", "fake-theme").replace('"basics"', '"nowhere"'),
+        encoding="utf-8",
+    )
+
+    def broken_registry() -> tuple[demos.Demo, ...]:
+        raise SyntaxError("as the registry would")
+
+    monkeypatch.setattr(demos, "_load", broken_registry)
+    monkeypatch.setattr(demos, "__path__", [str(tmp_path)])
+    monkeypatch.setenv("COLUMNS", "120")
+    yield
+    for name in ("fake_good", "fake_bad", "fake_theme"):
+        sys.modules.pop(f"{demos.__name__}.{name}", None)
+
+
+@pytest.mark.usefixtures("half_broken")
+class TestBrokenModules:
+    def test_tour_reports_the_module_and_runs_the_rest(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A module that does not import is a broken demo; the loadable ones still run."""
+        status, out, _ = run_cli(capsys, "tour")
+        assert status == 1
+        assert "BROKE: demo module 'fake_bad' failed to load: SyntaxError" in out
+        assert "[1/1] fake-good" in out
+        assert "fake_bad (did not load)" in out
+
+    def test_unknown_theme_is_a_load_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A module whose THEME is not in THEMES is reported, not silently hidden."""
+        _, out, _ = run_cli(capsys, "tour")
+        assert "'fake_theme' failed to load: ValueError: THEME 'nowhere' is not one of" in out
+
+    def test_list_shows_the_rest_and_warns(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """list shows the loadable demos, warns about the others and exits 1."""
+        status, out, err = run_cli(capsys, "list")
+        assert status == 1
+        assert "fake-good" in out
+        assert "concur-lab: warning: demo module 'fake_bad' failed to load" in err
+
+    def test_run_of_a_good_demo_still_works(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A loadable demo runs normally next to a broken module."""
+        status, out, _ = run_cli(capsys, "run", "fake-good", "--json")
+        assert status == 0
+        assert json.loads(out)["runs"][0]["observed"] == {"summary": "good in thread"}
+
+
 # -- end to end, in a child interpreter --------------------------------------------------
 
 def cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
