@@ -198,6 +198,21 @@ def _traced(body: Callable[..., None], kwargs: dict[str, Any], caller_pid: int) 
     return asdict(trace)
 
 
+def _settle_threads(timeout: float = 0.5) -> None:
+    # A joined thread's OS thread may still be exiting for a moment; Python 3.12+ counts it
+    # and warns that forking a multi-threaded process may deadlock. Let such threads finish.
+    if not sys.platform.startswith("linux"):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if len(os.listdir("/proc/self/task")) <= threading.active_count():
+                return
+        except OSError:
+            return
+        time.sleep(0.002)
+
+
 def run_traced(
     mode: Mode,
     body: Callable[..., None],
@@ -215,6 +230,8 @@ def run_traced(
     :raises Exception: What a worker raised, or :class:`concur_lab.WorkerError` if one crashed,
         hung or did not start, as :func:`concur_lab.run_workers` does.
     """
+    if mode.start_method == "fork":
+        _settle_threads()
     t0 = time.monotonic()
     outcomes = run_outcomes(
         _traced, workers, mode=mode, args=(body, kwargs, os.getpid()), timeout=_TIMEOUT

@@ -30,13 +30,13 @@ THEME = "hazards"
 ORDER = 210
 LESSON = "Only a process's main thread installs handlers and gets KeyboardInterrupt"
 
-_usr1_seen = threading.Event()
 _usr1_thread: list[str] = []
 
 
 def _on_usr1(signum: int, frame: FrameType | None) -> None:
+    # No locks here (Event.set takes one): the handler interrupts the main thread between two
+    # bytecodes, possibly while that thread holds the very lock, and would deadlock on it.
     _usr1_thread.append(threading.current_thread().name)
-    _usr1_seen.set()
 
 
 def _install() -> dict[str, Any]:
@@ -51,10 +51,13 @@ def _install() -> dict[str, Any]:
 
 def _process_worker(inbox: Any) -> None:
     # A worker process: its main thread installs handlers, then waits for the parent's signals.
-    _usr1_seen.clear()  # a forked child may inherit the caller's state of a thread-mode run
+    _usr1_thread.clear()  # a forked child inherits the caller's list
     inbox.put(("installed", _install()))
     try:
-        if not _usr1_seen.wait(WAIT):
+        deadline = time.monotonic() + WAIT
+        while not _usr1_thread and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not _usr1_thread:
             inbox.put(("usr1", None))
             return
         inbox.put(("usr1", _usr1_thread[-1]))
@@ -82,6 +85,7 @@ def _thread_worker(inbox: Any, stop: threading.Event, ready: threading.Event) ->
 def _main_thread_handlers(stop: threading.Event) -> Iterator[None]:
     def on_usr1(signum: int, frame: FrameType | None) -> None:
         _on_usr1(signum, frame)
+        # Safe: only the worker thread ever waits on (and so holds the lock of) this Event.
         stop.set()
 
     old_usr1 = signal.signal(signal.SIGUSR1, on_usr1)
@@ -99,7 +103,6 @@ def _run_threads(kit: Kit) -> dict[str, Any]:
     inbox = kit.inbox()
     stop, ready = threading.Event(), threading.Event()
     _usr1_thread.clear()
-    _usr1_seen.clear()
     interrupted_in = None
     with _main_thread_handlers(stop), kit.workers() as crew:
         worker = crew.start(_thread_worker, inbox, stop, ready, name="signal-worker")
