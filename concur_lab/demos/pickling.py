@@ -132,8 +132,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     results = _send_results(kit)
     if not broken["started"]:
         summary = f"generator argument: {broken['error']}; "
+    elif broken["callers_generator_after"] == "exhausted":
+        summary = "worker used the caller's own generator; "
     else:
-        summary = "generator argument worked; "
+        summary = "worker used a copy of the generator (fork); "
     lost = [item for item in results["sent"] if item not in results["received"]]
     summary += f"sent back: {', '.join(lost)} lost" if lost else "sent back: all arrived"
     return {

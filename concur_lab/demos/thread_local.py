@@ -86,7 +86,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     before = {k: sorted({r[1][k] for r in reports}) for k in kinds}
     own = {k: all(r[2][k] == f"worker-{r[0]}" for r in reports) for k in kinds}
     private = [k for k in kinds if own[k]]
-    summary = f"started with {before['local'][0]!r} thread-local; kept their own: {private}"
+    shared = [k for k in kinds if not own[k]]
+    start = "the caller's values" if before["local"] == ["caller"] else "nothing set"
+    summary = f"started with {start}; per worker: {', '.join(private)}"
+    if shared:
+        summary += f"; shared: {', '.join(shared)}"
     return {
         "workers": n,
         "seen_before_writing": before,
