@@ -197,13 +197,13 @@ class ModeTimeline:
         """Return ``"worker N"``, plus the worker's own name when its spans agree on one.
 
         E.g. ``"worker 1 (process 4242)"``: telling PIDs apart is half the lesson. Names that
-        only repeat the index, like ``"worker-1"``, are left out.
+        only repeat the index, like ``"worker-1"`` or ``"concur-worker-1"``, are left out.
         """
         names = {span.name for span in self.spans if span.worker == worker}
         label = f"worker {worker}"
         if len(names) == 1:
             (name,) = names
-            if "".join(ch for ch in name.lower() if ch.isalnum()) != f"worker{worker}":
+            if not "".join(ch for ch in name.lower() if ch.isalnum()).endswith(f"worker{worker}"):
                 label += f" ({name})"
         return label
 

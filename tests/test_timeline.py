@@ -122,9 +122,10 @@ class TestWorkerName:
         timeline = ModeTimeline("process[fork]", (Span(1, "process 4242", 0.0, 1.0),))
         assert timeline.worker_name(1) == "worker 1 (process 4242)"
 
-    def test_name_repeating_the_index_is_dropped(self) -> None:
-        """'worker-1' adds nothing to 'worker 1'."""
-        timeline = ModeTimeline("thread", (Span(1, "Worker-1", 0.0, 1.0),))
+    @pytest.mark.parametrize("name", ["Worker-1", "concur-worker-1", "worker_1"])
+    def test_name_repeating_the_index_is_dropped(self, name: str) -> None:
+        """'worker-1' and the like add nothing to 'worker 1'."""
+        timeline = ModeTimeline("thread", (Span(1, name, 0.0, 1.0),))
         assert timeline.worker_name(1) == "worker 1"
 
     def test_mixed_names_are_dropped(self) -> None:
