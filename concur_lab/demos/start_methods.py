@@ -6,7 +6,8 @@ it sees the first change, never the second. A ``spawn`` or ``forkserver`` child 
 interpreter that imports the module again: it sees the value the module's code sets (code under
 ``if __name__ == "__main__":`` is not re-run), so neither change arrives. Linux defaults to
 ``forkserver`` from Python 3.14, so code that relied on ``fork`` copies silently changes meaning:
-pass what a worker needs as arguments instead.
+pass what a worker needs as arguments instead. (The blog post's "a child sees the parent's
+variables" silently assumed ``fork``.)
 """
 
 from __future__ import annotations
