@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import difflib
 import faulthandler
+import functools
 import importlib.util
 import json
 import math
@@ -111,6 +112,13 @@ def _output_path(suffixes: Sequence[str] | None) -> Callable[[str], str]:
 # -- the parser -----------------------------------------------------------------------------
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wrap help text without breaking at hyphens, so 'concur-lab[plot]' stays copyable."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """Return the argument parser of the ``concur-lab`` command.
 
@@ -119,19 +127,24 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     prog = prog or _PROG
     parser = argparse.ArgumentParser(
         prog=prog,
+        formatter_class=_HelpFormatter,
         description="See how Python threads and processes differ: run the demos side by side.",
         epilog=f"Start with '{prog} tour', or '{prog} list' and then '{prog} run SLUG'.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Sub-parsers are ArgumentParsers too; each gets the same formatter.
+    subparser: Callable[..., argparse.ArgumentParser] = functools.partial(
+        commands.add_parser, formatter_class=_HelpFormatter
+    )
 
-    listing = commands.add_parser(
+    listing = subparser(
         "list", help="List the demos with their lessons, by theme",
         description="List every demo: its slug and its lesson in one line, grouped by theme.",
     )
     listing.add_argument("--json", action="store_true", help="Print a JSON list instead")
     listing.set_defaults(handler=_cmd_list, parser=listing)
 
-    run = commands.add_parser(
+    run = subparser(
         "run", help="Run one demo in thread and process mode, side by side",
         description="Run one demo and show what each mode observed, side by side.",
         epilog="Example: %(prog)s gil-cpu-bound --plot gil.png",
@@ -163,7 +176,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     _add_demo_timeout(run)
     run.set_defaults(handler=_cmd_run, parser=run)
 
-    tour = commands.add_parser(
+    tour = subparser(
         "tour", help="Run every demo in both modes and show what differed",
         description="Run every demo in thread mode and in process mode, one progress line "
         "each, then a table of what differed. Exit status 1 if a demo broke.",

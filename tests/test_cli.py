@@ -150,6 +150,16 @@ class TestUsage:
         assert out.startswith(f"usage: concur-lab {command}")
 
     @pytest.mark.usefixtures("catalogue")
+    def test_install_hint_is_not_split(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The pip command in run --help stays on one line, even in a narrow terminal."""
+        monkeypatch.setenv("COLUMNS", "60")
+        _, out, _ = run_cli(capsys, "run", "--help")
+        assert 'pip install\n' in out or 'pip install "concur-lab[plot]"' in out
+        assert '"concur-lab[plot]"' in out
+
+    @pytest.mark.usefixtures("catalogue")
     def test_missing_command_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
         """No command at all exits 2 with a usage line."""
         status, _, err = run_cli(capsys)
