@@ -21,6 +21,7 @@ import os
 import sys
 import sysconfig
 import types
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -61,20 +62,37 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(sorted(os.path.realpath(d) + os.sep for d in dirs))
 
 
+# Module name -> (the module object seen, its entry or None): realpath costs a system call per
+# module, and pytest alone loads about a thousand of them.
+# Weak references, so that modules pytester or importlib drop are not kept alive here.
+_classified: dict[str, tuple[weakref.ref[Any] | None, ModuleEntry | None]] = {}
+
+
+def _classify(name: str, module: object) -> ModuleEntry | None:
+    file = getattr(module, "__file__", None)
+    if not file or not file.endswith(".py") or name in ("__main__", "__mp_main__"):
+        return None
+    if os.path.realpath(file).startswith(_library_dirs()):
+        return None
+    loader = getattr(module, "__loader__", None)
+    rewrite = type(loader).__name__ == "AssertionRewritingHook"
+    return ModuleEntry(name, file, rewrite)
+
+
 def _project_modules() -> dict[str, ModuleEntry]:
     """Modules loaded from files outside the interpreter's and site-packages' folders."""
-    libraries = _library_dirs()
     found: dict[str, ModuleEntry] = {}
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not file or not file.endswith(".py") or name in ("__main__", "__mp_main__"):
-            continue
-        real = os.path.realpath(file)
-        if real.startswith(libraries):
-            continue
-        loader = getattr(module, "__loader__", None)
-        rewrite = type(loader).__name__ == "AssertionRewritingHook"
-        found[name] = ModuleEntry(name, file, rewrite)
+        seen = _classified.get(name)
+        if seen is None or seen[0] is None or seen[0]() is not module:
+            try:
+                ref: weakref.ref[Any] | None = weakref.ref(module)
+            except TypeError:
+                ref = None
+            seen = (ref, _classify(name, module))
+            _classified[name] = seen
+        if seen[1] is not None:
+            found[name] = seen[1]
     return found
 
 
