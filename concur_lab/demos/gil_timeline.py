@@ -77,6 +77,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "gil_enabled": _gil.gil_enabled(),
         "switch_interval_ms": interval_ms,
         "duration_s": DURATION,
+        "cpu_s": [round(t.cpu, 4) for t in traces],
         "slices": [len(s) for s in slices],
         "median_slice_ms": [round(m, 2) for m in medians],
         "handoffs": _handoffs(traces),

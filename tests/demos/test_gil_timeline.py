@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +14,28 @@ from concur_lab import Mode
 from concur_lab.demos import _gil, get_demo
 
 DEMO = get_demo("gil-timeline")
+
+
+def _busy_cpu_seconds() -> float | None:
+    # CPU seconds all processes of the machine have used so far (Linux), to tell an idle run
+    # from one where other programs took the cores.
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:8]]
+    except OSError:
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _observe_with_others(mode: Mode) -> tuple[dict[str, Any], float | None]:
+    """Run the demo; also return the share of a core other programs used meanwhile."""
+    busy0, start = _busy_cpu_seconds(), time.monotonic()
+    observed = DEMO.observe(mode)
+    busy1, wall = _busy_cpu_seconds(), time.monotonic() - start
+    if busy0 is None or busy1 is None:
+        return observed, None
+    ours = sum(observed["cpu_s"]) if "cpu_s" in observed else 0.0
+    return observed, max(0.0, busy1 - busy0 - ours) / wall
 
 
 @functools.cache
@@ -37,11 +60,11 @@ def test_threads_alternate_without_overlap(concur_mode: Mode, observed: dict[str
 def test_thread_slices_last_about_the_switch_interval(
     concur_mode: Mode, observed: dict[str, Any]
 ) -> None:
-    """Some thread slice lasts at least most of the switch interval (it is a minimum)."""
+    """Some thread slice lasts at least half the switch interval (a minimum, not a period)."""
     if concur_mode != "thread" or not _gil.gil_enabled():
         pytest.skip("only threads under a GIL take turns")
     longest = max(s["end"] - s["start"] for s in observed["timeline"] if s["kind"] == "running")
-    assert longest * 1000 >= 0.8 * observed["switch_interval_ms"]
+    assert longest * 1000 >= 0.5 * observed["switch_interval_ms"]
 
 
 def test_processes_overlap(concur_mode: Mode) -> None:
@@ -50,15 +73,17 @@ def test_processes_overlap(concur_mode: Mode) -> None:
         pytest.skip("GIL threads cannot run side by side")
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs at least 2 cores")
-    fractions = []
+    seen = []
     for _ in range(3):  # another busy program can take a core for a whole run
-        fractions.append(DEMO.observe(concur_mode)["parallel_fraction"])
-        if fractions[-1] > 0.3:
+        observed, others = _observe_with_others(concur_mode)
+        seen.append((observed["parallel_fraction"], others))
+        if observed["parallel_fraction"] > 0.3:
             return
-    load = os.getloadavg()[0]
-    if load > 0.8:
-        pytest.skip(f"no idle second core (load average {load:.1f}): overlaps {fractions}")
-    pytest.fail(f"overlap stayed at {fractions} on an idle machine")
+        if others is not None and others < 0.25:
+            pytest.fail(
+                f"overlaps (value, other programs' cores) stayed at {seen} on an idle machine"
+            )
+    pytest.skip(f"no idle second core: overlaps (value, other programs' cores) {seen}")
 
 
 def test_waiting_spans_fill_the_gaps(observed: dict[str, Any]) -> None:
