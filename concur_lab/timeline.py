@@ -323,9 +323,9 @@ def to_trace_events(
 
     Each mode becomes a trace process (``pid`` 1, 2, … in the given order) named after its label,
     each worker a thread (``tid`` = worker index) named by :meth:`ModeTimeline.worker_name`, each
-    span a complete
-    (``"X"``) event with microsecond ``ts``/``dur``. Both modes start at time 0, so they line up
-    for comparison.
+    span a complete (``"X"``) event with microsecond ``ts``/``dur``, named after its kind (the
+    viewers colour slices by name) with the span's own name in ``args.span``. Both modes start
+    at time 0, so they line up for comparison.
 
     :param name: Stored as ``otherData.demo``, shown by the trace viewers.
     """
@@ -349,15 +349,16 @@ def to_trace_events(
                  "args": {"sort_index": worker}}
             )
         for span in sorted(timeline.spans, key=lambda s: (s.worker, s.start)):
+            # Named by kind: Perfetto colours slices by name, so running and waiting differ.
             event: dict[str, Any] = {
                 "ph": "X",
-                "name": span.name,
+                "name": span.kind,
                 "cat": span.kind,
                 "pid": pid,
                 "tid": span.worker,
                 "ts": round(span.start * 1e6, 3),
                 "dur": round(span.duration * 1e6, 3),
-                "args": {"kind": span.kind},
+                "args": {"span": span.name},
             }
             if span.kind in _TRACE_CNAMES:
                 event["cname"] = _TRACE_CNAMES[span.kind]

@@ -198,12 +198,12 @@ class TestTraceEvents:
         assert names == [(0, "worker 0"), (1, "worker 1"), (2, "worker 2")]
 
     def test_spans_are_complete_events_in_microseconds(self) -> None:
-        """A span becomes an 'X' event with ts and dur in µs and its kind as category."""
+        """A span becomes an 'X' event in µs, named by kind, with its own name in args."""
         timeline = ModeTimeline("thread", (Span(1, "countdown", 0.25, 0.2505, "waiting"),))
         (event,) = [e for e in to_trace_events([timeline])["traceEvents"] if e["ph"] == "X"]
         assert (event["ts"], event["dur"]) == (250000.0, pytest.approx(500.0))
-        assert (event["name"], event["cat"], event["pid"], event["tid"]) == (
-            "countdown", "waiting", 1, 1,
+        assert (event["name"], event["args"]["span"], event["pid"], event["tid"]) == (
+            "waiting", "countdown", 1, 1,
         )
 
     def test_write_trace_writes_loadable_json(self, tmp_path: Path) -> None:
