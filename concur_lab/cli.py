@@ -687,6 +687,7 @@ def _tree_rows(values: Sequence[object], depth: int) -> list[tuple[str, list[lis
         if depth == 0 and key in _SPECIAL_KEYS:
             continue
         children = [v.get(key, _MISSING) if isinstance(v, Mapping) else _MISSING for v in values]
+        children = _key_records(children)
         label = "  " * depth + str(key)
         nested = [c for c in children if c is not _MISSING]
         if all(isinstance(c, Mapping) and c for c in nested):
@@ -695,6 +696,40 @@ def _tree_rows(values: Sequence[object], depth: int) -> list[tuple[str, list[lis
         else:
             rows.append((label, [[] if c is _MISSING else _cell_lines(c) for c in children]))
     return rows
+
+
+def _key_records(values: list[Any]) -> list[Any]:
+    """Turn lists of records that name themselves by their first field into dicts by that name.
+
+    ``[{"case": "exit(3)", "exitcode": 3}, ...]`` becomes ``{"exit(3)": "exitcode=3", ...}``, so
+    each record gets its own row and the same record sits side by side in both columns.
+    """
+    present = [v for v in values if v is not _MISSING]
+    if not present or not all(
+        isinstance(v, list) and v and all(isinstance(r, Mapping) and len(r) >= 2 for r in v)
+        for v in present
+    ):
+        return values
+    first_keys = {next(iter(record)) for v in present for record in v}
+    if len(first_keys) != 1:
+        return values
+    (field,) = first_keys
+    names = [[record[field] for record in v] for v in present]
+    if not all(
+        all(isinstance(n, str | int) and not isinstance(n, bool) for n in ns)
+        and len(set(ns)) == len(ns)
+        for ns in names
+    ):
+        return values
+    return [
+        v if v is _MISSING else {
+            str(record[field]): ", ".join(
+                f"{k}={_scalar(x)}" for k, x in record.items() if k != field
+            )
+            for record in v
+        }
+        for v in values
+    ]
 
 
 def _union_keys(dicts: Sequence[Mapping[Any, Any]]) -> list[Any]:

@@ -55,6 +55,10 @@ def shared_global(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "workers": n,
         "start_method": mode.start_method,
         "nested": {"shared": mode.shares_memory, "deeper": {"same": "yes"}},
+        "cases": [
+            {"case": "first", "seen": 1, "by": mode.kind},
+            {"case": "second", "seen": 2 if mode == "thread" else 1, "by": mode.kind},
+        ],
         "varies": "not really",
         "timeline": spans(mode),
     }
@@ -346,6 +350,15 @@ class TestRunHuman:
         assert lines[index + 1].split()[:2] == ["*", "shared"]
         assert lines[index + 2].strip() == "deeper"
         assert lines[index + 3].split() == ["same", "yes", "yes"]
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_records_line_up_by_their_first_field(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A list of records named by their first field gets one row per record."""
+        _, out, _ = run_cli(capsys, "run", "shared-global")
+        second = next(line for line in out.splitlines() if "second" in line)
+        assert second.split() == ["*", "second", "seen=2,", "by=thread", "seen=1,", "by=process"]
 
     @pytest.mark.usefixtures("catalogue")
     def test_lesson_and_varies_under_the_table(self, capsys: pytest.CaptureFixture[str]) -> None:
