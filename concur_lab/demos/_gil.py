@@ -38,8 +38,9 @@ __all__ = [
 GAP = 0.0005
 """Seconds between two timestamps beyond which a worker counts as not running in between."""
 
-MAX_SPANS = 1500
-"""Per-worker cap on recorded spans, so that a noisy machine cannot flood a timeline."""
+MAX_SPANS = 4000
+"""Cap on the spans of one run, shared by its workers, so that a noisy machine or many workers
+cannot flood a timeline."""
 
 _TIMEOUT = 60.0
 # Generous: spawn start-up of several interpreters on a loaded 2-core machine takes seconds.
@@ -58,7 +59,8 @@ class Trace:
     :ivar cpu: CPU seconds this thread used between *start* and *end*.
     :ivar units: Chunks of work done.
     :ivar spans: ``(start, end, kind)`` triples.
-    :ivar truncated: Whether :data:`MAX_SPANS` cut the span list short.
+    :ivar cap: How many spans this worker may record (its share of :data:`MAX_SPANS`).
+    :ivar truncated: Whether *cap* cut the span list short.
     """
 
     worker: int
@@ -70,6 +72,7 @@ class Trace:
     cpu: float = 0.0
     units: int = 0
     spans: list[tuple[float, float, str]] = field(default_factory=list)
+    cap: int = MAX_SPANS
     truncated: bool = False
 
 
@@ -123,7 +126,7 @@ class _SpanRecorder:
         self.last = now
 
     def add(self, start: float, end: float, kind: str) -> None:
-        if len(self.trace.spans) >= MAX_SPANS:
+        if len(self.trace.spans) >= self.trace.cap:
             self.trace.truncated = True
             return
         self.trace.spans.append((start, end, kind))
@@ -189,11 +192,13 @@ def io_traced(trace: Trace, rounds: int, work: float, block: float) -> None:
     trace.units = units
 
 
-def _traced(body: Callable[..., None], kwargs: dict[str, Any], caller_pid: int) -> dict[str, Any]:
+def _traced(
+    body: Callable[..., None], kwargs: dict[str, Any], caller_pid: int, cap: int
+) -> dict[str, Any]:
     # Runs in the worker thread or process; a module-level function so spawn can import it.
     pid = os.getpid()
     name = threading.current_thread().name if pid == caller_pid else f"process {pid}"
-    trace = Trace(worker=worker_index(), name=name, pid=pid)
+    trace = Trace(worker=worker_index(), name=name, pid=pid, cap=cap)
     body(trace, **kwargs)
     return asdict(trace)
 
@@ -234,7 +239,11 @@ def run_traced(
         _settle_threads()
     t0 = time.monotonic()
     outcomes = run_outcomes(
-        _traced, workers, mode=mode, args=(body, kwargs, os.getpid()), timeout=_TIMEOUT
+        _traced,
+        workers,
+        mode=mode,
+        args=(body, kwargs, os.getpid(), max(50, MAX_SPANS // workers)),
+        timeout=_TIMEOUT,
     )
     raise_for_outcomes(outcomes)
     traces = []
