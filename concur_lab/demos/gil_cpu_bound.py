@@ -33,8 +33,9 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
 
     :param mode: Thread mode, or process mode with its start method.
     :param workers: How many workers compute at once.
-    :returns: Observations: per-worker CPU seconds and work done, the CPU/wall ratio of the
-        common window, how much of it several workers ran at once, and the timeline.
+    :returns: Observations: per-worker CPU seconds and work done, the work done per wall
+        second by all workers together, the CPU/wall ratio of the common window, how much of it
+        several workers ran at once, and the timeline.
     :raises ValueError: If *workers* is less than 1.
     """
     n = 2 if workers is None else workers
@@ -63,6 +64,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "expected_ratio": expected,
         "parallel_fraction": round(_gil.overlap(traces) / wall, 3),
         "work_units": [t.units for t in traces],
+        "work_units_per_s": round(sum(t.units for t in traces) / wall),
         "load_average": round(os.getloadavg()[0], 2),
         "truncated": any(t.truncated for t in traces),
         "summary": summary,
