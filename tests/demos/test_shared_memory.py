@@ -40,3 +40,9 @@ def test_plain_list_only_for_threads(concur_mode: Mode, observed: dict[str, Any]
 def test_block_unlinked(observed: dict[str, Any]) -> None:
     """The shared-memory block is gone after the run: nothing leaks."""
     assert observed["block_gone_after_unlink"] is True
+
+
+def test_rejects_zero_workers() -> None:
+    """Workers=0 is an error naming the value."""
+    with pytest.raises(ValueError, match="workers=0"):
+        DEMO.observe("thread", workers=0)

@@ -59,3 +59,9 @@ def test_helper_processes(start_method: str) -> None:
 def test_threads_have_no_helpers() -> None:
     """Thread mode reports no helper processes at all."""
     assert _observe(Mode.thread())["helper_processes"] is None
+
+
+def test_rejects_zero_workers() -> None:
+    """Workers=0 is an error naming the value."""
+    with pytest.raises(ValueError, match="workers=0"):
+        DEMO.observe("thread", workers=0)

@@ -68,3 +68,9 @@ def test_caller_state_restored(concur_mode: Mode) -> None:
         "local": thread_local.UNSET,
         "context": thread_local.UNSET,
     }
+
+
+def test_rejects_zero_workers() -> None:
+    """Workers=0 is an error naming the value."""
+    with pytest.raises(ValueError, match="workers=0"):
+        DEMO.observe("thread", workers=0)
