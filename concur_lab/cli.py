@@ -635,7 +635,7 @@ def _print_table(
     mark_differences: bool,
     spaced: bool = False,
 ) -> None:
-    key_width = min(max((len(key) for key, _ in rows), default=0) + 3, max(width // 3, 20))
+    key_width = min(max((len(key) for key, _ in rows), default=0) + 3, max(width * 2 // 5, 20))
     gap = 3
     column = max((width - key_width - gap * len(header)) // max(len(header), 1), 16)
     print(
@@ -650,10 +650,7 @@ def _print_table(
     for key, cells in rows:
         differs = mark_differences and any(list(c) != list(cells[0]) for c in cells[1:])
         wrapped = [_wrap(cell, column) for cell in cells]
-        label = textwrap.wrap(
-            ("* " if differs else "  ") + key, width=key_width - 1, subsequent_indent="    ",
-            drop_whitespace=False, break_on_hyphens=False,
-        ) or [""]
+        label = _key_label(key, "* " if differs else "  ", key_width - 1)
         height = max([len(label), *(len(w) for w in wrapped)])
         if spaced and line_count:
             # Rows of several lines run together without a gap.
@@ -665,6 +662,16 @@ def _print_table(
                 f"{' ' * gap}{(w[line] if line < len(w) else ''):<{column}}" for w in wrapped
             )
             print(text.rstrip(), file=out)
+
+
+def _key_label(key: str, mark: str, width: int) -> list[str]:
+    """Wrap a row's key (indented by depth) inside the key column, the mark in front."""
+    depth = len(key) - len(key.lstrip(" "))
+    prefix = mark + " " * depth
+    parts = textwrap.wrap(
+        key.strip(), max(width - len(prefix), 8), subsequent_indent="  ", break_on_hyphens=False
+    ) or [""]
+    return [prefix + parts[0]] + [" " * len(prefix) + part for part in parts[1:]]
 
 
 def _wrap(lines: Sequence[str], width: int) -> list[str]:
