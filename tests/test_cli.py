@@ -59,6 +59,7 @@ def shared_global(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             {"case": "first", "seen": 1, "by": mode.kind},
             {"case": "second", "seen": 2 if mode == "thread" else 1, "by": mode.kind},
         ],
+        "an_observation_with_a_name_far_too_long_for_the_key_column": mode.kind,
         "varies": "not really",
         "timeline": spans(mode),
     }
@@ -359,6 +360,16 @@ class TestRunHuman:
         _, out, _ = run_cli(capsys, "run", "shared-global")
         second = next(line for line in out.splitlines() if "second" in line)
         assert second.split() == ["*", "second", "seen=2,", "by=thread", "seen=1,", "by=process"]
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_long_key_wraps_with_its_mark_and_value(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A key wider than its column wraps; mark, key start and values share the first line."""
+        _, out, _ = run_cli(capsys, "run", "shared-global")
+        first = next(line for line in out.splitlines() if "an_observation" in line)
+        assert first.startswith("* an_observation_with")
+        assert first.split()[-2:] == ["thread", "process"]
 
     @pytest.mark.usefixtures("catalogue")
     def test_lesson_and_varies_under_the_table(self, capsys: pytest.CaptureFixture[str]) -> None:
