@@ -139,8 +139,7 @@ def _start_methods(rows: list[dict[str, Any]]) -> list[str]:
         "Measured inside `python -m pytest`; the target is a function of a ~400-line test module. "
         "*first call* includes starting the fork server. Configurations: `engine` as shipped; "
         "`no-preload`: nothing preloaded into the fork server; `shipped-code`: prototype fix, "
-        "children load the parent's assertion-rewritten code instead of rewriting the module; "
-        "`+scan-cache`: also resolve module paths once per parent.",
+        "children load the parent's assertion-rewritten code instead of rewriting the module.",
         "",
         "| config | method | n | rounds | ms/worker | time/fork time | first call ms | target |",
         "|---|---|---:|---:|---:|---|---:|---|",

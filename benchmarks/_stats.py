@@ -38,16 +38,20 @@ def interleave(
     variants: Mapping[str, Callable[[], Any]],
     rounds: int,
     *,
-    inner: int = 1,
+    inner: int | Mapping[str, int] = 1,
     warmup: int = 1,
 ) -> dict[str, list[float]]:
     """Time every variant once per round, in a rotating order, and return seconds per call.
 
+    A sample is the median of *inner* consecutive calls: on a shared machine one call in a batch
+    may wait for a core, and a mean would charge that wait to whichever variant was running.
+
     :param variants: Name -> a callable doing one unit of work.
     :param rounds: How many samples of each variant.
-    :param inner: Calls per sample (the sample is their mean), for work too short to time alone.
+    :param inner: Calls per sample (the sample is their median), for short work;
+        one count for all variants or one per variant name.
     :param warmup: Untimed rounds first (imports, first fork server start, caches).
-    :returns: Name -> one mean seconds-per-call sample per round.
+    :returns: Name -> one seconds-per-call sample per round.
     """
     names = list(variants)
     for _ in range(warmup):
@@ -59,8 +63,11 @@ def interleave(
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             fn = variants[name]
-            start = time.perf_counter()
-            for _ in range(inner):
+            calls = inner if isinstance(inner, int) else inner[name]
+            times = []
+            for _ in range(calls):
+                start = time.perf_counter()
                 fn()
-            samples[name].append((time.perf_counter() - start) / inner)
+                times.append(time.perf_counter() - start)
+            samples[name].append(statistics.median(times))
     return samples

@@ -43,8 +43,9 @@ def _variants(mode: Mode, n: int) -> dict[str, Callable[[], Any]]:
 
 
 def _inner(mode: Mode, n: int) -> int:
-    # Thread runs take ~0.1 ms: time a batch so timer and scheduler noise do not dominate.
-    return max(1, 40 // n) if mode.kind == "thread" else 1
+    # A thread run takes ~0.1 ms, and one scheduler hiccup on a loaded machine costs more: time
+    # a batch of about 256 thread starts per sample.
+    return max(1, 256 // n) if mode.kind == "thread" else 1
 
 
 def _ms(samples: Sequence[float]) -> dict[str, float]:
@@ -101,13 +102,14 @@ def measure_scaling(
     rows: list[dict[str, Any]] = []
     for mode, sizes in plan:
         variants: dict[str, Callable[[], Any]] = {}
+        inner: dict[str, int] = {}
         for n in sizes:
             both = _variants(mode, n)
-            variants[f"engine {n}"] = both["engine"]
-            variants[f"hand {n}"] = both["hand"]
+            for kind in ("engine", "hand"):
+                variants[f"{kind} {n}"] = both[kind]
+                inner[f"{kind} {n}"] = _inner(mode, n)
         r = rounds.get(mode.label, rounds["*"])
-        # A batch per sample sized for the smallest n keeps thread samples above timer noise.
-        samples = interleave(variants, r, inner=_inner(mode, 4))
+        samples = interleave(variants, r, inner=inner)
         points: list[dict[str, Any]] = []
         for n in sizes:
             engine = [s * 1e3 / n for s in samples[f"engine {n}"]]

@@ -11,9 +11,7 @@ Configurations:
 * ``engine``: the engine as shipped (it preloads ``concur_lab._child`` and pytest into the server);
 * ``no-preload``: the server preloads nothing (what the preload buys);
 * ``shipped-code``: a benchmark-local prototype of a fix (see ``_PROTOTYPE``): children load the
-  test module's assertion-rewritten code, made once by the parent, instead of rewriting it;
-* ``shipped-code+scan-cache``: also resolve each module file's real path once per parent
-  instead of on every run (``_cache_project_scan``).
+  test module's assertion-rewritten code, made once by the parent, instead of rewriting it.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ __all__ = ["CONFIGS", "FORKSERVER_TARGET", "measure_start_methods"]
 
 FORKSERVER_TARGET = 2.0
 """Forkserver per-worker cost / fork per-worker cost, at most (issue 6, item 3)."""
-CONFIGS = ("engine", "no-preload", "shipped-code", "shipped-code+scan-cache")
+CONFIGS = ("engine", "no-preload", "shipped-code")
 
 _SUBPROCESS_TIMEOUT = 900.0
 
@@ -76,17 +74,14 @@ def _apply_config():
 
     if _CONFIG == "no-preload":
         _processes._preloaded = True  # the engine then never sets a preload list
-    if _CONFIG == "shipped-code+scan-cache":
-        _cache_project_scan(_shipping)
-    if _CONFIG.startswith("shipped-code"):
-        import multiprocess
+    elif _CONFIG == "shipped-code":
+        from multiprocess import forkserver
 
         # The patch must live in the fork server, where children come from: preload it there,
-        # after what the engine itself preloads.
-        _processes._preloaded = True
-        multiprocess.get_context("forkserver").set_forkserver_preload(
-            ["concur_lab._child", "pytest", "_pytest.assertion.rewrite", "concur_bench_prototype"]
-        )
+        # after whatever the engine itself chose to preload.
+        _processes._context("forkserver")
+        server = forkserver._forkserver
+        server.set_forkserver_preload([*server._preload_modules, "concur_bench_prototype"])
         import concur_bench_prototype
 
         concur_bench_prototype.store(_shipping.ModuleEntry(__name__, __file__, True))
@@ -130,30 +125,6 @@ _shipping._rewritten_code = _shipped
 
 
 _MEASURE_TAIL = '''
-
-def _cache_project_scan(_shipping):
-    # Prototype fix (parent side): _project_modules() resolves the real path of every module in
-    # sys.modules on every run; a module's file does not move, so resolve each file once.
-    import functools
-
-    realpath = functools.lru_cache(maxsize=None)(os.path.realpath)
-
-    def project_modules():
-        libraries = _shipping._library_dirs()
-        found = {}
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if not file or not file.endswith(".py") or name in ("__main__", "__mp_main__"):
-                continue
-            if realpath(file).startswith(libraries):
-                continue
-            loader = getattr(module, "__loader__", None)
-            rewrite = type(loader).__name__ == "AssertionRewritingHook"
-            found[name] = _shipping.ModuleEntry(name, file, rewrite)
-        return found
-
-    _shipping._project_modules = project_modules
-
 
 def _run(method, n):
     began = time.monotonic()
