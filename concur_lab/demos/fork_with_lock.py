@@ -38,7 +38,8 @@ def _renew_fixed_lock() -> None:
     _FIXED = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_renew_fixed_lock)
+if hasattr(os, "register_at_fork"):  # POSIX only; Windows cannot fork anyway
+    os.register_at_fork(after_in_child=_renew_fixed_lock)
 
 
 def _try(lock: threading.Lock, timeout: float) -> bool:
