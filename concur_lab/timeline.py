@@ -65,7 +65,7 @@ _TRACE_CNAMES: Mapping[str, str] = {
     "waiting": "thread_state_runnable",
     "sleeping": "thread_state_sleeping",
     "blocked": "thread_state_iowait",
-    "starting": "thread_state_iowait",
+    "starting": "thread_state_unknown",
 }
 
 _PLOT_SUFFIXES = (".png", ".svg", ".pdf")
