@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -162,8 +163,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         ran the SIGUSR1 handler and whether it was the worker, whether the worker learned of the
         signal (the fix: an Event set by the main thread's handler), where ``KeyboardInterrupt``
         was raised, and whether a worker thread kept running through it.
-    :raises RuntimeError: In thread mode, if not called from the main thread.
+    :raises RuntimeError: In thread mode, if not called from the main thread; on platforms
+        without POSIX signals.
     """
+    if not hasattr(signal, "SIGUSR1"):
+        raise RuntimeError(f"the signals demo needs POSIX signals, which {sys.platform} lacks")
     kit = Kit.of(mode)
     seen = _run_threads(kit) if kit.threads else _run_processes(kit)
     if seen["install_in_worker"]["ok"]:
