@@ -1,0 +1,87 @@
+"""Sphinx configuration for the concur-lab documentation.
+
+The build must work offline and with warnings as errors (``sphinx-build -W --keep-going -n``), so
+intersphinx is only switched on when ``CONCUR_DOCS_INTERSPHINX=1`` says the network may be used.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import metadata
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+# The local extension lives next to this file; it is not an installed package.
+sys.path.insert(0, str(_HERE / "_ext"))
+
+project = "concur-lab"
+author = "the concur-lab authors"
+copyright = "2026, the concur-lab authors"
+try:
+    release = metadata.version("concur-lab")
+except metadata.PackageNotFoundError:  # pragma: no cover - docs built from a bare checkout
+    release = "unknown"
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.doctest",
+    "sphinx.ext.viewcode",
+    "sphinx_copybutton",
+    "concur_docs",
+]
+
+# Generated demo pages are written into demos/ at build time (see _ext/concur_docs.py);
+# _build is where people usually put the output when building in place.
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+templates_path: list[str] = []
+
+nitpicky = True
+# Without intersphinx, references into the standard library and third-party packages cannot
+# resolve: they point outside these docs. Every reference to our own names is still checked.
+_THIRD_PARTY = {"pytest", "_pytest", "pluggy", "multiprocess", "dill", "filelock", "matplotlib"}
+_EXTERNAL = sorted(
+    name
+    for name in {*sys.stdlib_module_names, *_THIRD_PARTY}
+    if not name.startswith("_") or name in {"_pytest", "_thread"}
+)
+nitpick_ignore_regex = [
+    (r"py:(class|exc|func|meth|data|obj|mod|attr)", rf"({'|'.join(_EXTERNAL)})(\..*)?"),
+    (r"py:(class|exc|obj)", r"(ExceptionGroup|BaseExceptionGroup)"),
+    # Type variables of private modules (``T`` in ``list[T]``) are not public names.
+    (r"py:(class|obj)", r"(concur_lab|pytest_concur)(\.\w+)*\._\w+\.[A-Z]\w{0,2}"),
+]
+
+if os.environ.get("CONCUR_DOCS_INTERSPHINX") == "1":
+    extensions.append("sphinx.ext.intersphinx")
+    intersphinx_mapping = {
+        "python": ("https://docs.python.org/3", None),
+        "pytest": ("https://docs.pytest.org/en/stable", None),
+    }
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
+autodoc_default_options = {"show-inheritance": True}
+autodoc_preserve_defaults = True
+
+# Docstring examples use the package's public names unqualified, as a reader would after
+# ``from concur_lab import ...``.
+doctest_global_setup = """
+import concur_lab
+from concur_lab import *
+"""
+
+html_theme = "furo"
+html_title = f"concur-lab {release}"
+html_static_path = ["_static"]
+html_css_files = ["concur.css"]
+
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+
+# Demo pages: run every demo in these modes when building HTML ("auto": only for HTML builders).
+concur_demo_modes = ["thread", "process"]
+concur_run_demos = "auto"
