@@ -137,6 +137,7 @@ def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
         pytest (or another plugin) calls them as usual.
     :raises BaseException: The test's outcome, as described in this module's docstring.
     """
+    __tracebackhide__ = True
     kind = item_kind(pyfuncitem)
     if kind is None:
         return None

@@ -87,12 +87,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run a ``concur``-marked test's body in its workers; leave other tests to pytest."""
+    __tracebackhide__ = True
     return run_marked_test(pyfuncitem)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """Take the leak check's snapshot just before a concurrency test's body runs."""
+    __tracebackhide__ = True
     if item_kind(item) is not None:
         # After setup, not before: a module or session fixture first set up for this test may
         # rightly keep a thread or server process running until the end of its scope.
