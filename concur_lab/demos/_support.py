@@ -24,6 +24,7 @@ from typing import Any
 import multiprocess
 
 from concur_lab._modes import Mode
+from concur_lab._outcome import WorkerOutcome, raise_for_outcomes
 
 __all__ = [
     "PROBE",
@@ -39,6 +40,7 @@ __all__ = [
     "scratch_file",
     "subreaper",
     "thread_exceptions",
+    "values",
     "wait_until",
 ]
 
@@ -422,9 +424,24 @@ class SpanRecorder:
             }
         )
 
+    def add_outcomes(self, outcomes: Sequence[WorkerOutcome[Any]], name: str) -> None:
+        """Record one span per engine outcome that has both a start and an end."""
+        for outcome in outcomes:
+            if outcome.started is not None and outcome.finished is not None:
+                self.add(outcome.index, name, outcome.started, outcome.finished)
+
     def sorted(self) -> list[dict[str, Any]]:
         """Return the spans ordered by start time."""
         return sorted(self.spans, key=lambda s: (s["start"], s["worker"]))
+
+
+def values(outcomes: Sequence[WorkerOutcome[Any]]) -> list[Any]:
+    """Return the workers' return values, raising as :func:`concur_lab.run_workers` would.
+
+    :raises Exception: The failed worker's own exception, or a group of them.
+    """
+    raise_for_outcomes(outcomes)
+    return [outcome.value for outcome in outcomes]
 
 
 def listing(values: Sequence[Any]) -> str:

@@ -1,0 +1,104 @@
+"""Who am I: threads share their process's pid, processes each have their own, and a parent.
+
+Every thread reports the caller's ``os.getpid()`` and a thread ident of its own; every process
+reports a pid of its own. ``multiprocess.parent_process().pid`` names the process that started a
+worker under every start method, while ``os.getppid()`` names whoever forked it: the caller under
+``fork`` and ``spawn``, but the fork server under ``forkserver`` (the default on Linux from
+Python 3.14).
+
+What the blog post got wrong: its "print getpid() and getppid() of five children" demo assumes
+``getppid()`` is the script's pid, which stops being true under ``forkserver``, and it presents
+the printed order as fixed; here each worker sends its answer back, so the order of output is
+not part of the lesson.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import multiprocess
+
+from concur_lab import run_outcomes, worker_index
+from concur_lab._modes import Mode
+from concur_lab.demos._support import WAIT, SpanRecorder, values
+
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+
+SLUG = "pid-report"
+TITLE = "Who am I: pid, ppid and parent_process()"
+THEME = "basics"
+ORDER = 10
+LESSON = (
+    "threads share one pid, processes have their own; parent_process() names the real parent, "
+    "getppid() may name the fork server"
+)
+
+
+def _whoami() -> dict[str, Any]:
+    """Return what this worker knows about itself and its parent."""
+    parent = multiprocess.parent_process()
+    return {
+        "index": worker_index(),
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "parent_process_pid": None if parent is None else parent.pid,
+        "thread_ident": threading.get_ident(),
+        "native_id": threading.get_native_id(),
+    }
+
+
+def _describe_pid(pid: int, caller: int) -> str:
+    if pid == caller:
+        return "the caller"
+    if pid == os.getppid():
+        return "the caller's own parent"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return "another process"
+    return "the fork server" if b"forkserver" in cmdline else "another process"
+
+
+def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """Ask *workers* workers (default 5) who they are.
+
+    :param mode: Thread mode, or process mode with its start method.
+    :param workers: How many workers (default 5, as in the blog post).
+    :returns: The caller's pid, each worker's answer, and what they have in common.
+    """
+    n = 5 if workers is None else workers
+    caller = os.getpid()
+    spans = SpanRecorder()
+    outcomes = run_outcomes(_whoami, n, mode=mode, timeout=4 * WAIT)
+    reports = values(outcomes)
+    spans.add_outcomes(outcomes, "whoami")
+    ppids = {_describe_pid(r["ppid"], caller) for r in reports}
+    parents = {r["parent_process_pid"] for r in reports}
+    result: dict[str, Any] = {
+        "caller_pid": caller,
+        "workers": reports,
+        "distinct_pids": len({r["pid"] for r in reports}),
+        "same_pid_as_caller": sum(r["pid"] == caller for r in reports),
+        "distinct_thread_idents": len({(r["pid"], r["thread_ident"]) for r in reports}),
+        "getppid_is": sorted(ppids),
+        "parent_process_is": sorted(
+            "None (no parent process: the workers run inside the caller)"
+            if p is None
+            else _describe_pid(p, caller)
+            for p in parents
+        ),
+        "timeline": spans.sorted(),
+    }
+    if mode.kind == "process":
+        result["varies"] = (
+            "with the start method: getppid() is the caller under fork and spawn, "
+            "the fork server under forkserver; parent_process() is the caller under all three"
+        )
+    result["summary"] = (
+        f"{n} workers, {result['distinct_pids']} distinct pid(s); "
+        f"getppid(): {', '.join(result['getppid_is'])}"
+    )
+    return result

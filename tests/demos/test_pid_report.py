@@ -1,0 +1,58 @@
+"""The pid-report demo: pids, ppids and parent_process() in threads and processes."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from concur_lab import Mode, available_start_methods
+from concur_lab.demos import get_demo
+
+DEMO = get_demo("pid-report")
+
+
+@functools.cache
+def _observe(mode: Mode) -> dict[str, Any]:
+    return DEMO.observe(mode)
+
+
+@pytest.fixture
+def observed(concur_mode: Mode) -> dict[str, Any]:
+    return _observe(concur_mode)
+
+
+def test_pids(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """Five threads share the caller's pid; five processes have five pids of their own."""
+    assert len(observed["workers"]) == 5
+    assert observed["distinct_thread_idents"] == 5
+    if concur_mode == "thread":
+        assert (observed["distinct_pids"], observed["same_pid_as_caller"]) == (1, 5)
+    else:
+        assert (observed["distinct_pids"], observed["same_pid_as_caller"]) == (5, 0)
+
+
+def test_parent(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """Threads have no parent process of their own; a process's parent_process() is the caller."""
+    if concur_mode == "thread":
+        assert observed["getppid_is"] == ["the caller's own parent"]
+        assert observed["parent_process_is"][0].startswith("None")
+    else:
+        assert observed["parent_process_is"] == ["the caller"]
+
+
+def test_workers_answer_in_index_order(observed: dict[str, Any]) -> None:
+    """Answers come back through the engine in worker order, whatever order they ran in."""
+    assert [w["index"] for w in observed["workers"]] == [0, 1, 2, 3, 4]
+    assert len(observed["timeline"]) == 5
+
+
+@pytest.mark.parametrize("method", available_start_methods())
+def test_getppid_by_start_method(method: str) -> None:
+    """Getppid() is the caller under fork and spawn, the fork server under forkserver."""
+    observed = _observe(Mode.process(method))
+    expected = "the fork server" if method == "forkserver" else "the caller"
+    assert observed["getppid_is"] == [expected]
+    assert observed["parent_process_is"] == ["the caller"]
+    assert "forkserver" in observed["varies"]
