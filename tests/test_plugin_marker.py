@@ -132,6 +132,7 @@ def test_every_failing_worker_is_reported(pytester: pytest.Pytester, mode: str) 
     assert "raised in worker 1 of 3" in output
     assert "raised in worker 2 of 3" in output
     assert "raised in worker 0" not in output
+    assert "pytest_concur" not in output  # the plugin's own frames are hidden
 
 
 @pytest.mark.parametrize("mode", ["thread", "process"])
