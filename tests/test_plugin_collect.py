@@ -217,3 +217,16 @@ def test_marker_on_unittest_method_warns(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-W", "default::pytest.PytestConfigWarning")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*concur: the concur marker has no effect on TestCaseFunction*"])
+
+
+def test_concur_mode_via_getfixturevalue(pytester: pytest.Pytester) -> None:
+    """Requested dynamically (not parametrizable), concur_mode is the first selected mode."""
+    pytester.makepyfile(
+        """
+        def test_x(request):
+            mode = request.getfixturevalue("concur_mode")
+            assert mode == "process" and mode.start_method == "spawn"
+        """
+    )
+    result = pytester.runpytest("--concur-mode=process", "--concur-start-method=spawn")
+    result.assert_outcomes(passed=1)
