@@ -1,6 +1,7 @@
 """``python -m benchmarks [--quick] [--out DIR]``: run every benchmark, write Markdown and JSON.
 
-Sections: ``engine`` (the engine against hand-written threads and processes), ``scaling``
+Sections: ``engine`` (the engine against hand-written threads and processes), ``gate`` (how
+much of that the start gate costs process workers), ``scaling``
 (per-worker cost as n grows), ``start-methods`` (forkserver and spawn inside a pytest parent),
 ``suite`` (plugin overhead on a generated suite, against pytest-run-parallel and pytest-forked)
 and ``counter`` (SharedCounter, from ``benchmarks/counter.py``). Peers come from the ``bench``
@@ -23,34 +24,41 @@ from benchmarks import counter as counter_bench
 from benchmarks._machine import machine_info
 from benchmarks._report import render_markdown, verdicts
 from benchmarks.engine import measure_scaling, measure_vs_hand
+from benchmarks.gate import measure_gate
 from benchmarks.startmethods import CONFIGS, measure_start_methods
 from benchmarks.suite import VARIANTS, measure_suite
 from concur_lab import Mode, available_start_methods
 
 __all__ = ["PRESETS", "SECTIONS", "main", "run"]
 
-SECTIONS = ("engine", "scaling", "start-methods", "suite", "counter")
+SECTIONS = ("engine", "gate", "scaling", "start-methods", "suite", "counter")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 # Sizes and rounds per preset. "smoke" exists for the test suite: its numbers mean nothing.
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {
         "vs_hand_sizes": (1, 5, 20),
-        "vs_hand_rounds": {"*": 9, "thread": 15, "process[spawn]": 5},
+        "vs_hand_rounds": {"*": 11, "thread": 21, "process[spawn]": 7},
+        "gate_sizes": (5, 20),
+        "gate_rounds": 11,
+        "gate_methods": 2,
         "scaling": {"thread": 64, "fork": 64, "forkserver": 16},
-        "scaling_rounds": {"*": 5, "thread": 7},
+        "scaling_rounds": {"*": 7, "thread": 11},
         "start_sizes": (1, 4),
-        "start_rounds": 7,
+        "start_rounds": 9,
         "start_configs": CONFIGS,
         "start_padding": 60,
         "suite_tests": 200,
-        "suite_rounds": 5,
+        "suite_rounds": 7,
         "suite_xdist": (0, 2),
         "counter_quick": False,
     },
     "quick": {
         "vs_hand_sizes": (1, 5, 20),
         "vs_hand_rounds": {"*": 3, "thread": 5, "process[spawn]": 2},
+        "gate_sizes": (20,),
+        "gate_rounds": 3,
+        "gate_methods": 2,
         "scaling": {"thread": 64, "fork": 32, "forkserver": 8},
         "scaling_rounds": {"*": 2},
         "start_sizes": (1, 4),
@@ -65,6 +73,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "vs_hand_sizes": (1, 2),
         "vs_hand_rounds": {"*": 1},
+        "gate_sizes": (2,),
+        "gate_rounds": 1,
+        "gate_methods": 1,
         "scaling": {"thread": 4, "fork": 4},
         "scaling_rounds": {"*": 1},
         "start_sizes": (1,),
@@ -137,6 +148,14 @@ def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
         "engine": (
             "vs_hand",
             lambda: measure_vs_hand(_modes(preset), p["vs_hand_sizes"], p["vs_hand_rounds"]),
+        ),
+        "gate": (
+            "gate",
+            lambda: measure_gate(
+                [m for m in ("fork", "forkserver") if m in available][: p["gate_methods"]],
+                p["gate_sizes"],
+                p["gate_rounds"],
+            ),
         ),
         "scaling": ("scaling", lambda: measure_scaling(scaling_plan, p["scaling_rounds"])),
         "start-methods": (

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("vs_hand", "scaling", "start_methods", "suite", "counter")
+SECTIONS = ("vs_hand", "gate", "scaling", "start_methods", "suite", "counter")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -65,10 +65,10 @@ def test_smoke_json_ratios_are_per_round(
 def test_smoke_markdown_has_every_heading(
     smoke: Smoke,
 ) -> None:
-    """latest.md has the machine header, the five item headings and the targets list."""
+    """latest.md has the machine header, a heading per section and the targets list."""
     _, out = smoke
     text = (out / "latest.md").read_text()
-    headings = ["- Machine:", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## Targets:"]
+    headings = ["- Machine:", "## 1.", "### 1b.", "## 2.", "## 3.", "## 4.", "## 5.", "## Targets:"]
     assert [h for h in headings if h not in text] == []
 
 
