@@ -101,15 +101,31 @@ def _context(method: str) -> Any:
     return ctx
 
 
+def _os_thread_count() -> int | None:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
 def _other_threads() -> list[str]:
+    """Name the threads besides this one that a fork would copy the process with."""
     me = threading.current_thread()
     names = [t.name for t in threading.enumerate() if t is not me]
-    if sys.platform == "linux":
-        with suppress(OSError):
-            # The interpreter counts OS threads, which includes threads Python did not start.
-            extra = len(os.listdir("/proc/self/task")) - 1 - len(names)
-            if extra > 0:
-                names.append(f"{extra} thread(s) not started by Python")
+    if sys.platform != "linux":
+        return names
+    # The interpreter counts OS threads, which includes threads Python did not start, and a
+    # thread that was just joined can linger there for a moment while it exits: give those
+    # (ours after a thread-mode run, typically) up to 100 ms to go.
+    settle = time.monotonic() + 0.1
+    while True:
+        count = _os_thread_count()
+        extra = 0 if count is None else count - 1 - len(names)
+        if extra <= 0 or names or time.monotonic() > settle:
+            break
+        time.sleep(0.001)
+    if extra > 0:
+        names.append(f"{extra} thread(s) not started by Python")
     return names
 
 

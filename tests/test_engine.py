@@ -453,3 +453,13 @@ def test_worker_index_outside_a_worker() -> None:
     """worker_index() outside a worker says so."""
     with pytest.raises(RuntimeError, match="outside a concur_lab worker"):
         worker_index()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="the fork warning exists from 3.12")
+def test_fork_right_after_a_thread_run_does_not_warn() -> None:
+    """Threads of a finished thread-mode run never count as other threads at the next fork."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(20):
+            run_workers(double, 4, args=(1,))
+            run_workers(double, 2, mode="process:fork", args=(1,))
