@@ -135,14 +135,14 @@ def test_every_failing_worker_is_reported(pytester: pytest.Pytester, mode: str) 
     assert "pytest_concur" not in output  # the plugin's own frames are hidden
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_skip_in_every_worker_skips(pytester: pytest.Pytester, mode: str) -> None:
-    """pytest.skip in every worker skips the test with its reason."""
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_skip_in_every_worker_skips(pytester: pytest.Pytester, mode: str, method: str) -> None:
+    """pytest.skip in every worker skips the test with its reason, in every start method."""
     pytester.makepyfile(
         "import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n"
         "    pytest.skip('not today')\n"
     )
-    result = run(pytester, mode, "fork", "-rs")
+    result = run(pytester, mode, method, "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["SKIPPED *not today"])
 
@@ -390,3 +390,28 @@ def test_async_test_with_marker_fails_clearly(pytester: pytest.Pytester) -> None
     result = run(pytester, "thread")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*concur: the concur marker runs plain functions only*"])
+
+
+def test_marker_start_method_reaches_workers(pytester: pytest.Pytester) -> None:
+    """The marker's start_method is the one workers start with (spawn children inherit nothing)."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        SET_BY_PARENT = None
+
+        @pytest.fixture
+        def mark_parent():
+            global SET_BY_PARENT
+            SET_BY_PARENT = "parent"
+
+        @pytest.mark.concur(workers=1, start_method="spawn")
+        def test_spawned(mark_parent):
+            assert SET_BY_PARENT is None
+
+        @pytest.mark.concur(workers=1)
+        def test_forked(mark_parent):
+            assert SET_BY_PARENT == "parent"
+        """
+    )
+    run(pytester, "process", "fork").assert_outcomes(passed=2)
