@@ -42,7 +42,7 @@ __all__ = [
 
 KIND_LABELS: Mapping[str, str] = {
     "running": "running (on a CPU)",
-    "waiting": "waiting (ready, but not running)",
+    "waiting": "waiting (for the GIL, a lock or a free CPU)",
     "sleeping": "sleeping or blocked on I/O",
     "blocked": "blocked (sleeping or on I/O)",
     "starting": "starting up",

@@ -263,7 +263,7 @@ class TestPlotGantt:
             "Threads share a GIL.",
             "time since the run started (ms)",
             "running (on a CPU)",
-            "waiting (ready, but not running)",
+            "waiting (for the GIL, a lock or a free CPU)",
             "worker 1",
         ):
             assert text in svg
