@@ -271,6 +271,11 @@ def _holding_lock(counter: SharedCounter) -> Iterator[None]:
             fcntl.flock(counter._fd, fcntl.LOCK_UN)
 
 
+def _signal_then_increment(counter: SharedCounter, about_to_increment: Any) -> None:
+    about_to_increment.set()
+    counter.increment()
+
+
 @pytest.mark.skipif("fork" not in START_METHODS, reason="needs the fork start method")
 def test_fork_while_parent_holds_the_lock(
     backend: str, make_counter: Callable[[str], SharedCounter]
@@ -278,9 +283,11 @@ def test_fork_while_parent_holds_the_lock(
     """A child forked while the parent holds the lock waits for the parent, then counts."""
     counter = make_counter("process:fork")
     ctx = multiprocess.get_context("fork")
-    child = ctx.Process(target=_increment_n, args=(counter, 1))
+    about_to_increment = ctx.Event()
+    child = ctx.Process(target=_signal_then_increment, args=(counter, about_to_increment))
     with _holding_lock(counter):
         child.start()
+        assert about_to_increment.wait(DEADLINE)
         child.join(0.5)
         assert child.is_alive(), "the child got past a lock its parent holds"
         assert counter._peek() == 0  # type: ignore[attr-defined]
