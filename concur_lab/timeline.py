@@ -194,18 +194,23 @@ class ModeTimeline:
         return tuple(sorted({span.worker for span in self.spans}))
 
     def worker_name(self, worker: int) -> str:
-        """Return ``"worker N"``, plus the worker's own name when its spans agree on one.
+        """Return ``"worker N"``, plus the worker's own name when its spans identify it.
 
-        E.g. ``"worker 1 (process 4242)"``: telling PIDs apart is half the lesson. Names that
-        only repeat the index, like ``"worker-1"`` or ``"concur-worker-1"``, are left out.
+        E.g. ``"worker 1 (process 4242)"``: telling PIDs apart is half the lesson. A name is
+        shown only if all the worker's spans carry it and no other worker's do (a shared name
+        like ``"countdown"`` names the task, not the worker), and not if it only repeats the
+        index, like ``"worker-1"`` or ``"concur-worker-1"``.
         """
-        names = {span.name for span in self.spans if span.worker == worker}
         label = f"worker {worker}"
-        if len(names) == 1:
-            (name,) = names
-            if not "".join(ch for ch in name.lower() if ch.isalnum()).endswith(f"worker{worker}"):
-                label += f" ({name})"
-        return label
+        names = {span.name for span in self.spans if span.worker == worker}
+        if len(names) != 1:
+            return label
+        (name,) = names
+        shared = any(span.name == name for span in self.spans if span.worker != worker)
+        repeats_index = "".join(ch for ch in name.lower() if ch.isalnum()).endswith(
+            f"worker{worker}"
+        )
+        return label if shared or repeats_index else f"{label} ({name})"
 
     @property
     def end(self) -> float:

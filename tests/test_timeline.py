@@ -128,6 +128,11 @@ class TestWorkerName:
         timeline = ModeTimeline("thread", (Span(1, name, 0.0, 1.0),))
         assert timeline.worker_name(1) == "worker 1"
 
+    def test_task_name_shared_by_workers_is_dropped(self) -> None:
+        """A name every worker carries names the task, not the worker."""
+        timeline = ModeTimeline("thread", (Span(0, "spin", 0.0, 1.0), Span(1, "spin", 0.0, 1.0)))
+        assert timeline.worker_name(0) == "worker 0"
+
     def test_mixed_names_are_dropped(self) -> None:
         """Spans with different names give no single name to show."""
         timeline = ModeTimeline("thread", (Span(0, "a", 0.0, 1.0), Span(0, "b", 1.0, 2.0)))
