@@ -129,9 +129,9 @@ def _demo_page(demo: Any, srcdir: Path) -> str:
             f"   $ python -m concur_lab run {slug} --mode both",
             "",
             _heading("What happened when these docs were built", "-"),
-            f".. demo-observations:: {slug}",
-            "",
             f".. demo-timeline:: {slug}",
+            "",
+            f".. demo-observations:: {slug}",
             "",
             _heading("The code", "-"),
             f"The whole module, as shipped in ``{demo.module.__name__}``:",
@@ -286,6 +286,22 @@ def _render_value(value: Any) -> str:
     return text
 
 
+def _merge_orders(orders: list[list[str]]) -> list[str]:
+    """Merge key orders so that a key only one mode reports sits next to its neighbours."""
+    merged: list[str] = []
+    for order in orders:
+        previous: str | None = None
+        for key in order:
+            if key not in merged:
+                at = merged.index(previous) + 1 if previous is not None else 0
+                # Skip past keys already placed after *previous* that share the key's parent.
+                while at < len(merged) and merged[at].rsplit(".", 1)[0] == key.rsplit(".", 1)[0]:
+                    at += 1
+                merged.insert(at, key)
+            previous = key
+    return merged
+
+
 def _flatten(observed: dict[str, Any], prefix: str = "", depth: int = 2) -> dict[str, Any]:
     """Turn nested dicts into dotted keys (``lifecycle.after_join.exitcode``), *depth* levels."""
     flat: dict[str, Any] = {}
@@ -401,11 +417,7 @@ class DemoObservations(_DemoDirective):
             label: _flatten({k: v for k, v in observed.items() if k not in _SPECIAL_KEYS})
             for label, observed in runs.items()
         }
-        keys: list[str] = []
-        for observed in flat.values():
-            for key in observed:
-                if key not in keys:
-                    keys.append(key)
+        keys = _merge_orders([list(observed) for observed in flat.values()])
         if wanted:
             keys = [k for k in keys if any(k == w or k.startswith(w + ".") for w in wanted)]
         labels = list(runs)
@@ -434,8 +446,10 @@ class DemoObservations(_DemoDirective):
         row = nodes.row()
         for i, text in enumerate(cells):
             entry = nodes.entry()
-            if literal and i > 0 and text != "—":
+            if literal and i > 0 and ("\n" in text or len(text) > 60):
                 entry += nodes.literal_block(text, text, language="text", classes=["demo-value"])
+            elif literal and i > 0 and text != "—":
+                entry += nodes.paragraph("", "", nodes.literal(text, text, classes=["demo-value"]))
             elif literal:
                 entry += nodes.paragraph("", "", nodes.literal(text, text))
             else:
