@@ -412,7 +412,7 @@ class SpanRecorder:
         self.t0 = time.monotonic()
         self.spans: list[dict[str, Any]] = []
 
-    def add(self, worker: int, name: str, start: float, end: float, kind: str = "run") -> None:
+    def add(self, worker: int, name: str, start: float, end: float, kind: str = "running") -> None:
         """Record one span given absolute ``time.monotonic()`` readings."""
         self.spans.append(
             {
