@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from concur_lab import Mode
+from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("lost-update")
@@ -50,3 +50,10 @@ def test_timeline_has_every_step(observed: dict[str, Any]) -> None:
     spans = observed["timeline"]
     assert len(spans) == 12
     assert {s["kind"] for s in spans} == {"running", "waiting"}
+
+
+@pytest.mark.parametrize("method", available_start_methods())
+def test_same_numbers_under_every_start_method(method: str) -> None:
+    """The schedule, not the start method, decides: 1 and N with fork, spawn and forkserver."""
+    observed = _observe(Mode.process(method))
+    assert (observed["racy"]["result"], observed["locked"]["result"]) == (1, 4)
