@@ -566,6 +566,42 @@ class PytestRun(SphinxDirective):
         return [nodes.literal_block(text, text, language="text", classes=["pytest-output"])]
 
 
+class ConcurCli(SphinxDirective):
+    """Show the output of ``python -m concur_lab ARGS``, run while the docs are built.
+
+    ``.. concur-cli:: run --help``. Commands other than ``--help`` run demos, so like the demo
+    directives they run only for HTML builders.
+    """
+
+    required_arguments = 1
+    final_argument_whitespace = True
+
+    def run(self) -> list[nodes.Node]:
+        import shlex
+        import subprocess
+
+        args = shlex.split(self.arguments[0])
+        shown = " ".join(["$ python -m concur_lab", *map(shlex.quote, args)])
+        if "--help" not in args and not _should_run(self.env.app):
+            return [nodes.literal_block(shown, shown, language="console")]
+        env = {**os.environ, "COLUMNS": "88", "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "concur_lab", *args],
+                capture_output=True, text=True, timeout=600, check=False, env=env,
+            )
+        except subprocess.TimeoutExpired:
+            raise self.error(f"python -m concur_lab {self.arguments[0]} took over 600 s") from None
+        output = (done.stdout + done.stderr).rstrip()
+        if done.returncode != 0:
+            _LOG.warning(
+                "python -m concur_lab %s exited with status %s:\n%s",
+                self.arguments[0], done.returncode, output, location=self.get_location(),
+            )
+        text = f"{shown}\n{output}"
+        return [nodes.literal_block(text, text, language="text", classes=["cli-output"])]
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -712,6 +748,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
         app.add_object_type("confval", "confval", indextemplate="pair: %s; configuration value")
     app.add_directive("autopublic", AutoPublic)
     app.add_directive("pytest-run", PytestRun)
+    app.add_directive("concur-cli", ConcurCli)
     app.add_directive("demo-lesson", DemoLesson)
     app.add_directive("demo-observations", DemoObservations)
     app.add_directive("demo-timeline", DemoTimeline)
