@@ -1,0 +1,97 @@
+"""A ``threading.Lock`` does not lock across processes; a ``multiprocess`` Lock does.
+
+One worker takes a lock and holds it; a second worker then tries to take the same lock without
+waiting. Threads share one ``threading.Lock``, so the second is refused. Processes each get a
+lock of their own: under ``fork`` a copy made with the process's memory, under ``spawn`` and
+``forkserver`` a new lock that dill built from the pickle (stdlib ``multiprocessing`` refuses
+instead: ``TypeError: cannot pickle '_thread.lock' object``). Either way the second process takes
+"the" lock while the first holds it: no mutual exclusion, and no error to warn you. A lock made
+by the process context (``ctx.Lock()``, a named semaphore) excludes across processes and threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+import multiprocess
+
+from concur_lab._modes import Mode, default_start_method
+from concur_lab.demos._support import WAIT, Kit
+
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+
+SLUG = "lock-across-processes"
+TITLE = "threading.Lock does not cross processes"
+THEME = "hazards"
+ORDER = 10
+LESSON = (
+    "each process gets its own copy of a threading.Lock, so it excludes nobody; "
+    "use the context's Lock"
+)
+
+KINDS = ("threading.Lock", "multiprocess Lock")
+
+
+def _holder(locks: list[Any], held: list[Any], probed: list[Any], inbox: Any) -> None:
+    """Take each lock in turn and hold it until the prober has tried it."""
+    for lock, is_held, was_probed in zip(locks, held, probed, strict=True):
+        got = lock.acquire(timeout=WAIT)
+        is_held.set()
+        was_probed.wait(WAIT)
+        if got:
+            lock.release()
+    inbox.put(("holder", None))
+
+
+def _prober(locks: list[Any], held: list[Any], probed: list[Any], inbox: Any) -> None:
+    """While the holder holds each lock, try to take it without waiting."""
+    results = []
+    for lock, is_held, was_probed in zip(locks, held, probed, strict=True):
+        is_held.wait(WAIT)
+        got = lock.acquire(False)  # positional: threading says blocking=, multiprocess block=
+        if got:
+            lock.release()
+        results.append(got)
+        was_probed.set()
+    inbox.put(("prober", results))
+
+
+def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """Hold a ``threading.Lock`` and a ``multiprocess`` Lock in one worker, probe from another.
+
+    :param mode: Thread mode, or process mode with its start method.
+    :param workers: Ignored: the demo needs exactly two workers, a holder and a prober.
+    :returns: Per lock kind whether the prober took the lock while the holder held it.
+    """
+    kit = Kit.of(mode)
+    # Thread mode has no start method; any context's Lock works across threads, so take the
+    # platform's default explicitly.
+    ctx = kit.ctx or multiprocess.get_context(default_start_method())
+    locks = [threading.Lock(), ctx.Lock()]
+    held = [kit.Event() for _ in KINDS]
+    probed = [kit.Event() for _ in KINDS]
+    with contextlib.closing(kit.inbox()) as inbox, kit.workers() as crew:
+        for role in (_holder, _prober):
+            crew.start(role, locks, held, probed, inbox, name=role.__name__.strip("_"))
+        reports = dict(inbox.collect(2, watch=crew.handles))
+    taken = reports["prober"]
+    result: dict[str, Any] = {
+        kind: {
+            "second_worker_took_it_while_held": got,
+            "mutual_exclusion": not got,
+        }
+        for kind, got in zip(KINDS, taken, strict=True)
+    }
+    if mode.kind == "process":
+        result["threading.Lock"]["how_each_process_got_it"] = (
+            "copied with the memory at fork"
+            if mode.start_method == "fork"
+            else "rebuilt from a pickle (dill) as a new lock"
+        )
+    result["summary"] = ", ".join(
+        f"{kind}: {'excludes' if result[kind]['mutual_exclusion'] else 'no exclusion'}"
+        for kind in KINDS
+    )
+    return result
