@@ -1,0 +1,146 @@
+"""The docs build cleanly (html and doctest, warnings as errors) and document every public name."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+# The HTML build runs every demo in both modes (in fresh interpreters), so it gets a long leash.
+BUILD_TIMEOUT = 1200
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("sphinx") is None,
+    reason='sphinx is not installed: it comes with the docs extra (pip install -e ".[docs]")',
+)
+
+
+def _sphinx(builder: str, outdir: Path) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q",
+        "-b", builder, "-d", str(outdir / ".doctrees"), str(DOCS), str(outdir),
+    ]  # fmt: skip
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False, cwd=ROOT
+    )
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Build the HTML docs once for this module; return the output dir and the build's messages."""
+    outdir = tmp_path_factory.mktemp("html")
+    done = _sphinx("html", outdir)
+    return outdir, f"exit status {done.returncode}\n{done.stdout}\n{done.stderr}"
+
+
+def _inventory(outdir: Path) -> dict[str, set[str]]:
+    """Read objects.inv: object type (``py:function``, ``std:cmdoption``...) -> names."""
+    from sphinx.util.inventory import InventoryFile
+
+    with (outdir / "objects.inv").open("rb") as stream:
+        data = InventoryFile.load(stream, "", lambda base, uri: uri)
+    return {kind: set(entries) for kind, entries in data.items()}
+
+
+def _names(inventory: dict[str, set[str]], *kinds: str) -> set[str]:
+    return set().union(*(inventory.get(kind, set()) for kind in kinds))
+
+
+def _pytest_output(*args: str, plugin: bool, cwd: Path) -> str:
+    """Run pytest with only our plugin (or none) and return its output."""
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "COLUMNS": "200"}
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    if plugin:
+        command[3:3] = ["-p", "concur"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, cwd=cwd, env=env
+    )
+    return done.stdout
+
+
+def _added_by_plugin(pattern: str, *args: str, cwd: Path) -> set[str]:
+    """Names matching *pattern* in pytest's output with the plugin loaded, but not without it."""
+    regex = re.compile(pattern, re.MULTILINE)
+    with_plugin = set(regex.findall(_pytest_output(*args, plugin=True, cwd=cwd)))
+    without = set(regex.findall(_pytest_output(*args, plugin=False, cwd=cwd)))
+    return with_plugin - without
+
+
+def test_html_build_passes_with_warnings_as_errors(html: tuple[Path, str]) -> None:
+    """sphinx-build -W --keep-going -n -b html succeeds."""
+    outdir, messages = html
+    assert (outdir / "index.html").exists(), messages
+    assert messages.startswith("exit status 0\n"), messages
+
+
+def test_doctest_build_passes(tmp_path: Path) -> None:
+    """sphinx-build -W --keep-going -n -b doctest succeeds: every example in the docs runs."""
+    done = _sphinx("doctest", tmp_path)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert "0 failures in tests" in (tmp_path / "output.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("package", ["concur_lab", "pytest_concur"])
+def test_every_public_name_is_in_the_api_reference(html: tuple[Path, str], package: str) -> None:
+    """Each name in the package's __all__ has an entry in the built API reference."""
+    outdir, messages = html
+    inventory = _inventory(outdir)
+    documented = _names(inventory, *(kind for kind in inventory if kind.startswith("py:")))
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if f"{package}.{name}" not in documented]
+    assert not missing, f"not in the API reference: {missing}\n{messages}"
+
+
+def test_every_plugin_option_is_documented(html: tuple[Path, str], tmp_path: Path) -> None:
+    """Every command-line option the plugin adds has a ``.. option::`` entry."""
+    options = _added_by_plugin(r"^\s+(--[\w-]+)", "--help", cwd=tmp_path)
+    assert options, "found no option added by the plugin: is it installed?"
+    documented = _names(_inventory(html[0]), "std:cmdoption")
+    assert sorted(options - documented) == []
+
+
+def test_every_plugin_ini_key_is_documented(html: tuple[Path, str], tmp_path: Path) -> None:
+    """Every ini key the plugin adds has a ``.. confval::`` entry."""
+    keys = _added_by_plugin(r"^  (\w+) \([\w |]+\):", "--help", cwd=tmp_path)
+    assert keys, "found no ini key added by the plugin: is it installed?"
+    documented = _names(_inventory(html[0]), "std:confval")
+    assert sorted(keys - documented) == []
+
+
+def test_every_plugin_marker_is_documented(html: tuple[Path, str], tmp_path: Path) -> None:
+    """Every marker the plugin registers has a ``.. marker::`` entry."""
+    markers = _added_by_plugin(r"^@pytest\.mark\.(\w+)", "--markers", cwd=tmp_path)
+    assert markers, "found no marker registered by the plugin: is it installed?"
+    documented = _names(_inventory(html[0]), "std:marker")
+    assert sorted(markers - documented) == []
+
+
+def test_every_plugin_fixture_is_documented(html: tuple[Path, str], tmp_path: Path) -> None:
+    """Every fixture the plugin defines has a ``.. fixture::`` entry."""
+    fixtures = _added_by_plugin(r"^(\w+)(?: \[\w+ scope\])? -- ", "--fixtures", cwd=tmp_path)
+    assert fixtures, "found no fixture defined by the plugin: is it installed?"
+    documented = _names(_inventory(html[0]), "std:fixture")
+    assert sorted(fixtures - documented) == []
+
+
+def test_every_demo_has_a_page_with_both_modes(html: tuple[Path, str]) -> None:
+    """Each demo of the catalogue has a generated page showing its thread and process runs."""
+    from concur_lab.demos import all_demos
+
+    outdir, messages = html
+    for demo in all_demos():
+        page = outdir / "demos" / f"{demo.slug}.html"
+        assert page.exists(), f"no page for demo {demo.slug}\n{messages}"
+        text = page.read_text(encoding="utf-8")
+        assert "demo-observations" in text, f"{demo.slug}: no observations table"
+        assert ">thread<" in text, f"{demo.slug}: no thread-mode column"
+        assert ">process[" in text, f"{demo.slug}: no process-mode column"
