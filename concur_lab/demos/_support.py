@@ -42,6 +42,7 @@ __all__ = [
     "thread_exceptions",
     "values",
     "wait_until",
+    "worker_count",
 ]
 
 WAIT = 15.0
@@ -433,6 +434,18 @@ class SpanRecorder:
     def sorted(self) -> list[dict[str, Any]]:
         """Return the spans ordered by start time."""
         return sorted(self.spans, key=lambda s: (s["start"], s["worker"]))
+
+
+def worker_count(workers: int | None, default: int) -> int:
+    """Return *workers*, or *default* when it is ``None``.
+
+    :raises ValueError: If *workers* is less than 1.
+    """
+    if workers is None:
+        return default
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return workers
 
 
 def values(outcomes: Sequence[WorkerOutcome[Any]]) -> list[Any]:

@@ -24,7 +24,7 @@ from typing import Any
 import multiprocess
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit, attempt, proc_stat
+from concur_lab.demos._support import WAIT, Kit, attempt, proc_stat, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -77,6 +77,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :param workers: Ignored: one worker per case.
     :returns: ``{"daemonic", "non_daemonic", "at_exit", "optimized", "summary"}``.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     result: dict[str, Any] = {"optimized": bool(sys.flags.optimize)}
     with contextlib.closing(kit.inbox()) as inbox, kit.workers() as crew:

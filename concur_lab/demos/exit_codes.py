@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit, scratch_dir, thread_exceptions
+from concur_lab.demos._support import WAIT, Kit, scratch_dir, thread_exceptions, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -122,6 +122,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :param workers: Ignored: there is one worker per case.
     :returns: ``{"cases": [{"case", "exitcode", ...}, ...], "summary": ...}``.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     cases = _run_threads() if kit.threads else _run_processes(kit)
     result: dict[str, Any] = {"cases": cases}

@@ -21,7 +21,7 @@ from typing import Any
 import multiprocess
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import PROBE, WAIT, Kit, attempt
+from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -50,6 +50,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: Observations: joining before start, from inside the worker, with a timeout while the
         worker runs, after it ended, twice, and (processes) after ``close()``.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     go = kit.Event()
     result: dict[str, Any] = {"optimized": bool(sys.flags.optimize)}

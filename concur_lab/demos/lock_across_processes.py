@@ -18,7 +18,7 @@ from typing import Any
 import multiprocess
 
 from concur_lab._modes import Mode, default_start_method
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -65,6 +65,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :param workers: Ignored: the demo needs exactly two workers, a holder and a prober.
     :returns: Per lock kind whether the prober took the lock while the holder held it.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     # Thread mode has no start method; any context's Lock works across threads, so take the
     # platform's default explicitly.

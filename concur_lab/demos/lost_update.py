@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import PROBE, Kit, SpanRecorder, attempt
+from concur_lab.demos._support import PROBE, Kit, SpanRecorder, attempt, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -78,7 +78,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :param workers: How many workers (default 4).
     :returns: ``{"racy": ..., "locked": ..., "lock_across_barrier": ..., "timeline": ...}``.
     """
-    n = 4 if workers is None else workers
+    n = worker_count(workers, 4)
     kit = Kit.of(mode)
     racy, locked, lock = kit.Value(0), kit.Value(0), kit.Lock()
     all_read, together, across = kit.Barrier(n), kit.Barrier(n), kit.Barrier(n)

@@ -22,7 +22,7 @@ import multiprocess
 
 from concur_lab import run_outcomes, worker_index
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, SpanRecorder, values
+from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -69,7 +69,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :param workers: How many workers (default 5, as in the blog post).
     :returns: The caller's pid, each worker's answer, and what they have in common.
     """
-    n = 5 if workers is None else workers
+    n = worker_count(workers, 5)
     caller = os.getpid()
     spans = SpanRecorder()
     outcomes = run_outcomes(_whoami, n, mode=mode, timeout=4 * WAIT)

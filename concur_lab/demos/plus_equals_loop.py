@@ -21,7 +21,7 @@ from typing import Any
 
 from concur_lab import run_outcomes
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, SpanRecorder, values
+from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -96,7 +96,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         and the caller's unchanged global (processes); the interpreter; ``"varies"``.
     """
     global x
-    n = 4 if workers is None else workers
+    n = worker_count(workers, 4)
     spans = SpanRecorder()
     expected = n * PER_WORKER
     variants: dict[str, Any] = {}

@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import Kit, scratch_file
+from concur_lab.demos._support import Kit, scratch_file, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -95,7 +95,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: ``{"broken": ..., "fixed": ...}``: the file's content, its lines, how many lines are
         intact, and how many ``write()`` calls each line took.
     """
-    n = 5 if workers is None else workers
+    n = worker_count(workers, 5)
     kit = Kit.of(mode)
     barrier = kit.Barrier(n)
     with (

@@ -25,7 +25,7 @@ from typing import Any
 import multiprocess
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit, attempt, thread_exceptions
+from concur_lab.demos._support import WAIT, Kit, attempt, thread_exceptions, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -128,6 +128,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: Observations: parameters, the ``group`` check, ``args`` handling, lifecycle states,
         what the worker saw, and (processes) how ``terminate()``/``kill()``/``close()`` behave.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     cls: Any = threading.Thread if kit.threads else kit.ctx.Process
     result: dict[str, Any] = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from concur_lab import run_outcomes
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, SpanRecorder, values
+from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -68,7 +68,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         the workers saw (in worker order and sorted) and the caller's value afterwards.
     """
     global counter
-    n = 5 if workers is None else workers
+    n = worker_count(workers, 5)
     spans = SpanRecorder()
     try:
         result: dict[str, Any] = {

@@ -35,6 +35,7 @@ from concur_lab.demos._support import (
     proc_stat,
     subreaper,
     wait_until,
+    worker_count,
 )
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
@@ -93,6 +94,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: ``{"forced", "interrupted", "cooperative", "orphans", "summary"}``; each stop
         scenario tells the exit code, whether ``finally`` ran and whether the lock is free again.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     result: dict[str, Any] = {}
     if kit.threads:

@@ -22,7 +22,7 @@ from typing import Any
 import multiprocess
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "ReaderThread", "run"]
 
@@ -92,7 +92,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         ``{"raised": "NameError", ...}``).
     """
     global num
-    n = 5 if workers is None else workers
+    n = worker_count(workers, 5)
     kit = Kit.of(mode)
     cls = _reader_class(mode)
     go = kit.Event()

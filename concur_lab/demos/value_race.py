@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import Kit, SpanRecorder
+from concur_lab.demos._support import Kit, SpanRecorder, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -63,7 +63,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: ``{"unlocked", "locked", "scheduled"}`` each with ``result`` and ``expected``, and a
         timeline.
     """
-    n = 4 if workers is None else workers
+    n = worker_count(workers, 4)
     kit = Kit.of(mode)
     unlocked, locked, forced = kit.Value(0), kit.Value(0), kit.Value(0)
     barrier = kit.Barrier(n)

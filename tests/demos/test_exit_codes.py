@@ -76,3 +76,9 @@ def test_what_the_worker_printed(concur_mode: Mode, cases: dict[str, dict[str, A
         assert cases["terminate()"]["signal"] == "SIGTERM"
     else:
         assert cases["raise ValueError"]["caller_still_running"] is True
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

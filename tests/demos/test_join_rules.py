@@ -81,3 +81,9 @@ def test_under_python_o_the_assert_vanishes() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["raised"] == "AttributeError"
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

@@ -45,3 +45,9 @@ def test_no_exclusion_under_any_start_method(method: str) -> None:
     assert observed["multiprocess Lock"]["mutual_exclusion"] is True
     how = observed["threading.Lock"]["how_each_process_got_it"]
     assert ("fork" in how) is (method == "fork")
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

@@ -57,3 +57,9 @@ def test_same_numbers_under_every_start_method(method: str) -> None:
     """The schedule, not the start method, decides: 1 and N with fork, spawn and forkserver."""
     observed = _observe(Mode.process(method))
     assert (observed["racy"]["result"], observed["locked"]["result"]) == (1, 4)
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

@@ -56,3 +56,9 @@ def test_getppid_by_start_method(method: str) -> None:
     assert observed["getppid_is"] == [expected]
     assert observed["parent_process_is"] == ["the caller"]
     assert "forkserver" in observed["varies"]
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

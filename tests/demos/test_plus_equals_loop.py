@@ -48,3 +48,9 @@ def test_leaves_no_trace(observed: dict[str, Any]) -> None:
     """The module global and the switch interval are back as they were."""
     assert plus_equals_loop.x == 0
     assert sys.getswitchinterval() == _SWITCH_INTERVAL
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

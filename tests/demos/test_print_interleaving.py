@@ -43,3 +43,9 @@ def test_one_write_per_line_stays_whole(observed: dict[str, Any]) -> None:
     fixed = observed["fixed"]
     assert sorted(fixed["lines"]) == ["1", "2", "3", "4", "5"]
     assert fixed["intact_lines"] == 5
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

@@ -102,3 +102,9 @@ def test_post_omitted_names(concur_mode: Mode, observed: dict[str, Any]) -> None
         assert set(observed["missing_from_post"]) == {"kill", "close", "ident", "sentinel"}
     else:
         assert set(observed["missing_from_post"]) == {"ident", "native_id"}
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

@@ -53,3 +53,9 @@ def test_global_set_late_by_start_method(method: str) -> None:
 def test_module_left_as_imported(observed: dict[str, Any]) -> None:
     """After a run the module global is back at its import-time value."""
     assert shared_global.counter == 0
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

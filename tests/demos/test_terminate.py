@@ -84,3 +84,9 @@ def test_zombie_until_joined(method: str) -> None:
         assert orphans["child_state_before_join"] == "Z"
         assert orphans["join_would_wait_for_orphan"] is True
     assert "varies" in _observe(Mode.process(method))
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

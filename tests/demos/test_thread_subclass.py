@@ -53,3 +53,9 @@ def test_late_read_by_start_method(method: str) -> None:
 def test_module_left_without_num(observed: dict[str, Any]) -> None:
     """The loop variable does not outlive the run: the module is left as imported."""
     assert not hasattr(thread_subclass, "num")
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)

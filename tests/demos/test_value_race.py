@@ -39,3 +39,9 @@ def test_locked_loop_is_exact(observed: dict[str, Any]) -> None:
 def test_scheduled_race_is_exact(observed: dict[str, Any]) -> None:
     """A locked read, a barrier, then a locked write: four increments leave exactly 1."""
     assert observed["scheduled"] == {"expected": 4, "result": 1}
+
+
+def test_rejects_zero_workers() -> None:
+    """A worker count below 1 is refused with a message naming the value."""
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        DEMO.observe("thread", 0)
