@@ -85,3 +85,5 @@ copybutton_only_copy_prompt_lines = True
 # Demo pages: run every demo in these modes when building HTML ("auto": only for HTML builders).
 concur_demo_modes = ["thread", "process"]
 concur_run_demos = "auto"
+# Timeline figures only for the demos about scheduling and the GIL.
+concur_timeline_themes = ["performance"]

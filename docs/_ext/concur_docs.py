@@ -406,9 +406,11 @@ class DemoObservations(_DemoDirective):
         if not reasons:
             return []
         note = nodes.note()
-        note += nodes.paragraph(text="This outcome is not the same everywhere:")
         for reason in sorted(reasons):
-            note += nodes.paragraph(text=reason)
+            para = nodes.paragraph()
+            para += nodes.strong(text="Varies: ")
+            para += nodes.Text(reason)
+            note += para
         return [note]
 
     def _table(self, runs: dict[str, dict[str, Any]]) -> nodes.table:
@@ -464,6 +466,10 @@ class DemoTimeline(_DemoDirective):
     def run(self) -> list[nodes.Node]:
         demo = self.demo()
         if not _should_run(self.env.app):
+            return []
+        if demo.theme not in self.config.concur_timeline_themes:
+            # Spans of a demo that is not about scheduling make a misleading picture (a few
+            # specks of "running"); the command line still draws them for the curious.
             return []
         runs = {}
         for mode in self.config.concur_demo_modes:
@@ -730,6 +736,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("concur_demo_modes", ["thread", "process"], "env", types=[list])
     app.add_config_value("concur_run_demos", "auto", "env", types=[str, bool])
     app.add_config_value("concur_demo_timeout", 180.0, "env", types=[float, int])
+    app.add_config_value("concur_timeline_themes", ["performance"], "env", types=[list])
     app.add_object_type(
         "fixture",
         "fixture",
