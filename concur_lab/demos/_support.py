@@ -413,8 +413,13 @@ class SpanRecorder:
         self.t0 = time.monotonic()
         self.spans: list[dict[str, Any]] = []
 
-    def add(self, worker: int, name: str, start: float, end: float, kind: str = "running") -> None:
-        """Record one span given absolute ``time.monotonic()`` readings."""
+    def add(self, worker: int, name: str, start: float, end: float, kind: str = "busy") -> None:
+        """Record one span given absolute ``time.monotonic()`` readings.
+
+        The default kind, ``"busy"``, says the worker was in that step without claiming it was on
+        a CPU the whole time (a thread may have been waiting for the GIL): only the GIL demos
+        measure ``"running"``.
+        """
         self.spans.append(
             {
                 "worker": worker,

@@ -49,7 +49,7 @@ def test_timeline_has_every_step(observed: dict[str, Any]) -> None:
     """The timeline holds three spans per worker, waiting ones among them."""
     spans = observed["timeline"]
     assert len(spans) == 12
-    assert {s["kind"] for s in spans} == {"running", "waiting"}
+    assert {s["kind"] for s in spans} == {"busy", "waiting"}
 
 
 @pytest.mark.parametrize("method", available_start_methods())
