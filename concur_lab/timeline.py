@@ -286,12 +286,15 @@ def _describe(timeline: ModeTimeline) -> str:
         return "ran"
     together = timeline.overlap_fraction()
     io_bound = _is_io_bound(timeline)
+    # Processes need no permission to run: if they waited, the CPUs were busy elsewhere.
+    starved = not timeline.is_thread and timeline.waiting_fraction() > 0.3
     if together >= 0.6:
         cpu = "run side by side"
+    elif starved and together >= 0.05:
+        cpu = "partly overlap (they often waited for a free CPU: the machine was busy)"
     elif together >= 0.05:
         cpu = "partly overlap on the CPU" if io_bound else "partly overlap"
-    elif not timeline.is_thread and timeline.waiting_fraction() > 0.3:
-        # Processes need no permission to run: if they waited, the CPUs were busy elsewhere.
+    elif starved:
         cpu = "waited for a free CPU (the machine was busy)"
     else:
         cpu = "take turns on the CPU" if io_bound else "take turns, one at a time"

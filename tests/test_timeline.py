@@ -157,6 +157,14 @@ class TestHeadline:
             "Processes waited for a free CPU (the machine was busy)"
         )
 
+    def test_partly_starved_processes_say_why(self) -> None:
+        """Processes that overlap a little but mostly wait blame the busy machine."""
+        spans = [Span(0, "p", 0.0, 0.3), Span(1, "p", 0.2, 0.5)]
+        spans += [Span(0, "p", 0.3, 1.0, "waiting"), Span(1, "p", 0.5, 1.2, "waiting")]
+        assert headline([ModeTimeline("process[fork]", tuple(spans))]) == (
+            "Processes partly overlap (they often waited for a free CPU: the machine was busy)"
+        )
+
     def test_io_bound_threads_wait_side_by_side(self) -> None:
         """Threads that mostly block say their I/O waits overlap although their CPU use does not."""
         spans = []
