@@ -49,6 +49,8 @@ __all__ = ["build_parser", "main"]
 _PROG = "concur-lab"
 _PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 _DEMO_TIMEOUT = 60.0
+# Each worker may be a process: a typo like 1000 should not fork-bomb a laptop.
+_MAX_WORKERS = 64
 # Keys of the observations that get their own treatment instead of a table row.
 _SPECIAL_KEYS = ("summary", "varies", "timeline")
 
@@ -65,9 +67,9 @@ def _worker_count(text: str) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
+    if not 1 <= value <= _MAX_WORKERS:
         raise argparse.ArgumentTypeError(
-            f"invalid worker count {text!r}: expected a whole number of at least 1"
+            f"invalid worker count {text!r}: expected a whole number from 1 to {_MAX_WORKERS}"
         )
     return value
 

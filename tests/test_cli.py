@@ -192,11 +192,11 @@ class TestUsage:
         assert json.loads(out)["demo"] == "shared-global"
 
     @pytest.mark.usefixtures("catalogue")
-    @pytest.mark.parametrize("value", ["0", "-3", "two", "1.5"])
+    @pytest.mark.parametrize("value", ["0", "-3", "two", "1.5", "65"])
     def test_bad_worker_count_is_named(
         self, capsys: pytest.CaptureFixture[str], value: str
     ) -> None:
-        """--workers must be a whole number of at least 1; the error quotes the value."""
+        """--workers must be a whole number from 1 to 64; the error quotes the value."""
         status, _, err = run_cli(capsys, "run", "shared-global", f"--workers={value}")
         assert status == 2
         assert f"argument --workers: invalid worker count '{value}'" in err
