@@ -423,7 +423,8 @@ class DemoObservations(_DemoDirective):
         if wanted:
             keys = [k for k in keys if any(k == w or k.startswith(w + ".") for w in wanted)]
         labels = list(runs)
-        table = nodes.table(classes=["demo-observations"])
+        # "colwidths-given" makes the HTML writer emit the widths, so every table lines up.
+        table = nodes.table(classes=["demo-observations", "colwidths-given"])
         group = nodes.tgroup(cols=len(labels) + 1)
         table += group
         group += nodes.colspec(colwidth=32)
