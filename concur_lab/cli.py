@@ -159,7 +159,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     _add_start_method(run)
     run.add_argument(
         "--workers", type=_worker_count, metavar="N",
-        help="How many workers the demo starts (default: the demo's own choice)",
+        help=f"How many workers the demo starts, 1 to {_MAX_WORKERS} (default: the demo's choice)",
     )
     run.add_argument(
         "--json", action="store_true",
