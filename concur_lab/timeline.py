@@ -286,8 +286,9 @@ def _describe(timeline: ModeTimeline) -> str:
         return "ran"
     together = timeline.overlap_fraction()
     io_bound = _is_io_bound(timeline)
-    # Processes need no permission to run: if they waited, the CPUs were busy elsewhere.
-    starved = not timeline.is_thread and timeline.waiting_fraction() > 0.3
+    # Processes need no permission to run: if they waited, the CPUs were busy elsewhere. (For
+    # I/O-bound work the waits are short next to the blocking, and the blocking is the lesson.)
+    starved = not (timeline.is_thread or io_bound) and timeline.waiting_fraction() > 0.3
     if together >= 0.6:
         cpu = "run side by side"
     elif starved and together >= 0.05:
@@ -314,13 +315,16 @@ def headline(timelines: Sequence[ModeTimeline]) -> str:
     """Sum up in plain words, from the spans, how each mode's workers shared the CPUs.
 
     :returns: E.g. ``"Threads take turns, one at a time — processes run side by side"``, one
-        clause per timeline, judged by :meth:`ModeTimeline.overlap_fraction`.
+        clause per timeline, judged by :meth:`ModeTimeline.overlap_fraction`; one clause for
+        both (``"Threads and processes both …"``) when they behaved alike.
     """
-    clauses = []
-    for timeline in timelines:
-        subject = "threads" if timeline.is_thread else "processes"
-        clauses.append(f"{subject} {_describe(timeline)}")
-    text = " — ".join(clauses)
+    subjects = ["threads" if timeline.is_thread else "processes" for timeline in timelines]
+    descriptions = [_describe(timeline) for timeline in timelines]
+    if len(set(subjects)) == len(subjects) > 1 and len(set(descriptions)) == 1:
+        # Saying the same thing twice hides that the sameness is the point.
+        text = f"{' and '.join(subjects)} both {descriptions[0]}"
+    else:
+        text = " — ".join(f"{s} {d}" for s, d in zip(subjects, descriptions, strict=True))
     return text[:1].upper() + text[1:]
 
 
@@ -621,10 +625,10 @@ def _draw_panel(
         detail += " in one process"
     ax.set_title(f"{subject} ({mode}), {detail}", loc="left", fontsize=11.5)
     if count >= 2 and timeline.time_in(("running", *_BLOCKING)):
-        facts = [f"two or more running at once: {timeline.overlap_fraction():.0%} of the time"]
+        facts = [f"2+ running at once: {timeline.overlap_fraction():.0%} of the time"]
         if _is_io_bound(timeline):
             facts.append(
-                f"blocked at once: {timeline.overlap_fraction(_BLOCKING):.0%} of the time"
+                f"2+ blocked at once: {timeline.overlap_fraction(_BLOCKING):.0%}"
             )
         else:
             facts.append(f"on average {timeline.mean_running():.1f} running")

@@ -157,6 +157,12 @@ class TestHeadline:
             "Processes waited for a free CPU (the machine was busy)"
         )
 
+    def test_alike_modes_share_one_clause(self) -> None:
+        """When threads and processes behaved alike, the headline says so once."""
+        assert headline([side_by_side(), ModeTimeline("thread", side_by_side().spans)]) == (
+            "Processes and threads both run side by side"
+        )
+
     def test_partly_starved_processes_say_why(self) -> None:
         """Processes that overlap a little but mostly wait blame the busy machine."""
         spans = [Span(0, "p", 0.0, 0.3), Span(1, "p", 0.2, 0.5)]
