@@ -21,7 +21,7 @@ from typing import Any
 from concur_lab._context import _set_process_worker
 from concur_lab._excship import capture_exception
 from concur_lab._plan import Plan
-from concur_lab._shipping import ModuleEntry, SendError, loads_payload
+from concur_lab._shipping import Manifest, SendError, loads_payload
 
 __all__ = ["WorkerPipes", "dumps_message", "main"]
 
@@ -73,7 +73,7 @@ def _without_own_frame(exc: BaseException) -> BaseException:
 def main(
     index: int,
     payload: bytes | Plan,
-    manifest: Sequence[ModuleEntry],
+    manifest: Manifest,
     pipes: WorkerPipes,
     inherited_fds: Sequence[int],
 ) -> None:

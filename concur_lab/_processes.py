@@ -28,7 +28,7 @@ from concur_lab import _child
 from concur_lab._excship import ExceptionState, RemoteError, restore_exception
 from concur_lab._outcome import WorkerOutcome
 from concur_lab._plan import Plan
-from concur_lab._shipping import dumps_payload
+from concur_lab._shipping import Manifest, dumps_payload
 
 __all__ = ["run_processes"]
 
@@ -129,23 +129,36 @@ def _other_threads() -> list[str]:
     return names
 
 
-@contextmanager
-def _fork_guard(method: str, n: int) -> Iterator[None]:
-    """Explain, once per run, the interpreter's warning about forking a multi-threaded process."""
+def _warn_if_forking_threads(method: str, n: int) -> bool:
+    """Explain, once per run, the interpreter's warning about forking a multi-threaded process.
+
+    Called directly from :func:`run_processes` (not from a context manager) so that the warning
+    points at the caller's line.
+    Returns whether the interpreter's own per-fork copies should be silenced.
+    """
     others = _other_threads() if method == "fork" and sys.version_info >= (3, 12) else []
     if not others:
-        yield
-        return
+        return False
+    # No pid in the text: one message for every process, so pytest's summary groups them.
     warnings.warn(
-        f"This process (pid={os.getpid()}) is multi-threaded, {_FORK_WARNING} in the child. "
+        f"This process is multi-threaded, {_FORK_WARNING} in the child. "
         f"concur_lab forks {n} worker process(es) while other threads run "
         f"({', '.join(others)}): a lock one of them holds at that instant stays locked forever "
         "in the child. Use the 'forkserver' start method (or 'spawn') to avoid this.",
         DeprecationWarning,
         skip_file_prefixes=(_PACKAGE_DIR,),  # type: ignore[call-overload,unused-ignore]
     )
+    return True
+
+
+@contextmanager
+def _interpreter_fork_warning_silenced(silence: bool) -> Iterator[None]:
+    if not silence:
+        yield
+        return
     with warnings.catch_warnings():
-        # Said once above with the reason; the interpreter would repeat it for every worker.
+        # Said once, with the reason, by _warn_if_forking_threads; the interpreter would repeat
+        # it for every worker.
         warnings.filterwarnings(
             "ignore", message=r".*use of fork\(\) may lead", category=DeprecationWarning
         )
@@ -159,7 +172,7 @@ def run_processes(plan: Plan) -> list[WorkerOutcome[Any]]:
     ctx = _context(method)
     if method == "fork":
         payload: bytes | Plan = plan
-        manifest: list[Any] = []
+        manifest = Manifest()
     else:
         payload, manifest = dumps_payload(
             plan,
@@ -174,7 +187,8 @@ def run_processes(plan: Plan) -> list[WorkerOutcome[Any]]:
     began = time.monotonic()
     deadline = None if plan.timeout is None else began + plan.timeout
     try:
-        with _fork_guard(method, plan.n):
+        silence = _warn_if_forking_threads(method, plan.n)
+        with _interpreter_fork_warning_silenced(silence):
             _start_all(ctx, plan, workers, payload, manifest, gate_r, gate_w)
         gate_r.close()
         _supervise(plan, workers, gate_w, deadline)
@@ -194,7 +208,7 @@ def _start_all(
     plan: Plan,
     workers: list[_Worker],
     payload: bytes | Plan,
-    manifest: list[Any],
+    manifest: Manifest,
     gate_r: Any,
     gate_w: Any,
 ) -> None:

@@ -29,7 +29,14 @@ from typing import Any
 
 import dill
 
-__all__ = ["ModuleEntry", "SendError", "dumps_payload", "import_manifest", "loads_payload"]
+__all__ = [
+    "Manifest",
+    "ModuleEntry",
+    "SendError",
+    "dumps_payload",
+    "import_manifest",
+    "loads_payload",
+]
 
 
 class SendError(TypeError):
@@ -52,6 +59,101 @@ class ModuleEntry:
     name: str
     file: str
     rewrite: bool
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a ``spawn``/``forkserver`` child must prepare before unpickling its payload.
+
+    :ivar modules: Project modules to import from their files, parents first.
+    :ivar assertions: pytest's assertion settings (verbosity, ini values) when the payload refers
+        to modules pytest rewrote, so that failed comparisons are explained in the child too.
+    """
+
+    modules: tuple[ModuleEntry, ...] = ()
+    assertions: Mapping[str, Any] | None = None
+
+
+# The ini values pytest's comparison explanations read (pytest 8 and 9).
+_ASSERTION_INI = ("truncation_limit_lines", "truncation_limit_chars", "assertion_text_diff_style")
+
+
+def _assertion_settings() -> dict[str, Any] | None:
+    """Snapshot the running test's assertion settings, if pytest is running one here."""
+    util = sys.modules.get("_pytest.assertion.util")
+    config = getattr(util, "_config", None)
+    if config is None:
+        return None
+    settings: dict[str, Any] = {"ini": {}}
+    try:
+        from _pytest.config import Config
+
+        settings["verbosity"] = int(config.get_verbosity(Config.VERBOSITY_ASSERTIONS))
+    except Exception:
+        settings["verbosity"] = int(getattr(config.option, "verbose", 0) or 0)
+    for name in _ASSERTION_INI:
+        try:
+            settings["ini"][name] = config.getini(name)
+        except (ValueError, KeyError):
+            continue
+    return settings
+
+
+class _AssertionConfig:
+    """The little of pytest's Config that its comparison explanations read."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self._verbosity = int(settings.get("verbosity", 0))
+        self._ini = dict(settings.get("ini", {}))
+        self.option = types.SimpleNamespace(verbose=self._verbosity)
+        self.pluginmanager = types.SimpleNamespace(has_plugin=lambda name: False)
+
+    def get_verbosity(self, *args: object) -> int:
+        return self._verbosity
+
+    def get_terminal_writer(self) -> Any:
+        # pytest 8 highlights explanations through the terminal writer; plain text here.
+        return types.SimpleNamespace(_highlight=lambda source, lexer="python": source)
+
+    def getini(self, name: str) -> Any:
+        try:
+            return self._ini[name]
+        except KeyError:
+            raise ValueError(f"unknown configuration value: {name!r}") from None
+
+    def getoption(self, name: str, default: Any = None) -> Any:
+        return {"verbose": self._verbosity, "assertmode": "rewrite"}.get(name, default)
+
+    getvalue = getoption
+
+
+def _install_assertion_explainer(settings: Mapping[str, Any]) -> None:
+    """Give rewritten asserts in this child pytest's comparison explanations (diffs etc.)."""
+    try:
+        from _pytest import assertion
+        from _pytest.assertion import util
+    except ImportError:
+        return
+    config = _AssertionConfig(settings)
+
+    def explain(op: str, left: object, right: object) -> str | None:
+        # Best effort: pytest's internals differ between versions; without an explanation
+        # the rewritten assert still shows both operands.
+        try:
+            lines = assertion.pytest_assertrepr_compare(
+                config=config,  # type: ignore[arg-type]
+                op=op,
+                left=left,
+                right=right,
+            )
+        except Exception:
+            return None
+        if not lines:
+            return None
+        text = "\n~".join(line.replace("\n", "\\n") for line in lines)
+        return text.replace("%", "%%")
+
+    util._reprcompare = explain
 
 
 @cache
@@ -158,7 +260,7 @@ def dumps_payload(
     kwargs: Mapping[str, Any],
     worker_args: Sequence[Any],
     start_method: str,
-) -> tuple[bytes, list[ModuleEntry]]:
+) -> tuple[bytes, Manifest]:
     """Pickle *payload* for a ``spawn``/``forkserver`` child and list the modules it needs.
 
     :raises SendError: Naming the first of *target*, *args*, *kwargs* or *worker_args* that
@@ -178,7 +280,9 @@ def dumps_payload(
             what=what,
             obj_type=type(obj).__name__,
         ) from exc
-    return data, _manifest_for(data)
+    modules = _manifest_for(data)
+    rewritten = any(entry.rewrite for entry in modules)
+    return data, Manifest(tuple(modules), _assertion_settings() if rewritten else None)
 
 
 def _ensure_parents(name: str, file: str) -> None:
@@ -258,9 +362,11 @@ def import_manifest(manifest: Sequence[ModuleEntry]) -> None:
         _import_from_file(entry)
 
 
-def loads_payload(data: bytes, manifest: Sequence[ModuleEntry]) -> Any:
+def loads_payload(data: bytes, manifest: Manifest) -> Any:
     """Import what *manifest* lists, then unpickle *data* (in a child)."""
-    import_manifest(manifest)
+    if manifest.assertions is not None:
+        _install_assertion_explainer(manifest.assertions)
+    import_manifest(manifest.modules)
     unpickler = dill.Unpickler(io.BytesIO(data))
     # dill binds "__main__" to the module it saw when it was imported, which in a spawned child
     # is the bootstrap script, not the parent's main re-run as __mp_main__ (dill#559).

@@ -447,6 +447,8 @@ class TestForkWithThreads:
         messages = [str(w.message) for w in record]
         assert len(messages) == 1
         assert "user-thread" in messages[0] and "forkserver" in messages[0]
+        assert record[0].filename == __file__, "the warning should point at the caller"
+        assert str(os.getpid()) not in messages[0]
 
 
 def test_worker_index_outside_a_worker() -> None:

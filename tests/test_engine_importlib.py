@@ -39,6 +39,17 @@ def test_child_sees_import_time_globals():
     COUNTER = 100
     assert concur_lab.run_workers(bump, 2, mode="process:{method}") == [1, 1]
 
+def compare_lists(a, b):
+    assert a == b
+
+def test_comparison_is_explained():
+    try:
+        concur_lab.run_workers(compare_lists, 1, mode="process:{method}", args=([1, 2, 3], [1, 2, 4]))
+    except AssertionError as exc:
+        assert "At index 2 diff: 3 != 4" in str(exc), str(exc)
+    else:
+        raise AssertionError("no failure")
+
 def test_assertion_detail_survives():
     try:
         concur_lab.run_workers(check, 1, mode="process:{method}", args=(2,))
@@ -54,8 +65,8 @@ def test_assertion_detail_survives():
 def test_test_module_callables_reach_children(
     pytester: pytest.Pytester, method: str, import_mode: str
 ) -> None:
-    """Module-level helpers, nested functions and rewritten asserts work in any import mode."""
+    """Module-level helpers, nested functions, rewritten asserts and diffs work in any import mode."""
     pkg = pytester.mkpydir("suite")
     (pkg / "test_ship.py").write_text(TEST_MODULE.replace("{method}", method))
     result = pytester.runpytest_subprocess(f"--import-mode={import_mode}", "-p", "no:concur")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
