@@ -91,7 +91,9 @@ def test_waiting_spans_fill_the_gaps(observed: dict[str, Any]) -> None:
     for worker in (0, 1):
         spans = [s for s in observed["timeline"] if s["worker"] == worker]
         spans = [s for s in spans if s["kind"] != "starting"]
-        assert spans[0]["kind"] == "running"
+        # The first span may be a wait: a loaded machine can preempt a worker before its first
+        # chunk of work, and that is what "waiting" means.
+        assert any(s["kind"] == "running" for s in spans)
         for before, after in itertools.pairwise(spans):
             assert before["end"] == after["start"]
             assert {before["kind"], after["kind"]} == {"running", "waiting"}
