@@ -76,7 +76,7 @@ def _own_signal() -> None:
 
 def _linger() -> None:
     # Not Event.wait(): a multiprocess Event whose waiter is killed hangs the next set() for ever
-    # (notify_all waits for every sleeper to wake), the hazard the terminate demo shows.
+    # (notify_all waits for every sleeper to wake), a hazard of killing any worker.
     time.sleep(WAIT)
 
 

@@ -98,7 +98,7 @@ def _linger() -> None:
     """Stay alive for a while (bounded) until stopped from outside.
 
     Not ``Event.wait()``: setting a multiprocess Event one of whose waiters was killed hangs for
-    ever, since ``notify_all`` waits for every sleeper to wake (see the terminate demo).
+    ever, since ``notify_all`` waits for every sleeper to wake (a killed sleeper never wakes).
     """
     time.sleep(WAIT)
 

@@ -4,14 +4,16 @@
 blocks and ``with`` exits never run and a lock it held stays held for ever (anyone waiting for it
 would deadlock), its own children are orphaned and adopted by PID 1 or the nearest subreaper, and
 the dead child stays a zombie until it is joined (under ``fork`` and ``spawn``; a fork server
-reaps its own children). Stop workers cooperatively instead (an event
-they check), or at least with SIGINT, which raises ``KeyboardInterrupt`` so clean-up runs;
-threads offer nothing else: they have no ``terminate()`` at all.
+reaps its own children). Stop workers cooperatively instead (an event they check), or at least
+with SIGINT, which raises ``KeyboardInterrupt`` so clean-up runs; threads offer nothing else:
+they have no ``terminate()`` at all.
 
 What the blog post got wrong: "terminate() leaves grandchildren orphaned / zombie" mixes two
 things: the grandchildren are orphaned (re-parented), the *terminated child* is the zombie until
 joined, and grandchildren become lasting zombies only if their adopter never reaps them (a
-container whose PID 1 is not an init). The lock warning is right, and applies to queues too.
+container whose PID 1 is not an init). The lock warning is right, and reaches further: queues
+have locks too, and an ``Event`` that a killed child was waiting on makes the next ``set()`` hang
+for ever (``notify_all`` waits for every sleeper to wake), so this demo never sets those again.
 """
 
 from __future__ import annotations
