@@ -108,7 +108,7 @@ def _heading(text: str, char: str) -> str:
     return f"{text}\n{char * len(text)}\n"
 
 
-def _demo_page(demo: Any, srcdir: Path) -> str:
+def _demo_page(demo: Any, srcdir: Path, timeline_themes: list[str]) -> str:
     source = Path(demo.module.__file__).resolve()
     rel = os.path.relpath(source, srcdir / DEMO_DIR)
     slug = demo.slug
@@ -127,6 +127,11 @@ def _demo_page(demo: Any, srcdir: Path) -> str:
             ".. code-block:: console",
             "",
             f"   $ python -m concur_lab run {slug} --mode both",
+            *(
+                [f"   $ python -m concur_lab run {slug} --plot {slug}.png"]
+                if demo.theme in timeline_themes
+                else []
+            ),
             "",
             _heading("What happened when these docs were built", "-"),
             f".. demo-timeline:: {slug}",
@@ -181,7 +186,7 @@ def _generate_demo_pages(app: Sphinx) -> None:
     demos = _demos()
     wanted = {"index.rst": _index_page(demos)}
     for demo in demos:
-        wanted[f"{demo.slug}.rst"] = _demo_page(demo, srcdir)
+        wanted[f"{demo.slug}.rst"] = _demo_page(demo, srcdir, app.config.concur_timeline_themes)
     for name, text in wanted.items():
         _write_if_changed(outdir / name, text)
     # Remove pages of demos that no longer exist, but never a hand-written file.
