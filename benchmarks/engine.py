@@ -43,9 +43,12 @@ def _variants(mode: Mode, n: int) -> dict[str, Callable[[], Any]]:
 
 
 def _inner(mode: Mode, n: int) -> int:
-    # A thread run takes ~0.1 ms, and one scheduler hiccup on a loaded machine costs more: time
-    # a batch of about 256 thread starts per sample.
-    return max(1, 256 // n) if mode.kind == "thread" else 1
+    # A thread run takes ~0.1 ms, and one scheduler hiccup on a loaded machine costs more: a
+    # sample is the median of a batch of about 256 thread starts. Small fork and forkserver runs
+    # (a few ms) get a small batch too; spawn (~60 ms a worker) is timed one call at a time.
+    if mode.kind == "thread":
+        return max(1, 256 // n)
+    return 1 if mode.start_method == "spawn" else max(1, 8 // n)
 
 
 def _ms(samples: Sequence[float]) -> dict[str, float]:
