@@ -1,6 +1,6 @@
 """Local Sphinx extension for the concur-lab docs.
 
-It does three things:
+It does four things:
 
 * registers the object types the plugin reference needs: ``fixture`` and ``marker`` (and
   ``confval`` on a Sphinx older than 7.4, which has no built-in one), so that every fixture,
@@ -9,11 +9,15 @@ It does three things:
   starts (generated files, never committed: see ``docs/.gitignore``);
 * provides the directives those pages and the tutorial use: ``demo-lesson`` (the module
   docstring), ``demo-observations`` (the demo run in thread and process mode *while the docs are
-  built*) and ``demo-timeline`` (the timeline figure of the demos that record one).
+  built*, each run in a fresh interpreter with a timeout) and ``demo-timeline`` (the Gantt chart
+  of the scheduling demos, drawn by :func:`concur_lab.timeline.plot_gantt`);
+* provides ``autopublic`` (autodoc of every name in a module's ``__all__``), ``pytest-run`` (an
+  example test file run with the plugin, output shown) and ``concur-cli`` (a command's output).
 
 Demos run only for HTML builders (``concur_run_demos = "auto"``); other builders, such as the
 doctest builder, get a one-line placeholder, so checking the examples does not run every demo.
-A demo that raises makes the build warn (an error under ``-W``): a broken demo is a real failure.
+A demo that raises, hangs or returns something that is not JSON makes the build warn (an error
+under ``-W``), with the traceback or the stacks of its threads: a broken demo is a real failure.
 """
 
 from __future__ import annotations
