@@ -70,8 +70,10 @@ def _os_exit_7() -> None:
 
 
 def _own_signal() -> None:
+    # Whatever handler this child inherited (faulthandler, say), the default action is the lesson.
+    signal.signal(signal.SIGUSR1, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGUSR1)  # default action: terminate
-    signal.pause()
+    time.sleep(WAIT)  # not reached
 
 
 def _linger() -> None:
