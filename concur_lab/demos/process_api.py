@@ -8,8 +8,9 @@ constructor), and only processes have ``pid``, ``exitcode``, ``authkey``, ``term
 
 What the blog post got wrong: its parameter list omits the keyword-only ``daemon``, its method
 and attribute lists omit ``kill()``, ``close()``, ``sentinel`` and ``ident``, and its code used a
-fullwidth comma (``，``) and curly quotes, which are syntax errors in Python; here the calls are
-made for real and the results recorded.
+fullwidth comma (``，``) and curly quotes, which are syntax errors in Python (the demo compiles
+such a line and records the ``SyntaxError``); here the calls are made for real and the results
+recorded.
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "has": {name: hasattr(cls, name) for name in _NAMES},
     }
     result["missing_from_post"] = [n for n in _NAMES if result["has"][n] and n not in _POST_LISTED]
+    result["post_typos"] = _post_typos(cls.__name__)
     result["group_none"] = attempt(cls, group=None, target=_noop)
     result["group_other"] = attempt(cls, group="workers", target=_noop)
     result["args_not_a_tuple"] = _args_not_a_tuple(kit, cls)
@@ -182,6 +184,19 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
                 result["after_close"] = attempt(lambda: worker.pid)
     result["summary"] = _summary(result, mode)
     return result
+
+
+def _post_typos(name: str) -> dict[str, Any]:
+    """Compile a call with the kinds of typo the blog post's code had: what Python says."""
+    snippets = {
+        "fullwidth comma": f"{name}(target=print\uff0c args=(1,))",
+        "curly quotes": f"{name}(target=print, name=\u201cworker\u201d)",
+        "ascii": f'{name}(target=print, name="worker", args=(1,))',
+    }
+    return {
+        label: attempt(compile, code, "<post>", "eval") | {"code": code}
+        for label, code in snippets.items()
+    }
 
 
 def _args_not_a_tuple(kit: Kit, cls: Any) -> dict[str, Any]:

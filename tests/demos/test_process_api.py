@@ -96,6 +96,16 @@ def test_stopping_from_outside(concur_mode: Mode, observed: dict[str, Any]) -> N
         assert observed["after_close"]["raised"] == "ValueError"
 
 
+def test_post_typos_are_syntax_errors(observed: dict[str, Any]) -> None:
+    """A fullwidth comma or curly quotes in code are syntax errors; the ASCII line compiles."""
+    typos = observed["post_typos"]
+    assert typos["fullwidth comma"]["raised"] == "SyntaxError"
+    assert "U+FF0C" in typos["fullwidth comma"]["message"]
+    assert typos["curly quotes"]["raised"] == "SyntaxError"
+    assert "U+201C" in typos["curly quotes"]["message"]
+    assert "raised" not in typos["ascii"]
+
+
 def test_post_omitted_names(concur_mode: Mode, observed: dict[str, Any]) -> None:
     """The blog post's lists leave out kill, close, ident and sentinel for processes."""
     if concur_mode == "process":
