@@ -10,6 +10,10 @@ import pytest
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo, shared_global
 
+# Under pytest-xdist on Python 3.12+ other threads run while the engine forks its workers, and
+# the engine says so once with a DeprecationWarning; that is the engine's message, not this demo's.
+pytestmark = pytest.mark.filterwarnings("ignore:This process is multi-threaded:DeprecationWarning")
+
 DEMO = get_demo("shared-global")
 
 
