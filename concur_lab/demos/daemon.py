@@ -56,7 +56,7 @@ def _try_children(inbox: Any, method: str | None) -> None:
         if method is not None:
             started["exitcode"] = child.exitcode
     report["start_child"] = started
-    if method is not None:
+    if method is not None and hasattr(os, "fork"):
         report["os_fork_allowed"] = _fork_and_reap()
     inbox.put(report)
 

@@ -106,7 +106,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         result["orphans"] = _thread_orphans()
     else:
         result["forced"] = _stop(kit, "terminate()")
-        result["interrupted"] = _stop(kit, "SIGINT")
+        if sys.platform == "win32":
+            result["interrupted"] = {"how": "impossible on Windows: no SIGINT for one process"}
+        else:
+            result["interrupted"] = _stop(kit, "SIGINT")
         result["cooperative"] = _stop(kit, "stop event")
         result["orphans"] = _process_orphans(kit)
     if not kit.threads:
