@@ -21,7 +21,7 @@ from typing import Any
 from concur_lab._context import _set_process_worker
 from concur_lab._excship import capture_exception
 from concur_lab._plan import Plan
-from concur_lab._shipping import Manifest, SendError, loads_payload
+from concur_lab._shipping import Manifest, SendError, Shipped, loads_payload
 
 __all__ = ["WorkerPipes", "dumps_message", "main"]
 
@@ -72,7 +72,7 @@ def _without_own_frame(exc: BaseException) -> BaseException:
 
 def main(
     index: int,
-    payload: bytes | Plan,
+    payload: bytes | Plan | Shipped,
     manifest: Manifest,
     pipes: WorkerPipes,
     inherited_fds: Sequence[int],
@@ -91,7 +91,12 @@ def main(
     _set_process_worker(index)
     result = pipes.result
     try:
-        plan = payload if isinstance(payload, Plan) else loads_payload(payload, manifest)
+        if isinstance(payload, Plan):
+            plan = payload
+        elif isinstance(payload, Shipped):
+            plan = loads_payload(payload.data, payload.manifest)
+        else:
+            plan = loads_payload(payload, manifest)
         args, kwargs = plan.call_args(index)
     except BaseException as exc:
         result.send_bytes(

@@ -28,7 +28,13 @@ from concur_lab import _child
 from concur_lab._excship import ExceptionState, RemoteError, restore_exception
 from concur_lab._outcome import WorkerOutcome
 from concur_lab._plan import Plan
-from concur_lab._shipping import Manifest, dumps_payload
+from concur_lab._shipping import (
+    DeferredPayload,
+    Manifest,
+    SendError,
+    dumps_payload,
+    needs_inheritance,
+)
 
 __all__ = ["run_processes"]
 
@@ -171,17 +177,22 @@ def run_processes(plan: Plan) -> list[WorkerOutcome[Any]]:
     assert method is not None
     ctx = _context(method)
     if method == "fork":
-        payload: bytes | Plan = plan
+        payload: bytes | Plan | DeferredPayload = plan
         manifest = Manifest()
     else:
-        payload, manifest = dumps_payload(
-            plan,
-            target=plan.target,
-            args=plan.args,
-            kwargs=plan.kwargs,
-            worker_args=plan.worker_args or (),
-            start_method=method,
-        )
+        describe: dict[str, Any] = {
+            "target": plan.target,
+            "args": plan.args,
+            "kwargs": plan.kwargs,
+            "worker_args": plan.worker_args or (),
+            "start_method": method,
+        }
+        try:
+            payload, manifest = dumps_payload(plan, **describe)
+        except SendError as exc:
+            if not needs_inheritance(exc):
+                raise
+            payload, manifest = DeferredPayload(plan, **describe), Manifest()
     workers = [_Worker(i) for i in range(plan.n)]
     gate_r, gate_w = ctx.Pipe(duplex=False)
     began = time.monotonic()
@@ -207,7 +218,7 @@ def _start_all(
     ctx: Any,
     plan: Plan,
     workers: list[_Worker],
-    payload: bytes | Plan,
+    payload: bytes | Plan | DeferredPayload,
     manifest: Manifest,
     gate_r: Any,
     gate_w: Any,
@@ -234,7 +245,8 @@ def _start_all(
             worker.start_error = f"could not start: {type(exc).__name__}: {exc}"
             for later in workers[worker.index + 1 :]:
                 later.start_error = f"not started because {reason}"
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, SendError)):
+                # A payload pickled at start names what it could not send: say it as such.
                 raise
             return
         finally:

@@ -28,14 +28,18 @@ from functools import cache
 from typing import Any
 
 import dill
+from multiprocess.reduction import ForkingPickler
 
 __all__ = [
+    "DeferredPayload",
     "Manifest",
     "ModuleEntry",
     "SendError",
+    "Shipped",
     "dumps_payload",
     "import_manifest",
     "loads_payload",
+    "needs_inheritance",
 ]
 
 
@@ -267,7 +271,9 @@ def dumps_payload(
         cannot be pickled, and the modes that would accept it.
     """
     try:
-        data: bytes = dill.dumps(payload, protocol=dill.HIGHEST_PROTOCOL)
+        # multiprocess's pickler: dill plus its reducers for connections, shared memory arenas
+        # and the like, which plain dill does not know.
+        data = bytes(ForkingPickler.dumps(payload, dill.HIGHEST_PROTOCOL))
     except Exception as exc:
         culprit = _find_culprit(target, args, kwargs, worker_args)
         what, obj = culprit if culprit is not None else ("the target or its arguments", payload)
@@ -283,6 +289,42 @@ def dumps_payload(
     modules = _manifest_for(data)
     rewritten = any(entry.rewrite for entry in modules)
     return data, Manifest(tuple(modules), _assertion_settings() if rewritten else None)
+
+
+def needs_inheritance(error: SendError) -> bool:
+    """Whether *error* came from an object multiprocess only lets a child inherit.
+
+    Locks, semaphores, barriers, events and ``Value``/``Array`` refuse to pickle outside of a
+    process start ("should only be shared between processes through inheritance").
+    """
+    cause = error.__cause__
+    return isinstance(cause, RuntimeError) and "through inheritance" in str(cause)
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A payload pickled for one child, and the manifest to prepare before unpickling it."""
+
+    data: bytes
+    manifest: Manifest
+
+
+class DeferredPayload:
+    """A payload pickled only when multiprocess sends a starting child its arguments.
+
+    That is the one moment when multiprocess's synchronisation primitives and shared values may
+    be pickled (their file descriptors travel with that child), so each child gets its own
+    pickle, made during its start; unpickling still waits until the child has imported the
+    manifest's modules.
+    """
+
+    def __init__(self, payload: object, **describe: Any) -> None:
+        self.payload = payload
+        self.describe = describe
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        data, manifest = dumps_payload(self.payload, **self.describe)
+        return (Shipped, (data, manifest))
 
 
 def _ensure_parents(name: str, file: str) -> None:

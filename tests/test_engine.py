@@ -143,7 +143,7 @@ class FailsToArrive:
         self.__dict__.update(state)
 
 
-def takes_anything(_: object) -> int:
+def takes_anything(*_: object) -> int:
     return worker_index()
 
 
@@ -465,3 +465,32 @@ def test_fork_right_after_a_thread_run_does_not_warn() -> None:
         for _ in range(20):
             run_workers(double, 4, args=(1,))
             run_workers(double, 2, mode="process:fork", args=(1,))
+
+
+@pytest.mark.parametrize("method", concur_lab.available_start_methods())
+def test_multiprocess_primitives_reach_workers(method: str) -> None:
+    """Locks, barriers and Values of the run's context work under every start method."""
+    import multiprocess
+
+    ctx = multiprocess.get_context(method)
+    lock, total, barrier = ctx.Lock(), ctx.Value("i", 0), ctx.Barrier(3)
+
+    def work() -> int:
+        barrier.wait(30)
+        for _ in range(50):
+            with lock:
+                total.value += 1
+        return worker_index()
+
+    assert run_workers(work, 3, mode=f"process:{method}", timeout=60) == [0, 1, 2]
+    assert total.value == 150
+
+
+@pytest.mark.parametrize("mode", SPAWNING)
+def test_unpicklable_beside_a_primitive_is_named(mode: str) -> None:
+    """With a primitive in the payload, an unpicklable argument is still named, nothing leaks."""
+    import multiprocess
+
+    lock = multiprocess.get_context(mode.split(":")[1]).Lock()
+    with pytest.raises(SendError, match=r"args\[1\]"):
+        run_workers(takes_anything, 2, mode=mode, args=(lock, (i for i in range(2))))
