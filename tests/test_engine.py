@@ -419,8 +419,9 @@ class TestModes:
         """The default start method follows multiprocessing, not multiprocess."""
         import multiprocessing
 
-        expected = multiprocessing.get_start_method(allow_none=True) or (
-            multiprocessing.get_all_start_methods()[0]
+        expected = (
+            multiprocessing.get_start_method(allow_none=True)
+            or (multiprocessing.get_all_start_methods()[0])
         )
         assert Mode.process().start_method == expected == concur_lab.default_start_method()
 
