@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -144,3 +145,25 @@ def test_every_demo_has_a_page_with_both_modes(html: tuple[Path, str]) -> None:
         assert "demo-observations" in text, f"{demo.slug}: no observations table"
         assert ">thread<" in text, f"{demo.slug}: no thread-mode column"
         assert ">process[" in text, f"{demo.slug}: no process-mode column"
+
+
+def _extension() -> ModuleType:
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        return importlib.import_module("concur_docs")
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+
+
+def test_observation_keys_only_one_mode_reports_sit_with_their_siblings() -> None:
+    """Merging key orders puts a process-only key next to the keys of the same group."""
+    merged = _extension()._merge_orders(
+        [["class", "args.returned", "life.alive"], ["class", "args.raised", "life.alive", "pid"]]
+    )
+    assert merged == ["class", "args.returned", "args.raised", "life.alive", "pid"]
+
+
+def test_nested_observations_become_dotted_rows() -> None:
+    """Nested dicts are flattened two levels deep; deeper values stay whole."""
+    flat = _extension()._flatten({"a": {"b": {"c": {"d": 1}}}, "e": [1, 2]})
+    assert flat == {"a.b.c": {"d": 1}, "e": [1, 2]}
