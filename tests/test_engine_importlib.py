@@ -44,7 +44,9 @@ def compare_lists(a, b):
 
 def test_comparison_is_explained():
     try:
-        concur_lab.run_workers(compare_lists, 1, mode="process:{method}", args=([1, 2, 3], [1, 2, 4]))
+        concur_lab.run_workers(
+            compare_lists, 1, mode="process:{method}", args=([1, 2, 3], [1, 2, 4])
+        )
     except AssertionError as exc:
         assert "At index 2 diff: 3 != 4" in str(exc), str(exc)
     else:
@@ -65,7 +67,7 @@ def test_assertion_detail_survives():
 def test_test_module_callables_reach_children(
     pytester: pytest.Pytester, method: str, import_mode: str
 ) -> None:
-    """Module-level helpers, nested functions, rewritten asserts and diffs work in any import mode."""
+    """Helpers, nested functions, rewritten asserts and diffs reach children in any import mode."""
     pkg = pytester.mkpydir("suite")
     (pkg / "test_ship.py").write_text(TEST_MODULE.replace("{method}", method))
     result = pytester.runpytest_subprocess(f"--import-mode={import_mode}", "-p", "no:concur")
