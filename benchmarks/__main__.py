@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=(__doc__ or "").splitlines()[0]
     )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="Fewer sizes and rounds (~3 min)")
+    size.add_argument("--quick", action="store_true", help="Fewer rounds: about a minute, noisier")
     size.add_argument(
         "--smoke", action="store_true", help="Tiny sizes for the test suite; numbers mean nothing"
     )
