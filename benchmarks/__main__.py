@@ -197,7 +197,8 @@ def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; returns 1 if a section failed, else 0 (missed targets too)."""
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=(__doc__ or "").splitlines()[0]
+        prog="python -m benchmarks",
+        description="Run the concur-lab benchmarks; write the tables as Markdown and JSON.",
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="Fewer rounds: about a minute, noisier")
