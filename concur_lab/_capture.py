@@ -27,17 +27,21 @@ class _Router(io.TextIOBase):
     def __init__(self, name: str) -> None:
         self._name = name
         self._fallback: TextIO = getattr(sys, name)
-        self._buffers: dict[int, io.StringIO] = {}
-
-    def _target(self) -> TextIO:
-        buffer = self._buffers.get(threading.get_ident())
-        return buffer if buffer is not None else self._fallback
+        # A worker thread's writes, as a plain list: cheaper to make per worker than a StringIO.
+        self._buffers: dict[int, list[str]] = {}
 
     def write(self, s: str) -> int:
-        return self._target().write(s)
+        buffer = self._buffers.get(threading.get_ident())
+        if buffer is None:
+            return self._fallback.write(s)
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        buffer.append(s)
+        return len(s)
 
     def flush(self) -> None:
-        self._target().flush()
+        if threading.get_ident() not in self._buffers:
+            self._fallback.flush()
 
     def writable(self) -> bool:
         return True
@@ -83,12 +87,13 @@ def capture_thread_output() -> Iterator[None]:
 
 
 @contextmanager
-def thread_buffers() -> Iterator[tuple[io.StringIO, io.StringIO]]:
-    """Route the calling thread's output to two fresh buffers (stdout, stderr) while inside.
+def thread_buffers() -> Iterator[tuple[list[str], list[str]]]:
+    """Route the calling thread's output to two fresh lists of strings (stdout, stderr).
 
-    Must be used inside :func:`capture_thread_output`.
+    Must be used inside :func:`capture_thread_output`; ``"".join(...)`` gives the text.
     """
-    out, err = io.StringIO(), io.StringIO()
+    out: list[str] = []
+    err: list[str] = []
     ident = threading.get_ident()
     _routers["stdout"]._buffers[ident] = out
     _routers["stderr"]._buffers[ident] = err

@@ -73,7 +73,7 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
                         slot.finished = time.monotonic()
                         slot.cpu_time = time.thread_time() - cpu
                 finally:
-                    slot.stdout, slot.stderr = out.getvalue(), err.getvalue()
+                    slot.stdout, slot.stderr = "".join(out), "".join(err)
         finally:
             _set_thread_worker(None)
             slot.done = True
