@@ -14,9 +14,11 @@ assertion rewriting when the parent's copy was rewritten).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import io
+import marshal
 import os
 import sys
 import sysconfig
@@ -24,7 +26,7 @@ import types
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import dill
@@ -58,11 +60,17 @@ class SendError(TypeError):
 
 @dataclass(frozen=True)
 class ModuleEntry:
-    """A module a child must import from its file before unpickling."""
+    """A module a child must import from its file before unpickling.
+
+    :ivar code: For a module pytest rewrote: its rewritten code, marshalled by the parent (once
+        per version of the file), so that children do not each parse and rewrite it again.
+    """
 
     name: str
     file: str
     rewrite: bool
+    code: bytes | None = None
+    magic: bytes = importlib.util.MAGIC_NUMBER
 
 
 @dataclass(frozen=True)
@@ -205,9 +213,29 @@ def _project_modules() -> dict[str, ModuleEntry]:
 def _manifest_for(data: bytes) -> list[ModuleEntry]:
     # A pickle names a module as plain UTF-8 text (GLOBAL, STACK_GLOBAL and dill's module
     # references all push the name as a string): a substring test finds every candidate.
-    entries = [entry for name, entry in _project_modules().items() if name.encode() in data]
+    entries = [
+        _with_code(entry) if entry.rewrite else entry
+        for name, entry in _project_modules().items()
+        if name.encode() in data
+    ]
     # Parents first, so that a package is in place before its submodules.
     return sorted(entries, key=lambda e: e.name.count("."))
+
+
+def _with_code(entry: ModuleEntry) -> ModuleEntry:
+    try:
+        status = os.stat(entry.file)
+    except OSError:
+        return entry
+    code = _marshalled_rewrite(entry.file, status.st_mtime_ns, status.st_size)
+    return dataclasses.replace(entry, code=code)
+
+
+@lru_cache(maxsize=256)
+def _marshalled_rewrite(file: str, mtime_ns: int, size: int) -> bytes | None:
+    """Rewrite *file* once per version (mtime and size are part of the cache key)."""
+    code = _rewritten_code(ModuleEntry("", file, rewrite=True))
+    return None if code is None else marshal.dumps(code)
 
 
 def _describe(obj: object) -> str:
@@ -358,7 +386,7 @@ def _import_from_file(entry: ModuleEntry) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[entry.name] = module
     try:
-        code = _rewritten_code(entry) if entry.rewrite else None
+        code = _child_code(entry) if entry.rewrite else None
         if code is None:
             spec.loader.exec_module(module)
         else:
@@ -369,6 +397,14 @@ def _import_from_file(entry: ModuleEntry) -> None:
     parent, _, child = entry.name.rpartition(".")
     if parent and parent in sys.modules:
         setattr(sys.modules[parent], child, module)
+
+
+def _child_code(entry: ModuleEntry) -> types.CodeType | None:
+    if entry.code is not None and entry.magic == importlib.util.MAGIC_NUMBER:
+        code = marshal.loads(entry.code)
+        if isinstance(code, types.CodeType):
+            return code
+    return _rewritten_code(entry)
 
 
 def _rewritten_code(entry: ModuleEntry) -> types.CodeType | None:
