@@ -6,28 +6,32 @@ The engine runs a callable in N workers, threads or processes, and reports each 
 
 from __future__ import annotations
 
-from concur_lab._context import worker_index
-from concur_lab._counter import SharedCounter
-from concur_lab._engine import map_workers, run_outcomes, run_workers
-from concur_lab._excship import RemoteError
-from concur_lab._modes import (
-    PROCESS,
-    THREAD,
-    Mode,
-    ModeError,
-    available_start_methods,
-    default_start_method,
-)
-from concur_lab._outcome import (
-    WorkerCrashed,
-    WorkerError,
-    WorkerOutcome,
-    WorkerStartError,
-    WorkerTimeout,
-    outcome_of,
-    raise_for_outcomes,
-)
-from concur_lab._shipping import SendError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concur_lab._context import worker_index
+    from concur_lab._counter import SharedCounter
+    from concur_lab._engine import map_workers, run_outcomes, run_workers
+    from concur_lab._excship import RemoteError
+    from concur_lab._modes import (
+        PROCESS,
+        THREAD,
+        Mode,
+        ModeError,
+        available_start_methods,
+        default_start_method,
+    )
+    from concur_lab._outcome import (
+        WorkerCrashed,
+        WorkerError,
+        WorkerOutcome,
+        WorkerStartError,
+        WorkerTimeout,
+        outcome_of,
+        raise_for_outcomes,
+    )
+    from concur_lab._shipping import SendError
 
 __all__ = [
     "PROCESS",
@@ -51,5 +55,45 @@ __all__ = [
     "run_workers",
     "worker_index",
 ]
+
+# Public name -> the private module that defines it. Imported on first use (PEP 562): every
+# spawn and forkserver worker imports this package to reach its bootstrap, and should not pay
+# for the engine, the counter and ctypes it does not use.
+_WHERE = {
+    "worker_index": "_context",
+    "SharedCounter": "_counter",
+    "map_workers": "_engine",
+    "run_outcomes": "_engine",
+    "run_workers": "_engine",
+    "RemoteError": "_excship",
+    "PROCESS": "_modes",
+    "THREAD": "_modes",
+    "Mode": "_modes",
+    "ModeError": "_modes",
+    "available_start_methods": "_modes",
+    "default_start_method": "_modes",
+    "WorkerCrashed": "_outcome",
+    "WorkerError": "_outcome",
+    "WorkerOutcome": "_outcome",
+    "WorkerStartError": "_outcome",
+    "WorkerTimeout": "_outcome",
+    "outcome_of": "_outcome",
+    "raise_for_outcomes": "_outcome",
+    "SendError": "_shipping",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
 
 __version__ = "0.1.0.dev0"
