@@ -1,12 +1,11 @@
 """``python -m benchmarks [--quick] [--out DIR]``: run every benchmark, write Markdown and JSON.
 
 Sections: ``engine`` (the engine against hand-written threads and processes), ``gate`` (how
-much of that the start gate costs process workers), ``lazy-import`` (spawn workers with a
-prototype lazy package ``__init__``), ``scaling``
-(per-worker cost as n grows), ``start-methods`` (forkserver and spawn inside a pytest parent),
-``suite`` (plugin overhead on a generated suite, against pytest-run-parallel and pytest-forked)
-and ``counter`` (SharedCounter, from ``benchmarks/counter.py``). Peers come from the ``bench``
-extra; a peer that is not installed is left out, with a note.
+much of that the start gate costs process workers), ``scaling`` (per-worker cost as n grows),
+``start-methods`` (forkserver and spawn inside a pytest parent), ``suite`` (plugin overhead on
+a generated suite, against pytest-run-parallel and pytest-forked) and ``counter``
+(SharedCounter, from ``benchmarks/counter.py``). Peers come from the ``bench`` extra; a peer
+that is not installed is left out, with a note.
 """
 
 from __future__ import annotations
@@ -26,14 +25,13 @@ from benchmarks._machine import machine_info
 from benchmarks._report import render_markdown, verdicts
 from benchmarks.engine import measure_scaling, measure_vs_hand
 from benchmarks.gate import measure_gate
-from benchmarks.lazyinit import measure_lazy_init
 from benchmarks.startmethods import CONFIGS, measure_start_methods
 from benchmarks.suite import VARIANTS, measure_suite
 from concur_lab import Mode, available_start_methods
 
 __all__ = ["PRESETS", "SECTIONS", "main", "run"]
 
-SECTIONS = ("engine", "gate", "lazy-import", "scaling", "start-methods", "suite", "counter")
+SECTIONS = ("engine", "gate", "scaling", "start-methods", "suite", "counter")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 # Sizes and rounds per preset. "smoke" exists for the test suite: its numbers mean nothing.
@@ -44,7 +42,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "gate_sizes": (5, 20),
         "gate_rounds": 11,
         "gate_methods": 2,
-        "lazy": ((1, 5), 3, 3),
         "scaling": {"thread": 64, "fork": 64, "forkserver": 16},
         "scaling_rounds": {"*": 7, "thread": 11},
         "start_sizes": (1, 4),
@@ -62,7 +59,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "gate_sizes": (20,),
         "gate_rounds": 3,
         "gate_methods": 2,
-        "lazy": ((1,), 3, 1),
         "scaling": {"thread": 64, "fork": 32, "forkserver": 8},
         "scaling_rounds": {"*": 2},
         "start_sizes": (1, 4),
@@ -80,7 +76,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "gate_sizes": (2,),
         "gate_rounds": 1,
         "gate_methods": 1,
-        "lazy": ((1,), 1, 1),
         "scaling": {"thread": 4, "fork": 4},
         "scaling_rounds": {"*": 1},
         "start_sizes": (1,),
@@ -162,7 +157,6 @@ def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
                 p["gate_rounds"],
             ),
         ),
-        "lazy-import": ("lazy_import", lambda: measure_lazy_init(*p["lazy"])),
         "scaling": ("scaling", lambda: measure_scaling(scaling_plan, p["scaling_rounds"])),
         "start-methods": (
             "start_methods",

@@ -123,25 +123,6 @@ def _gate(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def _lazy(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "### 1c. Spawn: what importing the whole package costs each child",
-        "",
-        "Spawn rows of item 1 with the package as shipped and with a prototype lazy "
-        "`__init__` (PEP 562), each in its own process, processes alternating; ratios over "
-        "every round of every process.",
-        "",
-        "| package | n | rounds | engine ms | hand ms | engine/hand |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['config']} | {row['n']} | {row['rounds']} | {row['engine_ms']:.1f} "
-            f"| {row['hand_ms']:.1f} | {_r(row['engine_vs_hand'])} |"
-        )
-    return [*lines, ""]
-
-
 def _scaling(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "## 2. Scaling: wall time per worker",
@@ -179,8 +160,7 @@ def _start_methods(rows: list[dict[str, Any]]) -> list[str]:
         "",
         "Measured inside `python -m pytest`; the target is a function of a ~400-line test module. "
         "*first call* includes starting the fork server. Configurations: `engine` as shipped; "
-        "`no-preload`: nothing preloaded into the fork server; `shipped-code`: prototype fix, "
-        "children load the parent's assertion-rewritten code instead of rewriting the module.",
+        "`no-preload`: nothing preloaded into the fork server (what the preload buys).",
         "",
         "| config | method | n | rounds | ms/worker | time/fork time | first call ms | target |",
         "|---|---|---:|---:|---:|---|---:|---|",
@@ -259,8 +239,6 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         lines += _vs_hand(results["vs_hand"])
     if "gate" in results:
         lines += _gate(results["gate"])
-    if "lazy_import" in results:
-        lines += _lazy(results["lazy_import"])
     if "scaling" in results:
         lines += _scaling(results["scaling"])
     if "start_methods" in results:

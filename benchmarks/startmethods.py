@@ -9,9 +9,7 @@ process because a fork server is started once per process, with the preload list
 Configurations:
 
 * ``engine``: the engine as shipped (it preloads ``concur_lab._child`` and pytest into the server);
-* ``no-preload``: the server preloads nothing (what the preload buys);
-* ``shipped-code``: a benchmark-local prototype of a fix (see ``_PROTOTYPE``): children load the
-  test module's assertion-rewritten code, made once by the parent, instead of rewriting it.
+* ``no-preload``: the server preloads nothing (what the preload buys).
 """
 
 from __future__ import annotations
@@ -31,12 +29,12 @@ __all__ = ["CONFIGS", "FORKSERVER_TARGET", "measure_start_methods"]
 
 FORKSERVER_TARGET = 2.0
 """Forkserver per-worker cost / fork per-worker cost, at most (issue 6, item 3)."""
-CONFIGS = ("engine", "no-preload", "shipped-code")
+CONFIGS = ("engine", "no-preload")
 
 _SUBPROCESS_TIMEOUT = 900.0
 
 # Test functions that pad the target's module to the size of a real test module: a child that
-# imports the module pays for its size (pytest's assertion rewriting is redone per child).
+# imports the module pays for its size (it runs the module's top level again).
 _PAD_TEST = '''
 def test_padding_{i}():
     data = {{"a": {i}, "b": [{i}, {i} + 1, {i} + 2]}}
@@ -70,58 +68,11 @@ _METHODS = os.environ["CONCUR_BENCH_METHODS"].split(",")
 
 
 def _apply_config():
-    from concur_lab import _processes, _shipping
+    from concur_lab import _processes
 
     if _CONFIG == "no-preload":
         _processes._preloaded = True  # the engine then never sets a preload list
-    elif _CONFIG == "shipped-code":
-        from multiprocess import forkserver
-
-        # The patch must live in the fork server, where children come from: preload it there,
-        # after whatever the engine itself chose to preload.
-        _processes._context("forkserver")
-        server = forkserver._forkserver
-        server.set_forkserver_preload([*server._preload_modules, "concur_bench_prototype"])
-        import concur_bench_prototype
-
-        concur_bench_prototype.store(_shipping.ModuleEntry(__name__, __file__, True))
 '''
-
-_PROTOTYPE = '''
-"""Prototype fix (benchmark-local): give children the rewritten code instead of rewriting.
-
-The engine's child parses and assertion-rewrites the test module again in every worker
-(concur_lab._shipping._rewritten_code). Here the parent rewrites it once and stores the code
-object with marshal; the child loads it. Proposed engine fix: the parent computes the code once
-per (file, mtime) and ships marshal bytes in the ModuleEntry. Imported into the fork server
-(preload), so that every forkserver child gets the patched function.
-"""
-
-import marshal
-import os
-from pathlib import Path
-
-from concur_lab import _shipping
-
-_original = _shipping._rewritten_code
-_DIR = Path(os.environ["CONCUR_BENCH_CODE_DIR"])
-
-
-def _shipped(entry):
-    stored = _DIR / (entry.name + ".marshal")
-    if stored.exists():
-        return marshal.loads(stored.read_bytes())
-    return _original(entry)
-
-
-def store(entry):
-    """In the parent: rewrite *entry* once and store its code for the children."""
-    (_DIR / (entry.name + ".marshal")).write_bytes(marshal.dumps(_original(entry)))
-
-
-_shipping._rewritten_code = _shipped
-'''
-
 
 
 _MEASURE_TAIL = '''
@@ -173,7 +124,6 @@ def _run_config(
         CONCUR_BENCH_ROUNDS=str(rounds),
         CONCUR_BENCH_METHODS=",".join(methods),
         CONCUR_BENCH_OUT=str(out),
-        CONCUR_BENCH_CODE_DIR=str(folder),
     )
     command = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
@@ -245,7 +195,6 @@ def measure_start_methods(
     with tempfile.TemporaryDirectory(prefix="concur-bench-") as tmp:
         folder = Path(tmp)
         (folder / "test_target.py").write_text(_module_source(padding))
-        (folder / "concur_bench_prototype.py").write_text(_PROTOTYPE)
         for config in configs:
             data = _run_config(folder, config, sizes, rounds, methods)
             rows += _summarise(data, sizes, methods)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("vs_hand", "gate", "lazy_import", "scaling", "start_methods", "suite", "counter")
+SECTIONS = ("vs_hand", "gate", "scaling", "start_methods", "suite", "counter")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -68,7 +68,7 @@ def test_smoke_markdown_has_every_heading(
     """latest.md has the machine header, a heading per section and the targets list."""
     _, out = smoke
     text = (out / "latest.md").read_text()
-    headings = ["- Machine:", "## 1.", "### 1b.", "### 1c.", "## 2.", "## 3.", "## 4.", "## 5."]
+    headings = ["- Machine:", "## 1.", "### 1b.", "## 2.", "## 3.", "## 4.", "## 5."]
     headings.append("## Targets:")
     assert [h for h in headings if h not in text] == []
 
