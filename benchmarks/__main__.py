@@ -80,7 +80,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "scaling_rounds": {"*": 1},
         "start_sizes": (1,),
         "start_rounds": 1,
-        "start_configs": ("engine",),
+        "start_configs": CONFIGS,
         "start_padding": 2,
         "suite_tests": 4,
         "suite_rounds": 1,
