@@ -99,7 +99,8 @@ def _context(method: str) -> Any:
     ctx = multiprocess.get_context(method)
     if method == "forkserver" and not _preloaded:
         # What every child needs is imported once in the server instead of once per child.
-        preload = ["concur_lab._child"]
+        # The engine too: test code that calls it would otherwise import it again in every child.
+        preload = ["concur_lab._child", "concur_lab._engine"]
         if "pytest" in sys.modules:
             preload += ["pytest", "_pytest.assertion.rewrite"]
         ctx.set_forkserver_preload(preload)

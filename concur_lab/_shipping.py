@@ -24,6 +24,7 @@ import sys
 import sysconfig
 import types
 import weakref
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -62,8 +63,8 @@ class SendError(TypeError):
 class ModuleEntry:
     """A module a child must import from its file before unpickling.
 
-    :ivar code: For a module pytest rewrote: its rewritten code, marshalled by the parent (once
-        per version of the file), so that children do not each parse and rewrite it again.
+    :ivar code: For a module pytest rewrote: its rewritten code, marshalled and compressed by the
+        parent (once per version of the file), so that children do not each parse and rewrite it.
     """
 
     name: str
@@ -235,7 +236,9 @@ def _with_code(entry: ModuleEntry) -> ModuleEntry:
 def _marshalled_rewrite(file: str, mtime_ns: int, size: int) -> bytes | None:
     """Rewrite *file* once per version (mtime and size are part of the cache key)."""
     code = _rewritten_code(ModuleEntry("", file, rewrite=True))
-    return None if code is None else marshal.dumps(code)
+    # Compressed: a module's code is often more than a pipe holds, and the parent would wait
+    # for the child to read it before starting the next one.
+    return None if code is None else zlib.compress(marshal.dumps(code), 1)
 
 
 def _describe(obj: object) -> str:
@@ -401,7 +404,7 @@ def _import_from_file(entry: ModuleEntry) -> None:
 
 def _child_code(entry: ModuleEntry) -> types.CodeType | None:
     if entry.code is not None and entry.magic == importlib.util.MAGIC_NUMBER:
-        code = marshal.loads(entry.code)
+        code = marshal.loads(zlib.decompress(entry.code))
         if isinstance(code, types.CodeType):
             return code
     return _rewritten_code(entry)
