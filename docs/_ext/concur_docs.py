@@ -210,6 +210,9 @@ def _should_run(app: Sphinx) -> bool:
     setting = app.config.concur_run_demos
     if setting == "auto":
         return app.builder.format == "html"
+    # -D concur_run_demos=0 arrives as the string "0".
+    if isinstance(setting, str):
+        return setting.strip().lower() not in ("", "0", "false", "no", "off")
     return bool(setting)
 
 
