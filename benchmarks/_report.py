@@ -161,9 +161,7 @@ def _start_methods(rows: list[dict[str, Any]]) -> list[str]:
         "Measured inside `python -m pytest`; the target is a function of a ~400-line test module. "
         "*first call* includes starting the fork server. Configurations: `engine` as shipped "
         "(held to the target); `no-preload`: nothing preloaded into the fork server (what the "
-        "preload buys); "
-        "`preload-engine`: prototype fix, the fork server also preloads `concur_lab._engine`, "
-        "which the test module imports.",
+        "preload buys).",
         "",
         "| config | method | n | rounds | ms/worker | time/fork time | first call ms | target |",
         "|---|---|---:|---:|---:|---|---:|---|",

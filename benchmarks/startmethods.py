@@ -8,13 +8,11 @@ process because a fork server is started once per process, with the preload list
 
 Configurations:
 
-* ``engine``: the engine as shipped (it preloads ``concur_lab._child`` and pytest into the server);
-* ``no-preload``: the server preloads nothing (what the preload buys);
-* ``preload-engine``: a benchmark-local prototype of a fix: the server also preloads
-  ``concur_lab._engine``, which a test module that calls the engine imports, so that each child
-  does not import (and, without byte-code files, compile) the engine again.
+* ``engine``: the engine as shipped (it preloads its bootstrap, the engine and pytest into the
+  server);
+* ``no-preload``: the server preloads nothing (what the preload buys).
 
-Only ``engine`` is held to the target; the other configurations show what a change would do.
+Only ``engine`` is held to the target.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ __all__ = ["CONFIGS", "FORKSERVER_TARGET", "measure_start_methods"]
 
 FORKSERVER_TARGET = 2.0
 """Forkserver per-worker cost / fork per-worker cost, at most (issue 6, item 3)."""
-CONFIGS = ("engine", "no-preload", "preload-engine")
+CONFIGS = ("engine", "no-preload")
 
 _SUBPROCESS_TIMEOUT = 900.0
 
@@ -77,14 +75,6 @@ def _apply_config():
 
     if _CONFIG == "no-preload":
         _processes._preloaded = True  # the engine then never sets a preload list
-    elif _CONFIG == "preload-engine":
-        from multiprocess import get_context
-
-        # The engine's own list (concur_lab._processes._context) plus the engine itself.
-        _processes._preloaded = True
-        get_context("forkserver").set_forkserver_preload(
-            ["concur_lab._child", "concur_lab._engine", "pytest", "_pytest.assertion.rewrite"]
-        )
 '''
 
 
