@@ -4,37 +4,15 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from typing import Any
 
 import pytest
+from _cpu_load import observe_with_others
 
 from concur_lab import Mode
 from concur_lab.demos import _gil, get_demo
 
 DEMO = get_demo("gil-cpu-bound")
-
-
-def _busy_cpu_seconds() -> float | None:
-    # CPU seconds all processes of the machine have used so far (Linux), to tell an idle run
-    # from one where other programs took the cores.
-    try:
-        with open("/proc/stat", encoding="ascii") as f:
-            ticks = [int(v) for v in f.readline().split()[1:8]]
-    except OSError:
-        return None
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _observe_with_others(mode: Mode) -> tuple[dict[str, Any], float | None]:
-    """Run the demo; also return the share of a core other programs used meanwhile."""
-    busy0, start = _busy_cpu_seconds(), time.monotonic()
-    observed = DEMO.observe(mode)
-    busy1, wall = _busy_cpu_seconds(), time.monotonic() - start
-    if busy0 is None or busy1 is None:
-        return observed, None
-    ours = sum(observed["cpu_s"]) if "cpu_s" in observed else 0.0
-    return observed, max(0.0, busy1 - busy0 - ours) / wall
 
 
 @functools.cache
@@ -64,7 +42,7 @@ def test_processes_run_side_by_side(concur_mode: Mode) -> None:
         pytest.skip("needs at least 2 cores")
     seen = []
     for _ in range(3):  # another busy program can take a core for a whole run
-        observed, others = _observe_with_others(concur_mode)
+        observed, others = observe_with_others(DEMO, concur_mode)
         seen.append((observed["cpu_wall_ratio"], others))
         if observed["cpu_wall_ratio"] > 1.3:
             return
