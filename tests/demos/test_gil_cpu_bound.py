@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 import pytest
-from _cpu_load import observe_with_others
+from _cpu_load import require_side_by_side
 
 from concur_lab import Mode
 from concur_lab.demos import _gil, get_demo
@@ -40,17 +40,7 @@ def test_processes_run_side_by_side(concur_mode: Mode) -> None:
         pytest.skip("GIL threads cannot run side by side")
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs at least 2 cores")
-    seen = []
-    for _ in range(3):  # another busy program can take a core for a whole run
-        observed, others = observe_with_others(DEMO, concur_mode)
-        seen.append((observed["cpu_wall_ratio"], others))
-        if observed["cpu_wall_ratio"] > 1.3:
-            return
-        if others is not None and others < 0.25:
-            pytest.fail(
-                f"ratios (value, other programs' cores) stayed at {seen} on an idle machine"
-            )
-    pytest.skip(f"no idle second core: ratios (value, other programs' cores) {seen}")
+    require_side_by_side(DEMO, concur_mode, "cpu_wall_ratio", 1.3)
 
 
 def test_each_worker_computed(observed: dict[str, Any]) -> None:

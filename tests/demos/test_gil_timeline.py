@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 import pytest
-from _cpu_load import observe_with_others
+from _cpu_load import require_side_by_side
 
 from concur_lab import Mode
 from concur_lab.demos import _gil, get_demo
@@ -51,17 +51,7 @@ def test_processes_overlap(concur_mode: Mode) -> None:
         pytest.skip("GIL threads cannot run side by side")
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs at least 2 cores")
-    seen = []
-    for _ in range(3):  # another busy program can take a core for a whole run
-        observed, others = observe_with_others(DEMO, concur_mode)
-        seen.append((observed["parallel_fraction"], others))
-        if observed["parallel_fraction"] > 0.3:
-            return
-        if others is not None and others < 0.25:
-            pytest.fail(
-                f"overlaps (value, other programs' cores) stayed at {seen} on an idle machine"
-            )
-    pytest.skip(f"no idle second core: overlaps (value, other programs' cores) {seen}")
+    require_side_by_side(DEMO, concur_mode, "parallel_fraction", 0.3)
 
 
 def test_waiting_spans_fill_the_gaps(observed: dict[str, Any]) -> None:
