@@ -40,8 +40,13 @@ class _Router(io.TextIOBase):
         return len(s)
 
     def flush(self) -> None:
-        if threading.get_ident() not in self._buffers:
+        if threading.get_ident() not in self._buffers and not self._fallback.closed:
             self._fallback.flush()
+
+    def close(self) -> None:
+        # Never closed: the routers live as long as the interpreter, and IOBase's finalizer
+        # would otherwise flush a stream that shutdown already closed (noise on stderr).
+        return
 
     def writable(self) -> bool:
         return True
