@@ -103,9 +103,23 @@ def _context(method: str) -> Any:
         preload = ["concur_lab._child", "concur_lab._engine"]
         if "pytest" in sys.modules:
             preload += ["pytest", "_pytest.assertion.rewrite"]
-        ctx.set_forkserver_preload(preload)
+        ctx.set_forkserver_preload(_keep_user_preloads(preload))
         _preloaded = True
     return ctx
+
+
+def _keep_user_preloads(ours: list[str]) -> list[str]:
+    """Add *ours* to what the caller already asked the fork server to preload.
+
+    ``"__main__"`` (multiprocess's default entry) is left out on purpose: on 3.13+ the server
+    imports the main script with ``sys.argv`` reduced to its path, so a script that reads its
+    arguments at import time would crash the server; children then run it as ``__mp_main__``.
+    """
+    from multiprocess import forkserver
+
+    theirs = getattr(getattr(forkserver, "_forkserver", None), "_preload_modules", None) or []
+    merged = [name for name in theirs if name != "__main__"]
+    return merged + [name for name in ours if name not in merged]
 
 
 def _os_thread_count() -> int | None:

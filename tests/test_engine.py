@@ -495,3 +495,27 @@ def test_unpicklable_beside_a_primitive_is_named(mode: str) -> None:
     lock = multiprocess.get_context(mode.split(":")[1]).Lock()
     with pytest.raises(SendError, match=r"args\[1\]"):
         run_workers(takes_anything, 2, mode=mode, args=(lock, (i for i in range(2))))
+
+
+@pytest.mark.skipif(
+    "forkserver" not in concur_lab.available_start_methods(), reason="needs forkserver"
+)
+def test_fork_server_keeps_the_callers_preloads(pytester: pytest.Pytester) -> None:
+    """Modules the caller asked the fork server to preload stay preloaded beside the engine's."""
+    script = pytester.makepyfile(
+        """
+        import sys
+        import multiprocess
+        import concur_lab
+
+        def loaded():
+            return "colorsys" in sys.modules, "concur_lab._engine" in sys.modules
+
+        if __name__ == "__main__":
+            multiprocess.get_context("forkserver").set_forkserver_preload(["colorsys"])
+            print(concur_lab.run_workers(loaded, 1, mode="process:forkserver"))
+        """
+    )
+    result = pytester.run(sys.executable, str(script), timeout=120)
+    assert result.ret == 0, result.stderr.str()
+    assert "[(True, True)]" in result.stdout.lines
