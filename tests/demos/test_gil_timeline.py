@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 from typing import Any
@@ -14,16 +13,6 @@ from concur_lab import Mode
 from concur_lab.demos import _gil, get_demo
 
 DEMO = get_demo("gil-timeline")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_threads_alternate_without_overlap(concur_mode: Mode, observed: dict[str, Any]) -> None:

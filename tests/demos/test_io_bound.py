@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
 
-from concur_lab import Mode
 from concur_lab.demos import get_demo, io_bound
 
 DEMO = get_demo("io-bound")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_waits_overlap(observed: dict[str, Any]) -> None:

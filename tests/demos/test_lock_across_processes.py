@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
+from _observe import observe
 
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("lock-across-processes")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_threading_lock(concur_mode: Mode, observed: dict[str, Any]) -> None:
@@ -40,7 +30,7 @@ def test_multiprocess_lock_excludes_everywhere(observed: dict[str, Any]) -> None
 @pytest.mark.parametrize("method", available_start_methods())
 def test_no_exclusion_under_any_start_method(method: str) -> None:
     """Copied at fork or rebuilt from a pickle, each process's threading.Lock is its own."""
-    observed = _observe(Mode.process(method))
+    observed = observe(DEMO, Mode.process(method))
     assert observed["threading.Lock"]["second_worker_took_it_while_held"] is True
     assert observed["multiprocess Lock"]["mutual_exclusion"] is True
     how = observed["threading.Lock"]["how_each_process_got_it"]

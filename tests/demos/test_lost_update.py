@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
+from _observe import observe
 
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("lost-update")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_scheduled_race_loses_all_but_one(observed: dict[str, Any]) -> None:
@@ -55,7 +45,7 @@ def test_timeline_has_every_step(observed: dict[str, Any]) -> None:
 @pytest.mark.parametrize("method", available_start_methods())
 def test_same_numbers_under_every_start_method(method: str) -> None:
     """The schedule, not the start method, decides: 1 and N with fork, spawn and forkserver."""
-    observed = _observe(Mode.process(method))
+    observed = observe(DEMO, Mode.process(method))
     assert (observed["racy"]["result"], observed["locked"]["result"]) == (1, 4)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
@@ -11,16 +10,6 @@ from concur_lab import Mode
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("mutating-args")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_callers_list(concur_mode: Mode, observed: dict[str, Any]) -> None:

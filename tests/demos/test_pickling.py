@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
+from _observe import observe
 
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("pickling")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_threads_share_the_very_objects(concur_mode: Mode, observed: dict[str, Any]) -> None:
@@ -38,7 +28,7 @@ def test_threads_share_the_very_objects(concur_mode: Mode, observed: dict[str, A
 @pytest.mark.parametrize("start_method", available_start_methods())
 def test_generator_argument_by_start_method(start_method: str) -> None:
     """Fork copies the generator, leaving the caller's untouched; spawn and forkserver refuse it."""
-    arg = _observe(Mode.process(start_method))["generator_argument"]
+    arg = observe(DEMO, Mode.process(start_method))["generator_argument"]
     if start_method == "fork":
         assert arg["started"] is True
         assert arg["sum"] == 15
@@ -51,7 +41,7 @@ def test_generator_argument_by_start_method(start_method: str) -> None:
 @pytest.mark.parametrize("start_method", available_start_methods())
 def test_list_argument_works_everywhere(start_method: str) -> None:
     """The fix, a list, reaches the worker; spawn and forkserver pickle it at start()."""
-    arg = _observe(Mode.process(start_method))["list_argument"]
+    arg = observe(DEMO, Mode.process(start_method))["list_argument"]
     assert arg["started"] is True
     assert arg["sum"] == 15
     assert arg["returned_same_object"] is False

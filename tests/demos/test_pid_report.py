@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
+from _observe import observe
 
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo
@@ -15,16 +15,6 @@ from concur_lab.demos import get_demo
 pytestmark = pytest.mark.filterwarnings("ignore:This process is multi-threaded:DeprecationWarning")
 
 DEMO = get_demo("pid-report")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_pids(concur_mode: Mode, observed: dict[str, Any]) -> None:
@@ -55,7 +45,7 @@ def test_workers_answer_in_index_order(observed: dict[str, Any]) -> None:
 @pytest.mark.parametrize("method", available_start_methods())
 def test_getppid_by_start_method(method: str) -> None:
     """Getppid() is the caller under fork and spawn, the fork server under forkserver."""
-    observed = _observe(Mode.process(method))
+    observed = observe(DEMO, Mode.process(method))
     expected = "the fork server" if method == "forkserver" else "the caller"
     assert observed["getppid_is"] == [expected]
     assert observed["parent_process_is"] == ["the caller"]

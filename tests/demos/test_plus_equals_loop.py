@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any
 
@@ -17,16 +16,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:This process is multi-threaded:D
 
 DEMO = get_demo("plus-equals-loop")
 _SWITCH_INTERVAL = sys.getswitchinterval()
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_what_the_loops_count(concur_mode: Mode, observed: dict[str, Any]) -> None:

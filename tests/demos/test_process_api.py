@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any
 
@@ -12,16 +11,6 @@ from concur_lab import Mode
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("process-api")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_constructor_parameters_match(observed: dict[str, Any]) -> None:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
-
-import pytest
 
 from concur_lab import Mode
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("queue-join-deadlock")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_join_before_get(concur_mode: Mode, observed: dict[str, Any]) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
+from _observe import observe
 
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo, shared_global
@@ -15,16 +15,6 @@ from concur_lab.demos import get_demo, shared_global
 pytestmark = pytest.mark.filterwarnings("ignore:This process is multi-threaded:DeprecationWarning")
 
 DEMO = get_demo("shared-global")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_five_workers_bump_a_global(concur_mode: Mode, observed: dict[str, Any]) -> None:
@@ -49,7 +39,7 @@ def test_global_set_late_in_default_mode(concur_mode: Mode, observed: dict[str, 
 @pytest.mark.parametrize("method", available_start_methods())
 def test_global_set_late_by_start_method(method: str) -> None:
     """Fork children start from the caller's late value; spawn and forkserver re-import (0)."""
-    late = _observe(Mode.process(method))["late_set"]
+    late = observe(DEMO, Mode.process(method))["late_set"]
     expected = shared_global.LATE_VALUE + 1 if method == "fork" else 1
     assert late["values"] == [expected] * 2
 

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import signal
 import threading
 from typing import Any
-
-import pytest
 
 from concur_lab import Mode
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("signals")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_installing_handlers_in_a_worker(concur_mode: Mode, observed: dict[str, Any]) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any
 
 import pytest
+from _observe import observe
 
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo
@@ -14,16 +14,6 @@ from concur_lab.demos import get_demo
 DEMO = get_demo("startup-cost")
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_every_start_is_timed(observed: dict[str, Any]) -> None:
@@ -39,8 +29,8 @@ def test_thread_starts_before_spawn() -> None:
     """The one robust ordering: a thread starts faster than a spawned process."""
     if "spawn" not in available_start_methods():
         pytest.skip("needs spawn")
-    thread = _observe(Mode.thread())["median_startup_ms"]
-    spawn = _observe(Mode.process("spawn"))["median_startup_ms"]
+    thread = observe(DEMO, Mode.thread())["median_startup_ms"]
+    spawn = observe(DEMO, Mode.process("spawn"))["median_startup_ms"]
     assert thread < spawn
 
 
@@ -50,7 +40,7 @@ def test_helper_processes(start_method: str) -> None:
     """Spawn leaves a resource tracker running, forkserver also its fork server."""
     if start_method not in available_start_methods():
         pytest.skip(f"needs {start_method}")
-    helpers = _observe(Mode.process(start_method))["helper_processes"]
+    helpers = observe(DEMO, Mode.process(start_method))["helper_processes"]
     assert "resource_tracker" in helpers
     if start_method == "forkserver":
         assert "forkserver" in helpers
@@ -58,7 +48,7 @@ def test_helper_processes(start_method: str) -> None:
 
 def test_threads_have_no_helpers() -> None:
     """Thread mode reports no helper processes at all."""
-    assert _observe(Mode.thread())["helper_processes"] is None
+    assert observe(DEMO, Mode.thread())["helper_processes"] is None
 
 
 def test_rejects_zero_workers() -> None:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
+from _observe import observe
 
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo
 
 DEMO = get_demo("terminate")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_forced_stop(concur_mode: Mode, observed: dict[str, Any]) -> None:
@@ -75,7 +65,7 @@ def test_what_outlives_the_starter(concur_mode: Mode, observed: dict[str, Any]) 
 @pytest.mark.parametrize("method", available_start_methods())
 def test_zombie_until_joined(method: str) -> None:
     """Fork/spawn: the dead child stays a zombie, join() waits for the orphan; forkserver: not."""
-    orphans = _observe(Mode.process(method))["orphans"]
+    orphans = observe(DEMO, Mode.process(method))["orphans"]
     if not orphans["observed"]:
         pytest.skip(orphans["why"])
     if method == "forkserver":
@@ -83,7 +73,7 @@ def test_zombie_until_joined(method: str) -> None:
     else:
         assert orphans["child_state_before_join"] == "Z"
         assert orphans["join_would_wait_for_orphan"] is True
-    assert "varies" in _observe(Mode.process(method))
+    assert "varies" in observe(DEMO, Mode.process(method))
 
 
 def test_rejects_zero_workers() -> None:

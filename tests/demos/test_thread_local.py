@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any
 
 import pytest
+from _observe import observe
 
 from concur_lab import Mode, available_start_methods
 from concur_lab.demos import get_demo, thread_local
 
 DEMO = get_demo("thread-local")
-
-
-@functools.cache
-def _observe(mode: Mode) -> dict[str, Any]:
-    return DEMO.observe(mode)
-
-
-@pytest.fixture
-def observed(concur_mode: Mode) -> dict[str, Any]:
-    return _observe(concur_mode)
 
 
 def test_threads_share_only_the_plain_global(concur_mode: Mode, observed: dict[str, Any]) -> None:
@@ -55,14 +45,14 @@ def test_processes_keep_everything_private(concur_mode: Mode, observed: dict[str
 @pytest.mark.parametrize("start_method", available_start_methods())
 def test_what_a_child_starts_with(start_method: str) -> None:
     """A fork child starts with the caller's three values; spawn and forkserver with none."""
-    before = _observe(Mode.process(start_method))["seen_before_writing"]
+    before = observe(DEMO, Mode.process(start_method))["seen_before_writing"]
     value = "caller" if start_method == "fork" else thread_local.UNSET
     assert before == {"plain": [value], "local": [value], "context": [value]}
 
 
 def test_caller_state_restored(concur_mode: Mode) -> None:
     """After a run the module's global, thread-local and context variable are unset again."""
-    _observe(concur_mode)
+    observe(DEMO, concur_mode)
     assert thread_local._read() == {
         "plain": thread_local.UNSET,
         "local": thread_local.UNSET,
