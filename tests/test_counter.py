@@ -25,7 +25,10 @@ from filelock import FileLock
 
 import concur_lab
 import concur_lab._counter as counter_module
+import concur_lab._process_counter as process_module
 from concur_lab import ModeError, SharedCounter, available_start_methods, run_outcomes, run_workers
+from concur_lab._counter_file import SIZE
+from concur_lab._robust_mutex import PTHREAD
 
 START_METHODS = available_start_methods()
 MODES = ["thread", *(f"process:{method}" for method in START_METHODS)]
@@ -38,9 +41,9 @@ DEADLINE = 240.0
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Make new process-mode counters use each lock backend in turn."""
     name: str = request.param
-    if name == "mutex" and counter_module._PTHREAD is None:
+    if name == "mutex" and PTHREAD is None:
         pytest.skip("no robust pthread mutex on this platform")
-    monkeypatch.setattr(counter_module, "_DEFAULT_BACKEND", name)
+    monkeypatch.setattr(process_module, "_DEFAULT_BACKEND", name)
     return name
 
 
@@ -241,7 +244,7 @@ def test_flock_backend_after_fork_excludes_parent_and_child(
     monkeypatch: pytest.MonkeyPatch, make_counter: Callable[[str], SharedCounter]
 ) -> None:
     """A forked child reopens a flock counter's file, so parent and child exclude each other."""
-    monkeypatch.setattr(counter_module, "_DEFAULT_BACKEND", "flock")
+    monkeypatch.setattr(process_module, "_DEFAULT_BACKEND", "flock")
     counter = make_counter("process:fork")
     ctx = multiprocess.get_context("fork")
     procs = [ctx.Process(target=_increment_n, args=(counter, 3000)) for _ in range(2)]
@@ -255,14 +258,15 @@ def test_flock_backend_after_fork_excludes_parent_and_child(
 @contextlib.contextmanager
 def _holding_lock(counter: SharedCounter) -> Iterator[None]:
     """Hold the counter's locks in this thread, as increment() does (white box)."""
-    if isinstance(counter, counter_module._MutexCounter):
-        assert counter_module._mutex_lock(counter._mutex) == 0
+    if isinstance(counter, process_module.MutexCounter):
+        assert PTHREAD is not None
+        assert PTHREAD.lock(counter._mutex) == 0
         try:
             yield
         finally:
-            counter_module._mutex_unlock(counter._mutex)
+            PTHREAD.unlock(counter._mutex)
         return
-    assert isinstance(counter, counter_module._FlockCounter)
+    assert isinstance(counter, process_module.FlockCounter)
     with counter._lock:
         fcntl.flock(counter._fd, fcntl.LOCK_EX)
         try:
@@ -404,17 +408,28 @@ def test_thread_mode_forked_child_gets_a_private_copy() -> None:
 # --- crashes --------------------------------------------------------------------------------
 
 
-def _die_inside_increment(counter: SharedCounter, write_first: bool) -> None:
-    """Count 1, then be SIGKILLed inside increment() while holding the lock."""
-    counter.increment()
-    real_pack = counter_module._pack_value
+class _DyingCell:
+    """Stands in for a counter's value cell: storing a value SIGKILLs the process."""
 
-    def pack_then_die(*args: Any) -> None:
-        if write_first:
-            real_pack(*args)
+    def __init__(self, cell: Any, write_first: bool) -> None:
+        self._cell = cell
+        self._write_first = write_first
+
+    @property
+    def value(self) -> int:
+        return int(self._cell.value)
+
+    @value.setter
+    def value(self, new: int) -> None:
+        if self._write_first:
+            self._cell.value = new
         os.kill(os.getpid(), signal.SIGKILL)
 
-    counter_module._pack_value = pack_then_die
+
+def _die_inside_increment(counter: SharedCounter, write_first: bool) -> None:
+    """Count 1, then be SIGKILLed inside increment() while holding the lock (white box)."""
+    counter.increment()
+    counter._cell = _DyingCell(counter._cell, write_first)  # type: ignore[attr-defined]
     counter.increment()
 
 
@@ -593,7 +608,7 @@ def test_copy_fails_after_owner_closed() -> None:
 
 def test_process_mode_needs_a_lock_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where neither flock nor a robust mutex exists (Windows), process mode says so."""
-    monkeypatch.setattr(counter_module, "_DEFAULT_BACKEND", None)
+    monkeypatch.setattr(process_module, "_DEFAULT_BACKEND", None)
     with pytest.raises(NotImplementedError, match=r"use SharedCounter\('thread'\)"):
         SharedCounter("process")
     with SharedCounter("thread") as counter:
@@ -632,7 +647,7 @@ def test_at_concurrent_creation(method: str, tmp_path: Path) -> None:
     assert SharedCounter.at(path).value == 2000
 
 
-@pytest.mark.parametrize("size", [0, counter_module._SIZE])
+@pytest.mark.parametrize("size", [0, SIZE])
 def test_at_initialises_abandoned_file(tmp_path: Path, size: int) -> None:
     """A file left empty or untagged by a creator that died is initialised, not rejected."""
     path = tmp_path / "hits"
@@ -642,7 +657,7 @@ def test_at_initialises_abandoned_file(tmp_path: Path, size: int) -> None:
 
 def test_at_rejects_other_files(tmp_path: Path) -> None:
     """A file that is not a counter is refused with ValueError, a symlink with OSError."""
-    for data in (b"precious data", b"x" * counter_module._SIZE, b"x" * 1000):
+    for data in (b"precious data", b"x" * SIZE, b"x" * 1000):
         path = tmp_path / "notes.txt"
         path.write_bytes(data)
         with pytest.raises(ValueError, match="is not a SharedCounter file"):
