@@ -3,9 +3,10 @@
 The file is 128 bytes: the signed 64-bit value at offset 0, a 64-bit tag at offset 8 that names
 the lock backend (or says the owner closed the file), and the robust mutex, if any, at offset 64.
 Every process maps it with :mod:`mmap` and reads and writes the value and the tag through
-:mod:`ctypes` cells at the mapping's address. A cell assignment is one aligned 8-byte store; a
-``struct.pack_into`` is not (it zero-fills its target first), so a process killed inside it
-could leave 0 behind.
+:mod:`ctypes` cells at the mapping's address. Assigning to a cell copies all 8 bytes at once to
+an aligned address (a fixed-size ``memcpy``, one store instruction), so a process killed while
+storing leaves the old value or the new one. ``struct.pack_into`` zero-fills its target before
+storing, and a kill in between used to leave 0.
 """
 
 from __future__ import annotations
