@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import operator
 import os
 import pickle
+import random
 import signal
 import stat
 import subprocess
@@ -25,22 +27,27 @@ from filelock import FileLock
 
 import concur_lab
 import concur_lab._counter as counter_module
+import concur_lab._process_counter as process_module
 from concur_lab import ModeError, SharedCounter, available_start_methods, run_outcomes, run_workers
+from concur_lab._counter_file import SIZE
+from concur_lab._robust_mutex import PTHREAD
 
 START_METHODS = available_start_methods()
 MODES = ["thread", *(f"process:{method}" for method in START_METHODS)]
 BACKENDS = ["mutex", "flock"]
 # Generous: 2 shared cores, and spawn under pytest costs up to a second per process.
 DEADLINE = 240.0
+# Per backend; the value used to drop to 0 at 1-4 % of kills, and a kill costs a few ms.
+RANDOM_KILLS = 150
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Make new process-mode counters use each lock backend in turn."""
     name: str = request.param
-    if name == "mutex" and counter_module._PTHREAD is None:
+    if name == "mutex" and PTHREAD is None:
         pytest.skip("no robust pthread mutex on this platform")
-    monkeypatch.setattr(counter_module, "_DEFAULT_BACKEND", name)
+    monkeypatch.setattr(process_module, "_DEFAULT_BACKEND", name)
     return name
 
 
@@ -241,7 +248,7 @@ def test_flock_backend_after_fork_excludes_parent_and_child(
     monkeypatch: pytest.MonkeyPatch, make_counter: Callable[[str], SharedCounter]
 ) -> None:
     """A forked child reopens a flock counter's file, so parent and child exclude each other."""
-    monkeypatch.setattr(counter_module, "_DEFAULT_BACKEND", "flock")
+    monkeypatch.setattr(process_module, "_DEFAULT_BACKEND", "flock")
     counter = make_counter("process:fork")
     ctx = multiprocess.get_context("fork")
     procs = [ctx.Process(target=_increment_n, args=(counter, 3000)) for _ in range(2)]
@@ -255,14 +262,15 @@ def test_flock_backend_after_fork_excludes_parent_and_child(
 @contextlib.contextmanager
 def _holding_lock(counter: SharedCounter) -> Iterator[None]:
     """Hold the counter's locks in this thread, as increment() does (white box)."""
-    if isinstance(counter, counter_module._MutexCounter):
-        assert counter_module._mutex_lock(counter._mutex) == 0
+    if isinstance(counter, process_module.MutexCounter):
+        assert PTHREAD is not None
+        assert PTHREAD.lock(counter._mutex) == 0
         try:
             yield
         finally:
-            counter_module._mutex_unlock(counter._mutex)
+            PTHREAD.unlock(counter._mutex)
         return
-    assert isinstance(counter, counter_module._FlockCounter)
+    assert isinstance(counter, process_module.FlockCounter)
     with counter._lock:
         fcntl.flock(counter._fd, fcntl.LOCK_EX)
         try:
@@ -404,17 +412,28 @@ def test_thread_mode_forked_child_gets_a_private_copy() -> None:
 # --- crashes --------------------------------------------------------------------------------
 
 
-def _die_inside_increment(counter: SharedCounter, write_first: bool) -> None:
-    """Count 1, then be SIGKILLed inside increment() while holding the lock."""
-    counter.increment()
-    real_pack = counter_module._pack_value
+class _DyingCell:
+    """Stands in for a counter's value cell: storing a value SIGKILLs the process."""
 
-    def pack_then_die(*args: Any) -> None:
-        if write_first:
-            real_pack(*args)
+    def __init__(self, cell: Any, write_first: bool) -> None:
+        self._cell = cell
+        self._write_first = write_first
+
+    @property
+    def value(self) -> int:
+        return int(self._cell.value)
+
+    @value.setter
+    def value(self, new: int) -> None:
+        if self._write_first:
+            self._cell.value = new
         os.kill(os.getpid(), signal.SIGKILL)
 
-    counter_module._pack_value = pack_then_die
+
+def _die_inside_increment(counter: SharedCounter, write_first: bool) -> None:
+    """Count 1, then be SIGKILLed inside increment() while holding the lock (white box)."""
+    counter.increment()
+    counter._cell = _DyingCell(counter._cell, write_first)  # type: ignore[attr-defined]
     counter.increment()
 
 
@@ -481,6 +500,43 @@ def test_crash_in_engine_worker_leaves_counter_usable(
     assert [outcome.status for outcome in outcomes] == ["crashed", "ok", "ok"]
     assert outcomes[0].signal == "SIGKILL"
     assert counter.value == 1 + 2 * 500
+
+
+def _increment_and_publish(counter: SharedCounter, last: Any) -> None:
+    while True:
+        last.value = counter.increment()
+
+
+@pytest.mark.skipif("fork" not in START_METHODS, reason="needs the fork start method")
+def test_sigkill_at_random_instants_keeps_the_value(
+    backend: str, make_counter: Callable[[str], SharedCounter]
+) -> None:
+    """Killed at random instants, also inside increment(), a worker never sets the value back."""
+    counter = make_counter("process:fork")
+    counter.reset(10**12)  # a zeroed or half-written value stands out
+    ctx = multiprocess.get_context("fork")
+    last = ctx.RawValue("q", 0)  # the value the victim's last completed increment returned
+    rng = random.Random()
+    before = counter.value
+    for kill in range(RANDOM_KILLS):
+        last.value = before
+        victim = ctx.Process(target=_increment_and_publish, args=(counter, last))
+        victim.start()
+        deadline = time.monotonic() + DEADLINE
+        while last.value == before and victim.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.0002)
+        time.sleep(rng.uniform(0, 0.003))
+        victim.kill()
+        _join_all([victim])
+        assert victim.exitcode == -signal.SIGKILL
+        after, completed = counter.value, last.value
+        # The increment in flight at the kill, if any, either counted or did not.
+        assert completed <= after <= completed + 1, (
+            f"kill {kill}: the value went from {before} to {after}; the victim's last "
+            f"completed increment returned {completed}"
+        )
+        assert completed > before
+        before = after
 
 
 # --- files, ownership, closing ----------------------------------------------------------------
@@ -591,13 +647,110 @@ def test_copy_fails_after_owner_closed() -> None:
     copy.close()
 
 
+def test_copy_reports_closed_once_owner_closed() -> None:
+    """An attached copy says it is closed as soon as its owner closed, before it is used."""
+    counter = SharedCounter("process")
+    copy = pickle.loads(pickle.dumps(counter))
+    counter.close()
+    assert copy.closed
+    copy.close()
+
+
+_KEPT: list[SharedCounter] = []
+
+
+def _create_and_keep() -> str | None:
+    counter = SharedCounter("process")
+    counter.increment()
+    _KEPT.append(counter)  # still referenced when the worker ends
+    return counter.path
+
+
+def _create_and_return() -> SharedCounter:
+    counter = SharedCounter("process")
+    counter.increment(5)
+    return counter
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_counter_created_in_worker_is_removed_when_it_ends(method: str) -> None:
+    """A counter a process worker creates and still holds at its end leaves no files."""
+    paths = run_workers(_create_and_keep, 2, mode=f"process:{method}", timeout=DEADLINE)
+    assert [Path(path).parent.exists() for path in paths] == [False, False]
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_counter_returned_from_worker_arrives_closed(method: str) -> None:
+    """A counter created in a process worker and returned belongs to it: it arrives closed."""
+    [counter] = run_workers(_create_and_return, 1, mode=f"process:{method}", timeout=DEADLINE)
+    assert counter.closed
+    with pytest.raises(ValueError, match="created in a process worker is removed when that"):
+        counter.increment()
+    assert counter.path is not None
+    assert not Path(counter.path).parent.exists()
+
+
 def test_process_mode_needs_a_lock_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where neither flock nor a robust mutex exists (Windows), process mode says so."""
-    monkeypatch.setattr(counter_module, "_DEFAULT_BACKEND", None)
+    monkeypatch.setattr(process_module, "_DEFAULT_BACKEND", None)
     with pytest.raises(NotImplementedError, match=r"use SharedCounter\('thread'\)"):
         SharedCounter("process")
     with SharedCounter("thread") as counter:
         assert counter.increment() == 1
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_python_errors_name_the_public_class(mode: str) -> None:
+    """Python's own errors call a counter, open or closed, SharedCounter, never a private class."""
+    counter = SharedCounter(mode)
+    with pytest.raises(TypeError, match=r"^'SharedCounter' object cannot be interpreted as an int"):
+        operator.index(counter)
+    counter.close()
+    with pytest.raises(TypeError, match=r"for \+: 'SharedCounter' and 'int'$"):
+        counter + 1  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("method", [m for m in START_METHODS if m != "fork"])
+def test_send_error_names_the_public_class(method: str) -> None:
+    """The error for a thread-mode counter sent to a pickling worker names SharedCounter."""
+    with SharedCounter("thread") as counter, pytest.raises(Exception) as caught:  # noqa: PT011
+        run_workers(_increment_n, 1, mode=f"process:{method}", args=(counter, 1), timeout=DEADLINE)
+    assert "(a SharedCounter)" in str(caught.value)
+
+
+def test_imports_without_posix_modules() -> None:
+    """Without fcntl, fork hooks or a robust mutex (Windows), it imports and says what works."""
+    code = textwrap.dedent(
+        """
+        import os, sys
+        # Imported first: the standard library's and the rest of the package's own platform
+        # checks are not what this test is about.
+        import atexit, ctypes, mmap, random, tempfile, threading, weakref
+        import concur_lab._modes
+        sys.modules["fcntl"] = None  # makes "import fcntl" fail, as on Windows
+        sys.platform = "win32"
+        del os.register_at_fork
+        from concur_lab import SharedCounter
+        with SharedCounter("thread") as counter:
+            assert counter.increment() == 1
+        for make in (SharedCounter, lambda: SharedCounter.at("hits")):
+            try:
+                make()
+            except NotImplementedError as exc:
+                print(exc)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=_env_with_package(),
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert len(lines) == 2
+    assert all("win32 lacks; use SharedCounter('thread')" in line for line in lines)
 
 
 # --- SharedCounter.at -----------------------------------------------------------------------
@@ -632,7 +785,7 @@ def test_at_concurrent_creation(method: str, tmp_path: Path) -> None:
     assert SharedCounter.at(path).value == 2000
 
 
-@pytest.mark.parametrize("size", [0, counter_module._SIZE])
+@pytest.mark.parametrize("size", [0, SIZE])
 def test_at_initialises_abandoned_file(tmp_path: Path, size: int) -> None:
     """A file left empty or untagged by a creator that died is initialised, not rejected."""
     path = tmp_path / "hits"
@@ -642,7 +795,7 @@ def test_at_initialises_abandoned_file(tmp_path: Path, size: int) -> None:
 
 def test_at_rejects_other_files(tmp_path: Path) -> None:
     """A file that is not a counter is refused with ValueError, a symlink with OSError."""
-    for data in (b"precious data", b"x" * counter_module._SIZE, b"x" * 1000):
+    for data in (b"precious data", b"x" * SIZE, b"x" * 1000):
         path = tmp_path / "notes.txt"
         path.write_bytes(data)
         with pytest.raises(ValueError, match="is not a SharedCounter file"):
