@@ -281,21 +281,67 @@ def _observe(slug: str, mode: str, timeout: float) -> dict[str, Any] | DemoRunEr
     return result
 
 
+def _modes_for(config: Any, slug: str) -> list[str]:
+    """The modes demo *slug* runs in: its own list in ``concur_demo_modes_by_slug``, or the default.
+
+    Demos whose lesson depends on the start method list each method, so spawn and forkserver are
+    shown, not only described.
+    """
+    modes = config.concur_demo_modes_by_slug.get(slug, config.concur_demo_modes)
+    return list(modes)
+
+
 def _mode_label(mode: str) -> str:
     from concur_lab import Mode
 
     return str(Mode.parse(mode).label)
 
 
-def _render_value(value: Any) -> str:
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        # A list of records (one per case): one line each reads better than one long line.
-        text = "\n".join(json.dumps(v, ensure_ascii=False) for v in value)
-    else:
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def _py(value: Any) -> str:
+    """Render an observed value as Python would print it (``None``, ``True``, ``'text'``).
+
+    Observations travel as JSON, but readers of a Python tutorial should see Python literals;
+    long containers are laid out one item per line, as :func:`pprint.pformat` does.
+    """
+    import pprint
+
+    text = pprint.pformat(value, width=72, sort_dicts=False)
     if len(text) > _MAX_VALUE_CHARS:
         text = text[: _MAX_VALUE_CHARS - 1] + "…"
     return text
+
+
+def _render_value(value: Any) -> str:
+    """A table cell: top-level strings as they are (they are messages), the rest as literals."""
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_VALUE_CHARS else value[: _MAX_VALUE_CHARS - 1] + "…"
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        # Lines of output (a traceback, stderr): one per line reads better than a list literal.
+        if any(" " in v for v in value) and len(value) > 1:
+            return "\n".join(value)
+    return _py(value)
+
+
+def _is_records(value: Any) -> bool:
+    """Whether *value* is a list of records (dicts), shown as a table of its own."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    """Split a dotted key into its group and its own name: ``a.b.c`` -> ``("a.b", "c")``."""
+    group, _, name = key.rpartition(".")
+    return group, name
+
+
+def _key_literal(key: str, *, classes: list[str] | None = None) -> nodes.literal:
+    """A key as inline code that may wrap only after a dot or an underscore, never mid-word."""
+    literal = nodes.literal(key, "", classes=classes or [])
+    pieces = key.replace(".", ".\0").replace("_", "_\0").split("\0")
+    for i, piece in enumerate(pieces):
+        if i:
+            literal += nodes.raw("", "<wbr>", format="html")
+        literal += nodes.Text(piece)
+    return literal
 
 
 def _merge_orders(orders: list[list[str]]) -> list[str]:
@@ -371,7 +417,7 @@ class DemoObservations(_DemoDirective):
                 text="(The HTML build runs this demo and shows what it observed here.)"
             )
             return [para]
-        modes = (self.options.get("modes") or " ".join(self.config.concur_demo_modes)).split()
+        modes = (self.options.get("modes") or " ".join(_modes_for(self.config, demo.slug))).split()
         runs: dict[str, dict[str, Any]] = {}
         result: list[nodes.Node] = []
         for mode in modes:
@@ -390,16 +436,25 @@ class DemoObservations(_DemoDirective):
             runs[_mode_label(mode)] = observed
         if runs:
             result.extend(self._summaries(runs))
-            if len(runs) > 1:
-                result.append(
-                    nodes.paragraph(
-                        text="A bar on the left marks the observations where the modes differ.",
-                        classes=["demo-legend"],
-                    )
-                )
-            result.append(self._table(runs))
+            result.append(self._legend(runs))
+            flat, keys = self._flat(runs)
+            if not keys or not all(
+                _is_records(v) for f in flat.values() for k, v in f.items() if k in keys
+            ):
+                result.append(self._table(runs))
+            result.extend(self._record_tables(runs))
             result.extend(self._varies(runs))
         return result
+
+    @staticmethod
+    def _legend(runs: dict[str, dict[str, Any]]) -> nodes.paragraph:
+        text = (
+            "Each mode ran in a fresh interpreter of its own, so process IDs (such as "
+            "caller_pid) differ between the columns even where the behaviour is the same."
+        )
+        if len(runs) > 1:
+            text = "A bar on the left marks the observations where the modes differ. " + text
+        return nodes.paragraph(text=text, classes=["demo-legend"])
 
     def _summaries(self, runs: dict[str, dict[str, Any]]) -> list[nodes.Node]:
         items = nodes.bullet_list(classes=["demo-summaries"])
@@ -425,7 +480,8 @@ class DemoObservations(_DemoDirective):
             note += para
         return [note]
 
-    def _table(self, runs: dict[str, dict[str, Any]]) -> nodes.table:
+    def _flat(self, runs: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """Flatten each mode's observations; return them and the keys to show, in order."""
         wanted = (self.options.get("keys") or "").split()
         flat = {
             label: _flatten({k: v for k, v in observed.items() if k not in _SPECIAL_KEYS})
@@ -434,42 +490,169 @@ class DemoObservations(_DemoDirective):
         keys = _merge_orders([list(observed) for observed in flat.values()])
         if wanted:
             keys = [k for k in keys if any(k == w or k.startswith(w + ".") for w in wanted)]
+        return flat, keys
+
+    def _table(self, runs: dict[str, dict[str, Any]]) -> nodes.table:
+        flat, keys = self._flat(runs)
         labels = list(runs)
         # "colwidths-given" makes the HTML writer emit the widths, so every table lines up.
         table = nodes.table(classes=["demo-observations", "colwidths-given"])
         group = nodes.tgroup(cols=len(labels) + 1)
         table += group
-        group += nodes.colspec(colwidth=32)
+        group += nodes.colspec(colwidth=30)
         for _ in labels:
-            group += nodes.colspec(colwidth=68 // len(labels))
+            group += nodes.colspec(colwidth=70 // len(labels))
         head = nodes.thead()
         group += head
-        head += self._row(["observed", *labels], literal=False)
+        head += self._header_row(["observed", *labels])
         body = nodes.tbody()
         group += body
-        for key in keys:
+        # Rows sharing a dotted prefix (``lifecycle.before_start``) go under one sub-heading
+        # row instead of repeating the prefix in each row.
+        groups = [_split_key(k)[0] for k in keys]
+        current: str | None = None
+        for key, prefix in zip(keys, groups):
             values = [flat[label].get(key, _MISSING) for label in labels]
-            cells = ["—" if v is _MISSING else _render_value(v) for v in values]
-            row = self._row([key, *cells], literal=True)
+            shown_key = key
+            if prefix and groups.count(prefix) > 1:
+                if prefix != current:
+                    body += self._group_row(prefix, len(labels) + 1)
+                shown_key = _split_key(key)[1]
+                current = prefix
+            elif current and key.startswith(current + "."):
+                # A lone deeper key (``worker_saw.kwargs.flag``) stays in its parent's group.
+                shown_key = key[len(current) + 1 :]
+            else:
+                current = None
+            if any(_is_records(v) for v in values):
+                cells = [
+                    "—" if v is _MISSING else f"{len(v)} records: in the table below"
+                    if _is_records(v) else _render_value(v)
+                    for v in values
+                ]
+            else:
+                cells = ["—" if v is _MISSING else _render_value(v) for v in values]
+            row = self._value_row(shown_key, cells, indent=shown_key != key)
             if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
                 row["classes"].append("differs")
             body += row
         return table
 
-    @staticmethod
-    def _row(cells: list[str], *, literal: bool) -> nodes.row:
-        row = nodes.row()
-        for i, text in enumerate(cells):
-            entry = nodes.entry()
-            if literal and i > 0 and ("\n" in text or len(text) > 60):
-                entry += nodes.literal_block(text, text, language="text", classes=["demo-value"])
-            elif literal and i > 0 and text != "—":
-                entry += nodes.paragraph("", "", nodes.literal(text, text, classes=["demo-value"]))
-            elif literal:
-                entry += nodes.paragraph("", "", nodes.literal(text, text))
+    def _record_tables(self, runs: dict[str, dict[str, Any]]) -> list[nodes.Node]:
+        """Tables for the observations that are lists of records (one per case or worker)."""
+        flat, keys = self._flat(runs)
+        labels = list(runs)
+        result: list[nodes.Node] = []
+        for key in keys:
+            per_mode = {label: flat[label].get(key) for label in labels}
+            per_mode = {label: v for label, v in per_mode.items() if _is_records(v)}
+            if not per_mode:
+                continue
+            fields = _merge_orders([list(r) for v in per_mode.values() for r in v])
+            first = fields[0]
+            firsts = [[r.get(first) for r in v] for v in per_mode.values()]
+            # Named cases (``case: "sys.exit(256)"``) line up across the modes: one row per case,
+            # one column per mode, as in the table above. Anything else (numbered workers) gets
+            # a table per mode with a column per field.
+            if all(f == firsts[0] for f in firsts) and all(isinstance(f, str) for f in firsts[0]):
+                result.append(self._cases_table(key, first, per_mode))
             else:
-                entry += nodes.paragraph(text=text)
+                for label, records in per_mode.items():
+                    result.append(self._fields_table(key, label, fields, records))
+        return result
+
+    def _cases_table(
+        self, key: str, first: str, per_mode: dict[str, list[dict[str, Any]]]
+    ) -> nodes.table:
+        labels = list(per_mode)
+        table = self._records_frame(
+            key, "one row per record", [first, *labels], [30] + [70 // len(labels)] * len(labels)
+        )
+        body = table[-1][-1]
+        for i, name in enumerate(next(iter(per_mode.values()))):
+            values = []
+            for records in per_mode.values():
+                record = {k: v for k, v in records[i].items() if k != first}
+                values.append("\n".join(f"{k} = {_py(v)}" for k, v in record.items()))
+            body += self._value_row(str(name[first]), values, indent=False)
+        return table
+
+    def _fields_table(
+        self, key: str, label: str, fields: list[str], records: list[dict[str, Any]]
+    ) -> nodes.table:
+        table = self._records_frame(key, f"in {label} mode", fields, None)
+        body = table[-1][-1]
+        for record in records:
+            row = nodes.row()
+            for field in fields:
+                row += self._cell(_render_value(record[field]) if field in record else "—")
+            body += row
+        return table
+
+    def _records_frame(
+        self, key: str, caption: str, columns: list[str], widths: list[int] | None
+    ) -> nodes.table:
+        """An empty table for records: a caption naming the observation, a header, a body.
+
+        Without *widths* the browser sizes the columns to their contents.
+        """
+        classes = ["demo-observations", "demo-records"]
+        if widths is not None:
+            classes.append("colwidths-given")
+        table = nodes.table(classes=classes)
+        title = nodes.title()
+        title += _key_literal(key)
+        title += nodes.Text(f": {caption}")
+        table += title
+        group = nodes.tgroup(cols=len(columns))
+        table += group
+        for width in widths or [1] * len(columns):
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        group += head
+        head += self._header_row(columns)
+        group += nodes.tbody()
+        return table
+
+
+    @staticmethod
+    def _cell(text: str, *, literal: bool = True) -> nodes.entry:
+        entry = nodes.entry()
+        if not literal or text == "—":
+            entry += nodes.paragraph(text=text)
+        elif "\n" in text or len(text) > 60:
+            entry += nodes.literal_block(text, text, language="text", classes=["demo-value"])
+        else:
+            entry += nodes.paragraph("", "", nodes.literal(text, text, classes=["demo-value"]))
+        return entry
+
+    @staticmethod
+    def _header_row(cells: list[str]) -> nodes.row:
+        row = nodes.row()
+        for text in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph(text=text)
             row += entry
+        return row
+
+    @staticmethod
+    def _group_row(prefix: str, span: int) -> nodes.row:
+        row = nodes.row(classes=["demo-group"])
+        entry = nodes.entry(morecols=span - 1)
+        entry += nodes.paragraph("", "", _key_literal(prefix + "."))
+        row += entry
+        return row
+
+    def _value_row(self, key: str, cells: list[str], *, indent: bool) -> nodes.row:
+        row = nodes.row(classes=["demo-grouped"] if indent else [])
+        entry = nodes.entry()
+        entry += nodes.paragraph("", "", _key_literal(key))
+        row += entry
+        for text in cells:
+            if text.endswith("records: in the table below"):
+                row += self._cell(text, literal=False)
+            else:
+                row += self._cell(text)
         return row
 
 
@@ -737,8 +920,66 @@ class AutoPublic(SphinxDirective):
         type_name = type(obj).__qualname__
         public_type = getattr(sys.modules.get(modname), type_name, None) is type(obj)
         owner = modname if public_type else type(obj).__module__
-        type_ref = f"{owner}.{type_name}"
+        # A builtin type is written as Python writes it (``dict``, not ``builtins.dict``).
+        type_ref = type_name if owner == "builtins" else f"{owner}.{type_name}"
         return f".. py:data:: {name}\n   :module: {modname}\n   :type: {type_ref}\n\n{body}"
+
+
+# --------------------------------------------------------------------------- autodoc hooks
+
+
+def _ivars_to_attributes(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Turn a class's ``:ivar x: text`` fields into ``py:attribute`` entries with their types.
+
+    The fields stay where the code documents them (the class docstring, next to the dataclass
+    fields), but an attribute entry shows the field's annotation, gets a line in ``objects.inv``
+    and can be cross-referenced (:attr:`WorkerOutcome.status`), which an ``:ivar:`` cannot.
+    """
+    import re
+    import typing
+
+    from sphinx.util.typing import stringify_annotation
+
+    if what not in ("class", "exception"):
+        return
+    try:
+        hints = typing.get_type_hints(obj)
+    except Exception:  # noqa: BLE001 - an unresolvable annotation only costs the type
+        hints = {}
+    field = re.compile(r"^:ivar (\w+):\s*(.*)$")
+    kept: list[str] = []
+    attributes: list[list[str]] = []
+    current: list[str] | None = None
+    for line in lines:
+        match = field.match(line)
+        if match:
+            attr, text = match.groups()
+            current = [f".. py:attribute:: {attr}"]
+            if attr in hints:
+                current.append(f"   :type: {stringify_annotation(hints[attr], 'smart')}")
+            current += ["", f"   {text}"]
+            attributes.append(current)
+        elif current is not None and line.startswith((" ", "\t")) and line.strip():
+            current.append(f"   {line.strip()}")
+        else:
+            current = None
+            kept.append(line)
+    if not attributes:
+        return
+    while kept and not kept[-1].strip():
+        kept.pop()
+    lines[:] = kept
+    for block in attributes:
+        lines += ["", *block]
+    lines.append("")
+
+
+def _drop_object_base(app: Sphinx, name: str, obj: Any, options: Any, bases: list[type]) -> None:
+    """Leave out "Bases: object": every class has it, so it says nothing."""
+    if bases == [object]:
+        bases.clear()
 
 
 # --------------------------------------------------------------------------- setup
@@ -747,6 +988,7 @@ class AutoPublic(SphinxDirective):
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the object types, the demo directives and the page generator."""
     app.add_config_value("concur_demo_modes", ["thread", "process"], "env", types=[list])
+    app.add_config_value("concur_demo_modes_by_slug", {}, "env", types=[dict])
     app.add_config_value("concur_run_demos", "auto", "env", types=[str, bool])
     app.add_config_value("concur_demo_timeout", 180.0, "env", types=[float, int])
     app.add_config_value("concur_timeline_themes", ["performance"], "env", types=[list])
@@ -773,4 +1015,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("demo-observations", DemoObservations)
     app.add_directive("demo-timeline", DemoTimeline)
     app.connect("builder-inited", _generate_demo_pages)
+    app.connect("autodoc-process-docstring", _ivars_to_attributes)
+    app.connect("autodoc-process-bases", _drop_object_base)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
