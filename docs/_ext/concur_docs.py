@@ -315,10 +315,10 @@ def _render_value(value: Any) -> str:
     """A table cell: top-level strings as they are (they are messages), the rest as literals."""
     if isinstance(value, str):
         return value if len(value) <= _MAX_VALUE_CHARS else value[: _MAX_VALUE_CHARS - 1] + "…"
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        # Lines of output (a traceback, stderr): one per line reads better than a list literal.
-        if any(" " in v for v in value) and len(value) > 1:
-            return "\n".join(value)
+    # Lines of output (a traceback, stderr): one per line reads better than a list literal.
+    lines = isinstance(value, list) and len(value) > 1 and all(isinstance(v, str) for v in value)
+    if lines and any(" " in v for v in value):
+        return "\n".join(value)
     return _py(value)
 
 
@@ -511,7 +511,7 @@ class DemoObservations(_DemoDirective):
         # row instead of repeating the prefix in each row.
         groups = [_split_key(k)[0] for k in keys]
         current: str | None = None
-        for key, prefix in zip(keys, groups):
+        for key, prefix in zip(keys, groups, strict=True):
             values = [flat[label].get(key, _MISSING) for label in labels]
             shown_key = key
             if prefix and groups.count(prefix) > 1:
@@ -946,7 +946,7 @@ def _ivars_to_attributes(
         return
     try:
         hints = typing.get_type_hints(obj)
-    except Exception:  # noqa: BLE001 - an unresolvable annotation only costs the type
+    except Exception:  # an unresolvable annotation only costs the type
         hints = {}
     field = re.compile(r"^:ivar (\w+):\s*(.*)$")
     kept: list[str] = []
