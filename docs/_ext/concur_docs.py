@@ -804,6 +804,64 @@ class ConcurCli(SphinxDirective):
         return [nodes.literal_block(text, text, language="text", classes=["cli-output"])]
 
 
+class RunExample(SphinxDirective):
+    """Show an example script and the output of running it while the docs are built.
+
+    ``.. run-example:: tutorial/examples/whoami.py`` with ``:args: forkserver``: the script runs
+    as ``python whoami.py forkserver`` in an empty folder, in a fresh interpreter, with unbuffered
+    output (so lines appear in the order a terminal shows them). ``:output-only:`` leaves out the
+    code, for a second run of a script already shown. The examples are plain standard-library
+    code, what a learner would write, rather than the instrumented demos.
+    """
+
+    required_arguments = 1
+    option_spec: ClassVar[dict[str, Any]] = {
+        "args": directives.unchanged,
+        "output-only": directives.flag,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        import shlex
+        import subprocess
+
+        rel, source = self.env.relfn2path(self.arguments[0], self.env.docname)
+        self.env.note_dependency(source)
+        name = Path(source).name
+        args = shlex.split(self.options.get("args", ""))
+        result: list[nodes.Node] = []
+        if "output-only" not in self.options:
+            text = Path(source).read_text(encoding="utf-8")
+            code = nodes.literal_block(text, text, language="python", source=source)
+            caption = nodes.caption(name, "", nodes.literal(name, name))
+            result.append(nodes.container("", caption, code, classes=["literal-block-wrapper"]))
+            result[-1]["literal_block"] = True
+        shown = " ".join(["$ python", name, *map(shlex.quote, args)])
+        if not _should_run(self.env.app):
+            result.append(nodes.literal_block(shown, shown, language="console"))
+            return result
+        with tempfile.TemporaryDirectory(prefix="concur-docs-") as tmp:
+            Path(tmp, name).write_text(Path(source).read_text(encoding="utf-8"), encoding="utf-8")
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+            try:
+                done = subprocess.run(
+                    [sys.executable, name, *args], cwd=tmp, env=env, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, text=True, timeout=120, check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise self.error(f"{rel} did not finish within 120 s") from None
+        output = done.stdout.rstrip().replace(tmp, "/tmp/example")
+        if done.returncode != 0:
+            _LOG.warning(
+                "%s exited with status %s:\n%s", rel, done.returncode, output,
+                location=self.get_location(),
+            )
+        text = f"{shown}\n{output}"
+        result.append(
+            nodes.literal_block(text, text, language="text", classes=["example-output"])
+        )
+        return result
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -1011,6 +1069,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("autopublic", AutoPublic)
     app.add_directive("pytest-run", PytestRun)
     app.add_directive("concur-cli", ConcurCli)
+    app.add_directive("run-example", RunExample)
     app.add_directive("demo-lesson", DemoLesson)
     app.add_directive("demo-observations", DemoObservations)
     app.add_directive("demo-timeline", DemoTimeline)
