@@ -22,7 +22,6 @@ under ``-W``), with the traceback or the stacks of its threads: a broken demo is
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -684,14 +683,55 @@ class DemoTimeline(_DemoDirective):
                     'pip install "concur-lab[plot]", to see it drawn here.)'
                 )
             ]
-        encoded = base64.b64encode(png).decode("ascii")
+        # The PNG is kept in the environment and written next to the pages when the build
+        # finishes (see _write_figures), so the page links to a real file a reader can open at
+        # full size, and a rebuild that reuses this doctree still has the file.
+        name = f"timeline-{demo.slug}.png"
+        figures = _figures(self.env)
+        figures[(self.env.docname, name)] = png
+        url = "../" * self.env.docname.count("/") + f"{_FIGURE_DIR}/{name}"
         alt = f"Timeline of the {demo.slug} demo: one lane per worker, thread vs process mode"
         html = (
             '<figure class="demo-timeline">'
-            f'<img src="data:image/png;base64,{encoded}" alt="{alt}"/>'
-            f"<figcaption>{alt}.</figcaption></figure>"
+            f'<a href="{url}" title="Open the full-size image"><img src="{url}" alt="{alt}"/></a>'
+            f"<figcaption>{alt}. Select the image to open it at full size.</figcaption></figure>"
         )
         return [nodes.raw("", html, format="html")]
+
+
+#: Folder of the HTML output that receives the timeline figures.
+_FIGURE_DIR = "_images/concur"
+
+
+def _figures(env: BuildEnvironment) -> dict[tuple[str, str], bytes]:
+    """The figures drawn so far, by (document, file name); kept in the pickled environment."""
+    if not hasattr(env, "concur_figures"):
+        env.concur_figures = {}  # type: ignore[attr-defined]
+    return env.concur_figures  # type: ignore[attr-defined, no-any-return]
+
+
+def _purge_figures(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    figures = _figures(env)
+    for key in [key for key in figures if key[0] == docname]:
+        del figures[key]
+
+
+def _merge_figures(
+    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
+) -> None:
+    _figures(env).update(
+        {key: png for key, png in _figures(other).items() if key[0] in docnames}
+    )
+
+
+def _write_figures(app: Sphinx, exception: BaseException | None) -> None:
+    """Write every timeline figure into the HTML output, where the pages link to them."""
+    if exception is not None or app.builder.format != "html":
+        return
+    folder = Path(app.outdir) / _FIGURE_DIR
+    for (_, name), png in _figures(app.env).items():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(png)
 
 
 def _plot_timeline(demo: Any, runs: dict[str, dict[str, Any]]) -> bytes | None:
@@ -1075,5 +1115,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("demo-timeline", DemoTimeline)
     app.connect("builder-inited", _generate_demo_pages)
     app.connect("autodoc-process-docstring", _ivars_to_attributes)
+    app.connect("env-purge-doc", _purge_figures)
+    app.connect("env-merge-info", _merge_figures)
+    app.connect("build-finished", _write_figures)
     app.connect("autodoc-process-bases", _drop_object_base)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
