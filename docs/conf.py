@@ -63,7 +63,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 # Every parameter shows its type, documented or not.
 autodoc_typehints_description_target = "all"
-autodoc_default_options = {"show-inheritance": True}
+# Bases are shown per class by autopublic, which leaves out a lone "Bases: object".
 autodoc_preserve_defaults = True
 
 # Docstring examples use the package's public names unqualified, as a reader would after

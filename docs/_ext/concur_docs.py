@@ -970,8 +970,10 @@ class AutoPublic(SphinxDirective):
                 kind, text = "module", f"* :mod:`{obj.__name__}`"
             elif inspect.isclass(obj) and issubclass(obj, BaseException):
                 kind, text = "exception", f".. autoexception:: {modname}.{name}\n   :members:"
+                text += self._bases(obj)
             elif inspect.isclass(obj):
                 kind, text = "class", f".. autoclass:: {modname}.{name}\n   :members:"
+                text += self._bases(obj)
                 if "__call__" in vars(obj):
                     # A callable object's call is its main API: show it with the methods.
                     text += "\n   :special-members: __call__"
@@ -991,6 +993,11 @@ class AutoPublic(SphinxDirective):
         content = StringList(lines, source=f"<autopublic {modname}>")
         nested_parse_with_titles(self.state, content, holder)
         return list(holder.children)
+
+    @staticmethod
+    def _bases(cls: type) -> str:
+        """The option that lists *cls*'s bases, unless the only one is ``object`` (says nothing)."""
+        return "" if cls.__bases__ == (object,) else "\n   :show-inheritance:"
 
     @staticmethod
     def _alias(modname: str, name: str, obj: Any, target_mod: str) -> str:
@@ -1074,10 +1081,18 @@ def _ivars_to_attributes(
     lines.append("")
 
 
-def _drop_object_base(app: Sphinx, name: str, obj: Any, options: Any, bases: list[type]) -> None:
-    """Leave out "Bases: object": every class has it, so it says nothing."""
-    if bases == [object]:
-        bases.clear()
+def _drop_class_return_type(
+    app: Sphinx, domain: str, objtype: str, content: addnodes.desc_content
+) -> None:
+    """Drop the "Return type" autodoc adds to a class from its ``__new__``: it is the class."""
+    if domain != "py" or objtype not in ("class", "exception"):
+        return
+    for field_list in [c for c in content.children if isinstance(c, nodes.field_list)]:
+        for field in list(field_list.children):
+            if field[0].astext().strip() == "rtype":
+                field_list.remove(field)
+        if not field_list.children:
+            content.remove(field_list)
 
 
 # --------------------------------------------------------------------------- setup
@@ -1115,8 +1130,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("demo-timeline", DemoTimeline)
     app.connect("builder-inited", _generate_demo_pages)
     app.connect("autodoc-process-docstring", _ivars_to_attributes)
+    # After autodoc's own handler (priority 500), which adds the types.
+    app.connect("object-description-transform", _drop_class_return_type, priority=600)
     app.connect("env-purge-doc", _purge_figures)
     app.connect("env-merge-info", _merge_figures)
     app.connect("build-finished", _write_figures)
-    app.connect("autodoc-process-bases", _drop_object_base)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
