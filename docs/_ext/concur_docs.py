@@ -318,12 +318,23 @@ def _render_value(value: Any) -> str:
     lines = isinstance(value, list) and len(value) > 1 and all(isinstance(v, str) for v in value)
     if lines and any(" " in v for v in value):
         return "\n".join(value)
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        # Small records, one line each: ``saw=4`` or ``raised='NameError', message=...``.
+        return "\n".join(", ".join(f"{k}={_py(v)}" for k, v in r.items()) for r in value)
     return _py(value)
 
 
 def _is_records(value: Any) -> bool:
-    """Whether *value* is a list of records (dicts), shown as a table of its own."""
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+    """Whether *value* is a list of records (dicts) with more than two fields, shown as a table.
+
+    Smaller records (``{"saw": 4}`` per worker) read better as one line each, in the cell.
+    """
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) for v in value)
+        and any(len(v) > 2 for v in value)
+    )
 
 
 def _split_key(key: str) -> tuple[str, str]:
