@@ -243,3 +243,15 @@ def test_nested_observations_become_dotted_rows() -> None:
     """Nested dicts are flattened two levels deep; deeper values stay whole."""
     flat = _extension()._flatten({"a": {"b": {"c": {"d": 1}}}, "e": [1, 2]})
     assert flat == {"a.b.c": {"d": 1}, "e": [1, 2]}
+
+
+def test_observed_values_render_as_python_literals() -> None:
+    """None, booleans and nested containers appear as Python prints them, not as JSON."""
+    rendered = _extension()._render_value([None, True, {"alive": False}])
+    assert rendered == "[None, True, {'alive': False}]"
+
+
+def test_small_records_are_one_line_each_with_repeats_counted() -> None:
+    """Per-worker records of one or two fields read as key=value lines; a repeated line once."""
+    rendered = _extension()._render_value([{"saw": 4}] * 3 + [{"raised": "NameError"}])
+    assert rendered == "saw=4  (×3)\nraised='NameError'"

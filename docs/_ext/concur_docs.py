@@ -315,12 +315,20 @@ def _render_value(value: Any) -> str:
     if isinstance(value, str):
         return value if len(value) <= _MAX_VALUE_CHARS else value[: _MAX_VALUE_CHARS - 1] + "…"
     # Lines of output (a traceback, stderr): one per line reads better than a list literal.
-    lines = isinstance(value, list) and len(value) > 1 and all(isinstance(v, str) for v in value)
-    if lines and any(" " in v for v in value):
+    strings = isinstance(value, list) and len(value) > 1 and all(isinstance(v, str) for v in value)
+    if strings and any(" " in v for v in value):
         return "\n".join(value)
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        # Small records, one line each: ``saw=4`` or ``raised='NameError', message=...``.
-        return "\n".join(", ".join(f"{k}={_py(v)}" for k, v in r.items()) for r in value)
+        # Small records, one line each: ``saw=4`` or ``raised='NameError', message=...``,
+        # and a run of identical ones once, with its count.
+        lines = [", ".join(f"{k}={_py(v)}" for k, v in r.items()) for r in value]
+        runs: list[list[Any]] = []
+        for line in lines:
+            if runs and runs[-1][0] == line:
+                runs[-1][1] += 1
+            else:
+                runs.append([line, 1])
+        return "\n".join(line if n == 1 else f"{line}  (×{n})" for line, n in runs)
     return _py(value)
 
 
