@@ -33,8 +33,8 @@ extensions = [
     "concur_docs",
 ]
 
-# Generated demo pages are written into demos/ at build time (see _ext/concur_docs.py);
-# _build is where people usually put the output when building in place.
+# demos/ holds one two-line page per demo, filled in by a directive at build time (see
+# _ext/concur_docs.py); _build is where people usually put the output when building in place.
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -38,6 +39,8 @@ def _sphinx(builder: str, outdir: Path) -> subprocess.CompletedProcess[str]:
 def html(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """Build the HTML docs once for this module; return the output dir and the build's messages."""
     outdir = tmp_path_factory.mktemp("html")
+    # Recorded for test_the_build_writes_nothing_into_the_source_tree.
+    (outdir.parent / "html-build-started").write_text(repr(time.time()), encoding="utf-8")
     done = _sphinx("html", outdir)
     return outdir, f"exit status {done.returncode}\n{done.stdout}\n{done.stderr}"
 
@@ -255,3 +258,26 @@ def test_small_records_are_one_line_each_with_repeats_counted() -> None:
     """Per-worker records of one or two fields read as key=value lines; a repeated line once."""
     rendered = _extension()._render_value([{"saw": 4}] * 3 + [{"raised": "NameError"}])
     assert rendered == "saw=4  (×3)\nraised='NameError'"
+
+
+def test_every_demo_has_a_page_source_and_every_page_a_demo() -> None:
+    """docs/demos/ holds one stub per demo (and the catalogue), and no stub of a removed demo."""
+    from concur_lab.demos import all_demos
+
+    stubs = {path.stem for path in (DOCS / "demos").glob("*.rst")}
+    assert stubs == {"index", *(demo.slug for demo in all_demos())}
+
+
+def test_the_build_writes_nothing_into_the_source_tree(html: tuple[Path, str]) -> None:
+    """Building the HTML docs creates or changes no file under docs/ (bytecode aside)."""
+    outdir, _ = html
+    started = float((outdir.parent / "html-build-started").read_text(encoding="utf-8"))
+    touched = [
+        str(path.relative_to(DOCS))
+        for path in DOCS.rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and "_build" not in path.parts
+        and path.stat().st_mtime >= started
+    ]
+    assert touched == []
