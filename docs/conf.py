@@ -1,7 +1,8 @@
 """Sphinx configuration for the concur-lab documentation.
 
 The build must work offline and with warnings as errors (``sphinx-build -W --keep-going -n``), so
-intersphinx is only switched on when ``CONCUR_DOCS_INTERSPHINX=1`` says the network may be used.
+intersphinx reads Python's inventory from a local copy; pytest's is only fetched when
+``CONCUR_DOCS_INTERSPHINX=1`` says the network may be used.
 """
 
 from __future__ import annotations
@@ -32,38 +33,37 @@ extensions = [
     "concur_docs",
 ]
 
-# Generated demo pages are written into demos/ at build time (see _ext/concur_docs.py);
-# _build is where people usually put the output when building in place.
+# demos/ holds one two-line page per demo, filled in by a directive at build time (see
+# _ext/concur_docs.py); _build is where people usually put the output when building in place.
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 
 nitpicky = True
-# Without intersphinx, references into the standard library and third-party packages cannot
-# resolve: they point outside these docs. Every reference to our own names is still checked.
-_THIRD_PARTY = {"pytest", "_pytest", "pluggy", "multiprocess", "dill", "filelock", "matplotlib"}
-_EXTERNAL = sorted(
-    name
-    for name in {*sys.stdlib_module_names, *_THIRD_PARTY}
-    if not name.startswith("_") or name in {"_pytest", "_thread"}
-)
+# Python's own inventory is a local file (see _intersphinx/README.md): references into the
+# standard library become links to docs.python.org, nothing is fetched, an offline build works,
+# and a misspelt stdlib target is an error like any other broken reference.
+extensions.append("sphinx.ext.intersphinx")
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", (str(_HERE / "_intersphinx" / "python.inv"),)),
+}
+intersphinx_timeout = 1
+if os.environ.get("CONCUR_DOCS_INTERSPHINX") == "1":
+    # pytest's inventory is not available offline: fetch it only when the network may be used.
+    intersphinx_mapping["pytest"] = ("https://docs.pytest.org/en/stable", None)
+# Third-party packages without a local inventory, and private modules of the standard library
+# that appear in signatures; every public stdlib name must resolve.
+_THIRD_PARTY = ["pytest", "_pytest", "pluggy", "multiprocess", "dill", "filelock", "matplotlib"]
 nitpick_ignore_regex = [
-    (r"py:(class|exc|func|meth|data|obj|mod|attr)", rf"({'|'.join(_EXTERNAL)})(\..*)?"),
-    (r"py:(class|exc|obj)", r"(ExceptionGroup|BaseExceptionGroup)"),
+    (r"py:(class|exc|func|meth|data|obj|mod|attr)", rf"({'|'.join(_THIRD_PARTY)})(\..*)?"),
     # Type variables of private modules (``T`` in ``list[T]``) are not public names.
     (r"py:(class|obj)", r"(concur_lab|pytest_concur)(\.\w+)*\._\w+\.[A-Z]\w{0,2}"),
 ]
 
-if os.environ.get("CONCUR_DOCS_INTERSPHINX") == "1":
-    extensions.append("sphinx.ext.intersphinx")
-    intersphinx_mapping = {
-        "python": ("https://docs.python.org/3", None),
-        "pytest": ("https://docs.pytest.org/en/stable", None),
-    }
-
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_typehints_description_target = "documented_params"
-autodoc_default_options = {"show-inheritance": True}
+# Every parameter shows its type, documented or not.
+autodoc_typehints_description_target = "all"
+# Bases are shown per class by autopublic, which leaves out a lone "Bases: object".
 autodoc_preserve_defaults = True
 
 # Docstring examples use the package's public names unqualified, as a reader would after
@@ -72,6 +72,9 @@ doctest_global_setup = """
 import concur_lab
 from concur_lab import *
 """
+
+# ``::`` blocks are output and plain text; Python code says so with ``.. code-block:: python``.
+highlight_language = "text"
 
 html_theme = "furo"
 html_title = f"concur-lab {release}"
@@ -84,6 +87,13 @@ copybutton_only_copy_prompt_lines = True
 
 # Demo pages: run every demo in these modes when building HTML ("auto": only for HTML builders).
 concur_demo_modes = ["thread", "process"]
+# Demos whose lesson depends on the start method show every method, not only the default fork:
+# the tutorial and the explanation pages point at these tables for spawn and forkserver.
+_EVERY_START_METHOD = ["thread", "process:fork", "process:forkserver", "process:spawn"]
+concur_demo_modes_by_slug = {
+    slug: _EVERY_START_METHOD
+    for slug in ("start-methods", "startup-cost", "pid-report", "thread-subclass", "shared-global")
+}
 concur_run_demos = "auto"
 # Timeline figures only for the demos about scheduling and the GIL.
 concur_timeline_themes = ["performance"]

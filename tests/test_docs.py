@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -38,6 +39,8 @@ def _sphinx(builder: str, outdir: Path) -> subprocess.CompletedProcess[str]:
 def html(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """Build the HTML docs once for this module; return the output dir and the build's messages."""
     outdir = tmp_path_factory.mktemp("html")
+    # Recorded for test_the_build_writes_nothing_into_the_source_tree.
+    (outdir.parent / "html-build-started").write_text(repr(time.time()), encoding="utf-8")
     done = _sphinx("html", outdir)
     return outdir, f"exit status {done.returncode}\n{done.stdout}\n{done.stderr}"
 
@@ -90,15 +93,91 @@ def test_doctest_build_passes(tmp_path: Path) -> None:
     assert "0 failures in tests" in (tmp_path / "output.txt").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("package", ["concur_lab", "pytest_concur"])
+#: Every module whose public names the API reference documents.
+DOCUMENTED_MODULES = ["concur_lab", "pytest_concur", "concur_lab.demos", "concur_lab.timeline"]
+
+
+def _descriptions(outdir: Path) -> dict[str, str]:
+    """Map each object documented on the API page to the text of its description.
+
+    The description is the paragraphs directly in the entry's body: its docstring, without the
+    parameter and return fields that autodoc writes from the signature even for an empty one.
+    """
+    import pickle
+
+    from docutils import nodes
+    from sphinx import addnodes
+
+    with (outdir / ".doctrees" / "api.doctree").open("rb") as stream:
+        doctree = pickle.load(stream)
+    found: dict[str, str] = {}
+    for desc in doctree.findall(addnodes.desc):
+        content = next(c for c in desc.children if isinstance(c, addnodes.desc_content))
+        text = " ".join(
+            child.astext()
+            for child in content.children
+            if isinstance(child, nodes.paragraph | nodes.container | nodes.block_quote)
+        ).strip()
+        for signature in desc.children:
+            if isinstance(signature, addnodes.desc_signature):
+                for ident in signature["ids"]:
+                    found[ident] = text
+    return found
+
+
+def _public_members(cls: type) -> list[str]:
+    """The public methods and properties *cls* defines itself (``__call__`` counts as public)."""
+    import functools
+    import inspect
+
+    members = []
+    for name, value in vars(cls).items():
+        if name.startswith("_") and name != "__call__":
+            continue
+        kinds = (property, functools.cached_property, classmethod, staticmethod)
+        if isinstance(value, kinds) or inspect.isfunction(value):
+            members.append(name)
+    return members
+
+
+def _expected_entries(package: str) -> list[str]:
+    """Dotted names the reference must describe: ``__all__`` and the members of its classes.
+
+    A class that is the very object of a ``concur_lab`` name (a re-export) is documented there,
+    so only the alias itself is expected here.
+    """
+    import inspect
+
+    module = importlib.import_module(package)
+    core = importlib.import_module("concur_lab")
+    expected = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        expected.append(f"{package}.{name}")
+        if package != "concur_lab" and getattr(core, name, None) is obj:
+            continue
+        if inspect.isclass(obj):
+            expected += [f"{package}.{name}.{member}" for member in _public_members(obj)]
+    return expected
+
+
+@pytest.mark.parametrize("package", DOCUMENTED_MODULES)
 def test_every_public_name_is_in_the_api_reference(html: tuple[Path, str], package: str) -> None:
-    """Each name in the package's __all__ has an entry in the built API reference."""
+    """Each public name, and each public method and property of a public class, is documented."""
     outdir, messages = html
     inventory = _inventory(outdir)
     documented = _names(inventory, *(kind for kind in inventory if kind.startswith("py:")))
-    module = importlib.import_module(package)
-    missing = [name for name in module.__all__ if f"{package}.{name}" not in documented]
+    missing = [name for name in _expected_entries(package) if name not in documented]
     assert not missing, f"not in the API reference: {missing}\n{messages}"
+
+
+@pytest.mark.parametrize("package", DOCUMENTED_MODULES)
+def test_every_public_name_has_a_description(html: tuple[Path, str], package: str) -> None:
+    """No entry of the API reference is only a signature: each has a docstring's text."""
+    outdir, messages = html
+    descriptions = _descriptions(outdir)
+    empty = [name for name in _expected_entries(package) if not descriptions.get(name)]
+    assert not empty, f"documented without a description: {empty}\n{messages}"
 
 
 def test_every_plugin_option_is_documented(html: tuple[Path, str], tmp_path: Path) -> None:
@@ -167,3 +246,38 @@ def test_nested_observations_become_dotted_rows() -> None:
     """Nested dicts are flattened two levels deep; deeper values stay whole."""
     flat = _extension()._flatten({"a": {"b": {"c": {"d": 1}}}, "e": [1, 2]})
     assert flat == {"a.b.c": {"d": 1}, "e": [1, 2]}
+
+
+def test_observed_values_render_as_python_literals() -> None:
+    """None, booleans and nested containers appear as Python prints them, not as JSON."""
+    rendered = _extension()._render_value([None, True, {"alive": False}])
+    assert rendered == "[None, True, {'alive': False}]"
+
+
+def test_small_records_are_one_line_each_with_repeats_counted() -> None:
+    """Per-worker records of one or two fields read as key=value lines; a repeated line once."""
+    rendered = _extension()._render_value([{"saw": 4}] * 3 + [{"raised": "NameError"}])
+    assert rendered == "saw=4  (×3)\nraised='NameError'"
+
+
+def test_every_demo_has_a_page_source_and_every_page_a_demo() -> None:
+    """docs/demos/ holds one stub per demo (and the catalogue), and no stub of a removed demo."""
+    from concur_lab.demos import all_demos
+
+    stubs = {path.stem for path in (DOCS / "demos").glob("*.rst")}
+    assert stubs == {"index", *(demo.slug for demo in all_demos())}
+
+
+def test_the_build_writes_nothing_into_the_source_tree(html: tuple[Path, str]) -> None:
+    """Building the HTML docs creates or changes no file under docs/ (bytecode aside)."""
+    outdir, _ = html
+    started = float((outdir.parent / "html-build-started").read_text(encoding="utf-8"))
+    touched = [
+        str(path.relative_to(DOCS))
+        for path in DOCS.rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and "_build" not in path.parts
+        and path.stat().st_mtime >= started
+    ]
+    assert touched == []
