@@ -52,7 +52,7 @@ _DEMO_TIMEOUT = 60.0
 # Each worker may be a process: a typo like 1000 should not fork-bomb a laptop.
 _MAX_WORKERS = 64
 # Keys of the observations that get their own treatment instead of a table row.
-_SPECIAL_KEYS = ("summary", "varies", "timeline")
+_SPECIAL_KEYS = ("summary", "varies", "timeline", "chart")
 
 
 class _UsageError(Exception):
