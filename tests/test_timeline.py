@@ -133,7 +133,10 @@ class TestModeTimeline:
     @pytest.mark.parametrize(
         ("chart", "message"),
         [
-            ({"window": [0.2, 0.1]}, r"\['window'\] must be \[start, end\] seconds, got \[0.2, 0.1\]"),
+            (
+                {"window": [0.2, 0.1]},
+                r"\['window'\] must be \[start, end\] seconds, got \[0.2, 0.1\]",
+            ),
             ({"facts": "x"}, r"\['facts'\] must be a list of strings, got 'x'"),
             ({"gridlines": 0}, r"\['gridlines'\] must be positive seconds, got 0"),
             ({"busy": 3}, r"\['busy'\] must be a string, got 3"),
