@@ -95,9 +95,9 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _output_path(suffixes: Sequence[str] | None) -> Callable[[str], str]:
+def _output_path(suffixes: Sequence[str]) -> Callable[[str], str]:
     def check(text: str) -> str:
-        if suffixes is not None and os.path.splitext(text)[1].lower() not in suffixes:
+        if os.path.splitext(text)[1].lower() not in suffixes:
             raise argparse.ArgumentTypeError(
                 f"cannot write {text!r}: the file name must end in {', '.join(suffixes)}"
             )
@@ -106,9 +106,32 @@ def _output_path(suffixes: Sequence[str] | None) -> Callable[[str], str]:
             raise argparse.ArgumentTypeError(
                 f"cannot write {text!r}: folder {folder!r} does not exist"
             )
+        if os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a folder")
+        _try_writing(text)
         return text
 
     return check
+
+
+def _try_writing(path: str) -> None:
+    """Check that *path* can be written, before a demo spends its time; leave no file behind.
+
+    An existing file is opened for appending (which changes nothing); a new one is created and
+    removed again. Trying is the only reliable test: permissions, read-only mounts and special
+    file systems like /proc all refuse in their own way, and os.access misleads root.
+    """
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a" if existed else "x", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot write {path!r}: {exc.strerror or exc}"
+        ) from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -166,7 +189,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help='Print one JSON object {"demo": SLUG, "runs": [...]} instead of the table',
     )
     run.add_argument(
-        "--timeline", type=_output_path(None), metavar="FILE.json",
+        "--timeline", type=_output_path((".json",)), metavar="FILE.json",
         help="Write the workers' timeline as Chrome trace-event JSON "
         "(open it in https://ui.perfetto.dev or chrome://tracing)",
     )
@@ -524,6 +547,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise _UsageError(
             'argument --plot: drawing needs matplotlib: pip install "concur-lab[plot]"'
         )
+    _check_demo_options(args, demo)
     modes = _modes(args.mode, args.start_method)
     runs = [_run_demo(demo, mode, args.workers, args.demo_timeout) for mode in modes]
     # Pictures first: a reader that stops reading stdout early (`| head`) still gets them.
@@ -555,6 +579,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for error in errors:
         print(error, file=sys.stderr)
     return status
+
+
+def _check_demo_options(args: argparse.Namespace, demo: demos.Demo) -> None:
+    """Refuse options the demo cannot honour, before it runs, naming the demo."""
+    fixed = demo.fixed_workers
+    if args.workers is not None and fixed is not None:
+        raise _UsageError(
+            f"argument --workers: does not apply to demo {demo.slug!r}: it always uses "
+            f"{fixed} worker{'' if fixed == 1 else 's'} (per case)"
+        )
+    if (args.timeline is not None or args.plot is not None) and not demo.records_timeline:
+        option = "--timeline" if args.timeline is not None else "--plot"
+        catalogue, _ = _catalogue()
+        drawable = [d.slug for d in catalogue if d.records_timeline]
+        raise _UsageError(
+            f"argument {option}: demo {demo.slug!r} records no timeline, so there is nothing "
+            f"to draw; these do: {', '.join(drawable)}"
+        )
 
 
 def _write_pictures(

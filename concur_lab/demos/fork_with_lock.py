@@ -18,14 +18,16 @@ import warnings
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import PROBE, WAIT, Kit
+from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "fork-with-lock"
 TITLE = "Forking while another thread holds a lock"
 THEME = "hazards"
 ORDER = 150
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "A forked child inherits locked locks whose owner thread does not exist: deadlock"
 
 _PLAIN = threading.Lock()
@@ -77,6 +79,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: Observations: whether the worker got each lock while the parent's thread held it
         and after that thread released it, whether it would deadlock, and any fork warning.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     held, release = threading.Event(), threading.Event()
     probed, released = kit.Event(), kit.Event()

@@ -20,12 +20,14 @@ from typing import Any
 from concur_lab._modes import Mode
 from concur_lab.demos import _gil, _machine
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "gil-cpu-bound"
 TITLE = "CPU-bound work: threads take turns, processes run in parallel"
 THEME = "performance"
 ORDER = 220
+TIMELINE = True
+"""The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = "With the GIL, CPU-bound threads add up to one core (CPU/wall ≈ 1); processes use them all"
 
 DURATION = 0.4

@@ -21,12 +21,14 @@ from typing import Any
 from concur_lab._modes import Mode
 from concur_lab.demos import _gil, _machine
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "gil-timeline"
 TITLE = "GIL time slices on a timeline"
 THEME = "performance"
 ORDER = 240
+TIMELINE = True
+"""The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = (
     "CPU-bound threads hand the GIL over after a switch interval (5 ms) or more; "
     "processes wait only for a free core"

@@ -23,14 +23,16 @@ from typing import Any
 import dill
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import PROBE, WAIT, Kit, attempt
+from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "pickling"
 TITLE = "The pickling boundary"
 THEME = "hazards"
 ORDER = 270
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "Processes only exchange pickled copies; unpicklable items fail at start() or vanish"
 
 _pickled_here: list[str] = []
@@ -126,6 +128,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         (fixed), whether arguments were pickled at start and came back as the same object, which
         items sent back arrived, and the error the worker's queue printed.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     broken = _pass_argument(kit, _numbers())
     fixed = _pass_argument(kit, list(_numbers()))

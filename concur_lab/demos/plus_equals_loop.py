@@ -23,12 +23,14 @@ from concur_lab import run_outcomes
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "plus-equals-loop"
 TITLE = "The unlocked x += 1 loop (an experiment)"
 THEME = "races"
 ORDER = 20
+TIMELINE = True
+"""The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = (
     "whether unlocked x += 1 in threads loses updates depends on the interpreter; "
     "a lock is the only guarantee"

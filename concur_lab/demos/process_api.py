@@ -28,12 +28,14 @@ import multiprocess
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, thread_exceptions, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "process-api"
 TITLE = "The Process and Thread API"
 THEME = "basics"
 ORDER = 20
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
     "Process and Thread take the same parameters (group must be None); "
     "only processes have pid, exitcode, authkey and terminate()"

@@ -14,14 +14,16 @@ import time
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import PROBE, WAIT, Kit
+from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "queue-join-deadlock"
 TITLE = "join() before get(): the queue deadlock"
 THEME = "hazards"
 ORDER = 170
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "A process cannot exit until its queue's data is read: get() before join()"
 
 PAYLOAD = 1_000_000
@@ -83,6 +85,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: Observations for the broken order (join, then get: still alive after the join
         timed out) and the fixed order (get, then join).
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     broken = _join_first(kit, PAYLOAD)
     fixed = _get_first(kit, PAYLOAD)

@@ -21,14 +21,16 @@ from types import FrameType
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "signals"
 TITLE = "Signals and KeyboardInterrupt go to the main thread"
 THEME = "hazards"
 ORDER = 210
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "Only a process's main thread installs handlers and gets KeyboardInterrupt"
 
 _usr1_thread: list[str] = []
@@ -177,6 +179,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :raises RuntimeError: In thread mode, if not called from the main thread; on platforms
         without POSIX signals.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     if not hasattr(signal, "SIGUSR1"):
         raise RuntimeError(f"the signals demo needs POSIX signals, which {sys.platform} lacks")
     kit = Kit.of(mode)

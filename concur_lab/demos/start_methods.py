@@ -15,14 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "start-methods"
 TITLE = "Parent state changed before start(): fork vs spawn vs forkserver"
 THEME = "basics"
 ORDER = 60
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
     "Threads see live globals, fork children a copy taken at start(), spawn ones a fresh import"
 )
@@ -51,6 +53,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: Observations: the module's value, the caller's two changes and the two values the
         worker read, and whether the worker saw each change.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     global _setting
     kit = Kit.of(mode)
     changed, inbox = kit.Event(), kit.inbox()

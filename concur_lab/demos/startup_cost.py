@@ -20,12 +20,14 @@ from typing import Any
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "startup-cost"
 TITLE = "Start-up cost: thread vs fork vs forkserver vs spawn"
 THEME = "performance"
 ORDER = 250
+TIMELINE = True
+"""The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = "Threads start in microseconds; fork, forkserver and especially spawn take milliseconds"
 
 

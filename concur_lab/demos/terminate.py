@@ -40,12 +40,14 @@ from concur_lab.demos._support import (
     worker_count,
 )
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "terminate"
 TITLE = "terminate(): locks left held, clean-up skipped, orphans"
 THEME = "lifecycle"
 ORDER = 40
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
     "terminate() skips finally, leaves held locks held and orphans grandchildren; "
     "stop workers cooperatively"
