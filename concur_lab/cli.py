@@ -35,6 +35,7 @@ from typing import Any, TextIO
 
 from concur_lab import demos
 from concur_lab._modes import Mode, ModeError, available_start_methods, default_start_method
+from concur_lab.demos._machine import BUSY_CORES as _BUSY_CORES
 from concur_lab.timeline import (
     ModeTimeline,
     PlotUnavailableError,
@@ -693,7 +694,11 @@ def _print_table(
     line_count = 0
     for key, cells in rows:
         differs = mark_differences and any(list(c) != list(cells[0]) for c in cells[1:])
-        wrapped = [_wrap(cell, column) for cell in cells]
+        if len(cells) == 1 < len(header):
+            # One cell for all columns: the modes agreed, and saying it twice would hide that.
+            wrapped = [_wrap(cells[0], column * len(header) + gap * (len(header) - 1))]
+        else:
+            wrapped = [_wrap(cell, column) for cell in cells]
         label = _key_label(key, "* " if differs else "  ", key_width - 1)
         height = max([len(label), *(len(w) for w in wrapped)])
         if spaced and line_count:
@@ -898,32 +903,59 @@ def _print_differences(
     results: Sequence[tuple[demos.Demo, Sequence[_Run]]], modes: Sequence[Mode], out: TextIO
 ) -> None:
     rows: list[tuple[str, list[list[str]]]] = []
-    varies = False
+    varies = busy = differed = 0
     for demo, runs in results:
         label = demo.slug
         if any(run.observed and run.observed.get("varies") for run in runs):
             label += " (varies)"
-            varies = True
-        rows.append((label, _difference_cells(runs)))
+            varies += 1
+        if any(_was_busy(run) for run in runs):
+            label += " (busy)"
+            busy += 1
+        cells = _difference_cells(runs)
+        differed += len(cells) > 1 and any(cell != cells[0] for cell in cells[1:])
+        rows.append((label, cells))
     print("\nWhat differed between the modes", file=out)
     _print_table(
-        rows, [mode.label for mode in modes], _width(), out, mark_differences=False, spaced=True
+        rows, [mode.label for mode in modes], _width(), out, mark_differences=True, spaced=True
+    )
+    print(
+        f"\n{differed} of {len(results)} demos differed between the modes (marked *).",
+        file=out,
     )
     if varies:
         print(
-            "(varies): the outcome depends on the interpreter, build or start method; "
+            "(varies): the outcome depends on the interpreter, build, start method or library; "
             "'run SLUG' says how.",
+            file=out,
+        )
+    if busy:
+        print(
+            f"(busy): other programs took CPU during {busy} demo{'' if busy == 1 else 's'} "
+            "whose lesson needs free cores; rerun on an idle machine for the clean result.",
             file=out,
         )
 
 
+def _was_busy(run: _Run) -> bool:
+    """Whether other programs took at least a quarter core while the run measured its workers."""
+    others = run.observed.get("others_cores") if run.observed else None
+    return isinstance(others, int | float) and others >= _BUSY_CORES
+
+
 def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
-    """Say per mode what it observed that the other mode did not: the summary, or one key."""
+    """Say per mode what it observed that the other mode did not: the summary, or one key.
+
+    :returns: One cell per run, or a single cell spanning the columns when the modes agree.
+    """
     if not all(run.ok for run in runs):
         return [[f"BROKE: {run.error}"] if not run.ok else ["ok"] for run in runs]
     observed = [run.observed or {} for run in runs]
     if all("summary" in o for o in observed):
-        return [[str(o["summary"])] for o in observed]
+        summaries = [str(o["summary"]) for o in observed]
+        if len(runs) > 1 and len(set(summaries)) == 1:
+            return [[f"(same in both modes) {summaries[0]}"]]
+        return [[summary] for summary in summaries]
     flat = [_flatten(o) for o in observed]
     for key in flat[0]:
         if key.split(".")[0] in _SPECIAL_KEYS:
@@ -931,4 +963,4 @@ def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
         values = [f.get(key, "-") for f in flat]
         if any(v != values[0] for v in values[1:]):
             return [[f"{key}: {_scalar(v)}"] for v in values]
-    return [["(same in both modes)"] for _ in runs]
+    return [["(same in both modes)"]]

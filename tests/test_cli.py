@@ -526,7 +526,35 @@ class TestTour:
         assert "threads saw [1, 2, 3]" in table
         assert "processs saw [1, 1, 1]" in table
         pid_line = next(line for line in table.splitlines() if "pid-report" in line)
-        assert pid_line.split()[1:] == ["(same", "in", "both", "modes)"] * 2
+        assert pid_line.split()[1:] == ["(same", "in", "both", "modes)"]
+
+    @pytest.mark.usefixtures("healthy")
+    def test_differing_rows_are_marked_and_counted(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Rows whose modes differ start with '*', and a footer counts them."""
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1]
+        marked = [line.split()[1] for line in table.splitlines() if line.startswith("* ")]
+        assert marked == ["shared-global"]
+        assert "1 of 3 demos differed between the modes (marked *)." in table
+
+    def test_equal_summaries_are_merged_and_busy_runs_tagged(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """One summary for both modes is printed once; a busy machine is tagged (busy)."""
+
+        def busy(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+            return {"summary": "CPU/wall 1.0", "others_cores": 1.2 if mode.kind == "process" else 0}
+
+        catalogue(make_demo("gil-cpu-bound", busy, theme="performance"))
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1]
+        row = next(line for line in table.splitlines() if "gil-cpu-bound" in line)
+        assert row.split() == ["gil-cpu-bound", "(busy)", "(same", "in", "both", "modes)",
+                               "CPU/wall", "1.0"]
+        assert "0 of 1 demos differed" in table
+        assert "(busy): other programs took CPU during 1 demo " in table
 
     def test_broken_demo_is_reported_and_the_tour_goes_on(
         self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]

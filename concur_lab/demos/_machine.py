@@ -57,7 +57,4 @@ def busy_note(others: float | None, cores: int) -> str | None:
     """
     if others is None or others < BUSY_CORES:
         return None
-    return (
-        f"machine busy: other programs used {others:.1f} of {cores} cores, so the workers "
-        "had to wait for a free core; rerun on an idle machine to see the clean picture"
-    )
+    return f"machine busy: other programs used {others:.1f} of {cores} cores"
