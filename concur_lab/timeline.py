@@ -187,8 +187,8 @@ class ModeTimeline:
     :ivar window: ``(start, end)`` seconds to zoom the chart into, or ``None`` for all.
     :ivar gridlines: Seconds between labelled vertical gridlines, or ``None``.
     :ivar gridline_label: What the gridlines mark, e.g. ``"switch interval"``.
-    :ivar busy: Says how busy the machine was during the run, e.g. ``"other programs used 1.3
-        of 2 cores during the process run"``, or ``None`` if it was not.
+    :ivar busy: How much of the machine other programs used during the run, e.g. ``"1.3 of 2
+        cores"``, or ``None`` if the machine was not busy.
     """
 
     label: str
@@ -596,13 +596,13 @@ def plot_gantt(
     scale, unit = (1e3, "ms") if max(hi for _, hi in views) < 2.0 else (1.0, "s")
     rows = [max(len(timeline.workers), 1) for timeline in timelines]
     width_in, dpi = 11.0, 150
-    heading = textwrap.fill(title if title is not None else headline(timelines), 95)
-    busy = list(dict.fromkeys(t.busy for t in timelines if t.busy))
+    heading = textwrap.fill(title if title is not None else headline(timelines), 78)
+    busy = [f"{t.busy} during the {t.label} run" for t in timelines if t.busy]
     warning = ""
     if busy:
         warning = textwrap.fill(
-            f"Machine busy: {'; '.join(busy)}. The workers had to wait for a free core (hatched):"
-            " rerun on an idle machine for the clean picture.",
+            f"Machine busy: other programs used {', '.join(busy)}. The workers had to wait for a"
+            " free core (hatched): rerun on an idle machine for the clean picture.",
             120,
         )
     lesson = textwrap.fill(subtitle, 125) if subtitle else ""
@@ -613,7 +613,7 @@ def plot_gantt(
     if lesson:
         blocks.append((lesson, 10.5, "#444444", "normal"))
     line_pt = [size * 1.3 * (text.count("\n") + 1) for text, size, _, _ in blocks]
-    header_in = (sum(line_pt) + 4.0 * (len(blocks) - 1)) / 72 + 0.05
+    header_in = (sum(line_pt) + 4.0 * (len(blocks) - 1)) / 72 + 0.2
     panels_in = [0.45 * r + 0.75 for r in rows]
     fig = _new_figure(
         figsize=(width_in, header_in + sum(panels_in) + 0.3 * len(rows) + 0.6),

@@ -330,7 +330,7 @@ class TestPlotGantt:
         timeline = ModeTimeline(
             "thread", spans, facts=("median slice 5.0 ms",), time_boxed=True,
             window=(0.002, 0.009), gridlines=0.002, gridline_label="switch interval",
-            busy="other programs used 1.2 of 2 cores during the thread run",
+            busy="1.2 of 2 cores",
         )
         path = tmp_path / "gil.svg"
         with matplotlib.rc_context({"svg.fonttype": "none"}):

@@ -361,15 +361,12 @@ def run_best(
     return best
 
 
-def busy_chart_note(run: Run, mode: Mode) -> str | None:
-    """Say for a chart how busy the machine was during *run*, or ``None`` if it was quiet."""
+def busy_chart_note(run: Run) -> str | None:
+    """Say for a chart how much other programs used during *run*, or ``None`` if it was quiet."""
     others = run.others_cores
     if others is None or others < _machine.BUSY_CORES:
         return None
-    return (
-        f"other programs used {others:.1f} of {os.cpu_count() or 1} cores during the "
-        f"{mode.label} run"
-    )
+    return f"{others:.1f} of {os.cpu_count() or 1} cores"
 
 
 def _merged_running(traces: Sequence[Trace]) -> list[tuple[float, float]]:

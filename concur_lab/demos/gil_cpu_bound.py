@@ -94,7 +94,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
                 f"CPU/wall {ratio:.2f}",
                 f"work done: {units:,} chunks ({round(units / wall):,}/s)",
             ],
-            "busy": _gil.busy_chart_note(best, mode),
+            "busy": _gil.busy_chart_note(best),
         },
         "timeline": _gil.timeline(best.t0, traces),
     }

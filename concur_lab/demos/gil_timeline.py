@@ -123,7 +123,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             "gridlines": sys.getswitchinterval() if mode.kind == "thread" else None,
             "gridline_label": "switch interval",
             "facts": [slice_fact, turn_fact],
-            "busy": _gil.busy_chart_note(best, mode),
+            "busy": _gil.busy_chart_note(best),
         },
         "varies": _gil.free_threading_note()
         + " Process slices depend on the OS scheduler and on what else the machine is doing.",
