@@ -71,5 +71,6 @@ def test_stdlib_lambda_target_fails_in_start(concur_mode: Mode, observed: dict[s
     seen = observed["stdlib_multiprocessing_lambda_target"]
     for method in ("spawn", "forkserver"):
         if method in available_start_methods():
-            assert seen[method].startswith(("start() raised PicklingError", "start() raised AttributeError"))
+            raised = ("start() raised PicklingError", "start() raised AttributeError")
+            assert seen[method].startswith(raised)
             assert "lambda" in seen[method]
