@@ -38,7 +38,7 @@ ORDER = 30
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
-    "exitcode is 0, 1 for an exception, n for sys.exit(n) modulo 256, -N for signal N; "
+    "A process's exitcode is 0, 1 for an exception, n for sys.exit(n) modulo 256, -N for signal N; "
     "threads have no exit code"
 )
 

@@ -32,7 +32,7 @@ ORDER = 10
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
-    "join() needs a started worker and (processes) its creator; join(timeout) returns None "
+    "Joining needs a started worker and (processes) its creator; join(timeout) returns None "
     "either way, so check is_alive()"
 )
 
@@ -79,6 +79,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             worker.close()
             result["after_close"] = attempt(worker.join)
     result["summary"] = _summary(result)
+    result["varies"] = (
+        "Depends on python -O for processes: joining one that was never started, or one that "
+        "is not yours, is checked by an assert, which -O strips; threads raise RuntimeError."
+    )
     return result
 
 

@@ -32,7 +32,7 @@ ORDER = 10
 FIXED_WORKERS = 2
 """The demo always uses 2 workers (per case): ``--workers`` does not apply."""
 LESSON = (
-    "each process gets its own copy of a threading.Lock, so it excludes nobody; "
+    "Each process gets its own copy of a threading.Lock, so it excludes nobody; "
     "use the context's Lock"
 )
 

@@ -29,7 +29,7 @@ THEME = "races"
 ORDER = 10
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "read, barrier, write: N workers add 1 each and the total is 1; a lock makes it N"
+LESSON = "Read, barrier, write: N workers add 1 each and the total is 1; a lock makes it N"
 
 
 def _worker(

@@ -33,7 +33,7 @@ ORDER = 10
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = (
-    "threads share one pid, processes have their own; parent_process() names the real parent, "
+    "Threads share one pid, processes have their own; parent_process() names the real parent, "
     "getppid() may name the fork server"
 )
 

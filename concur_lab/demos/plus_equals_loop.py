@@ -32,7 +32,7 @@ ORDER = 20
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = (
-    "whether unlocked x += 1 in threads loses updates depends on the interpreter; "
+    "Whether unlocked x += 1 in threads loses updates depends on the interpreter; "
     "a lock is the only guarantee"
 )
 

@@ -28,7 +28,7 @@ THEME = "basics"
 ORDER = 30
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "threads share a module global (1..5); each process bumps its own copy (1 five times)"
+LESSON = "Threads share a module global (1..5); each process bumps its own copy (1 five times)"
 
 counter = 0
 """The module global the workers bump; the module's own value is 0."""

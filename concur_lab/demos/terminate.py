@@ -49,7 +49,7 @@ ORDER = 40
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
-    "terminate() skips finally, leaves held locks held and orphans grandchildren; "
+    "Killing with terminate() skips finally, leaves held locks held and orphans grandchildren; "
     "stop workers cooperatively"
 )
 

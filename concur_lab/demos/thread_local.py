@@ -26,7 +26,7 @@ SLUG = "thread-local"
 TITLE = "Thread-local data and context variables"
 THEME = "sharing"
 ORDER = 90
-LESSON = "threading.local and ContextVar make per-thread state; processes have it by default"
+LESSON = "Both threading.local and ContextVar make per-thread state; processes have it by default"
 
 UNSET = "unset"
 """What a worker reads where nothing was set."""

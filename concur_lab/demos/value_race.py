@@ -25,7 +25,7 @@ THEME = "races"
 ORDER = 30
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "a locked read plus a locked write is not a locked increment: hold get_lock() around +="
+LESSON = "A locked read plus a locked write is not a locked increment: hold get_lock() around +="
 
 PER_WORKER = 50_000
 """Increments per worker in the loops."""
