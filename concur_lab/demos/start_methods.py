@@ -1,13 +1,14 @@
 """What a worker sees of the caller's state depends on when, and whether, memory is copied.
 
-The caller changes a module global before it starts a worker and again afterwards. A thread reads
-the live value both times. A ``fork`` child gets a copy of the caller's memory at ``start()``:
-it sees the first change, never the second. A ``spawn`` or ``forkserver`` child starts a fresh
-interpreter that imports the module again: it sees the value the module's code sets (code under
-``if __name__ == "__main__":`` is not re-run), so neither change arrives. Linux defaults to
-``forkserver`` from Python 3.14, so code that relied on ``fork`` copies silently changes meaning:
-pass what a worker needs as arguments instead. (The blog post's "a child sees the parent's
-variables" silently assumed ``fork``.)
+A thread reads the caller's live variables; a ``fork`` child sees a copy taken at ``start()``; a
+``spawn`` or ``forkserver`` child imports the module afresh and sees neither change. Pass what a
+worker needs as arguments instead.
+
+Details: the caller changes a module global before it starts a worker and again afterwards. A
+``spawn`` or ``forkserver`` child sees the value the module's code sets (code under
+``if __name__ == "__main__":`` is not re-run). Linux defaults to ``forkserver`` from Python 3.14,
+so code that relied on ``fork`` copies silently changes meaning. (The blog post's "a child sees
+the parent's variables" silently assumed ``fork``.)
 """
 
 from __future__ import annotations
