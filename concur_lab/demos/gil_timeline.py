@@ -5,7 +5,7 @@ default: a minimum, not a period) and never overlap; processes run side by side 
 for a free core. On a free-threaded build the threads' slices overlap too.
 
 Each worker timestamps every few microseconds of pure-Python work; a pause between two
-timestamps means it was not running. The chart zooms into :data:`WINDOW` seconds of the run with
+timestamps means it was not running. The chart zooms into 60 ms of the run (``WINDOW``) with
 a gridline every switch interval, so the slices can be measured by eye; the demo also measures
 how many cores other programs took (``others_cores``) and retries when the machine was busy.
 """
