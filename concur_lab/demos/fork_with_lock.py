@@ -1,12 +1,13 @@
 """Forking while another thread holds a lock leaves the child a lock that nobody can release.
 
-``fork`` copies the whole memory of the parent, locked locks included, but only the thread that
-called it: in the child the lock's owner does not exist, so ``acquire()`` would block forever
-even after the parent's thread has released its own copy. ``spawn`` and ``forkserver`` children
-import the module afresh and get a new, free lock; threads share the one real lock and simply
-wait for it. The fix for ``fork`` is not to fork while other threads run, or to re-create such
-locks in the child with :func:`os.register_at_fork` (as :mod:`logging` does). Python 3.12+ warns
-about forking a multi-threaded process for exactly this reason.
+``fork`` copies the parent's memory, locked locks included, but only the thread that called it,
+so in the child nobody can ever release the lock. The fix: do not fork while other threads run,
+or re-create such locks in the child with :func:`os.register_at_fork` (as :mod:`logging` does).
+
+Details: the child's ``acquire()`` would block forever, even after the parent's thread has
+released its own copy. ``spawn`` and ``forkserver`` children import the module afresh and get a
+new, free lock; threads share the one real lock and simply wait for it. Python 3.12+ warns about
+forking a multi-threaded process for exactly this reason.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Joining a process before reading what it put on a queue can deadlock.
 
-A ``multiprocess`` queue sends items through a pipe from a background "feeder" thread, and a
-process does not exit until its feeder has flushed everything into the pipe. When the item is
-bigger than the pipe's buffer (64 KiB on Linux), the child waits for the parent to read while the
-parent waits in ``join()`` for the child to exit: a deadlock, here caught by ``join(timeout)``.
-Read first, then join. A thread's ``queue.Queue`` has no pipe and no feeder, so the same code
-just works in thread mode: the hazard belongs to processes only.
+A process does not exit until its queue's feeder thread has flushed everything into the pipe, so
+with a big item the child waits for the parent to read while the parent waits in ``join()``: a
+deadlock. Read first, then join; a thread's ``queue.Queue`` has no pipe, so threads are safe.
+
+Details: a ``multiprocess`` queue sends items through a pipe from a background "feeder" thread;
+the deadlock needs an item bigger than the pipe's buffer (64 KiB on Linux) and is caught here by
+``join(timeout)``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """Starting a worker costs microseconds for a thread and milliseconds or more for a process.
 
-The caller starts workers one after another; each reports the moment its own code begins. A
-thread is ready almost at once. ``fork`` copies the caller's process; ``forkserver`` forks a
-small server process that was started (once, on first use) for the purpose; ``spawn`` starts a
-new interpreter that must import ``concur_lab`` before it can run anything, typically the slowest.
-spawn and forkserver also leave helper processes running (the resource tracker, the fork
-server), which explains the "extra" PIDs in ``ps``. Only the order is a robust observation: the
-milliseconds depend on the machine and its load.
+A thread is ready almost at once; ``fork`` copies the caller's process, and ``spawn`` starts a
+new interpreter that must import ``concur_lab`` first, typically the slowest. Only the order is a
+robust observation: the milliseconds depend on the machine and its load.
+
+Details: the caller starts workers one after another; each reports the moment its own code
+begins. ``forkserver`` forks a small server process that was started (once, on first use) for the
+purpose. spawn and forkserver also leave helper processes running (the resource tracker, the fork
+server), which explains the "extra" PIDs in ``ps``.
 """
 
 from __future__ import annotations
