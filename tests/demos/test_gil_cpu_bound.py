@@ -45,9 +45,9 @@ def test_other_programs_cpu_is_measured(observed: dict[str, Any]) -> None:
         assert isinstance(observed["others_cores"], float)
         assert observed["others_cores"] >= 0
     assert 1 <= observed["attempts"] <= 3
-    if observed["others_cores"] is not None and observed["others_cores"] < BUSY_CORES:
-        assert observed["attempts"] < 3 or "machine busy" not in observed["summary"]
-        assert observed["chart"]["busy"] is None
+    if observed["attempts"] > 1:
+        # Only a busy machine makes the demo try again.
+        assert observed["others_cores"] is not None
 
 
 def test_busy_machine_is_said(observed: dict[str, Any]) -> None:
