@@ -35,7 +35,6 @@ from typing import Any, TextIO
 
 from concur_lab import demos
 from concur_lab._modes import Mode, ModeError, available_start_methods, default_start_method
-from concur_lab.demos._machine import BUSY_CORES as _BUSY_CORES
 from concur_lab.timeline import (
     ModeTimeline,
     PlotUnavailableError,
@@ -938,9 +937,8 @@ def _print_differences(
 
 
 def _was_busy(run: _Run) -> bool:
-    """Whether other programs took at least a quarter core while the run measured its workers."""
-    others = run.observed.get("others_cores") if run.observed else None
-    return isinstance(others, int | float) and others >= _BUSY_CORES
+    """Whether the demo found other programs taking the cores its workers needed."""
+    return bool(run.observed and run.observed.get("machine_busy") is True)
 
 
 def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:

@@ -545,7 +545,7 @@ class TestTour:
         """One summary for both modes is printed once; a busy machine is tagged (busy)."""
 
         def busy(mode: Mode, workers: int | None = None) -> dict[str, Any]:
-            return {"summary": "CPU/wall 1.0", "others_cores": 1.2 if mode.kind == "process" else 0}
+            return {"summary": "CPU/wall 1.0", "machine_busy": mode.kind == "process"}
 
         catalogue(make_demo("gil-cpu-bound", busy, theme="performance"))
         _, out, _ = run_cli(capsys, "tour")

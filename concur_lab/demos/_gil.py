@@ -39,6 +39,7 @@ __all__ = [
     "gil_enabled",
     "io_traced",
     "machine_others",
+    "needed_cores",
     "overlap",
     "run_best",
     "run_traced",
@@ -307,12 +308,14 @@ class Run:
     :ivar others_cores: Cores other programs used on average while the workers ran (``None``
         if unknown: not Linux).
     :ivar attempts: How many runs were made to find one on a quiet machine.
+    :ivar busy: Whether other programs left fewer free cores than the run needed.
     """
 
     t0: float
     traces: list[Trace]
     others_cores: float | None
     attempts: int
+    busy: bool = False
 
     @property
     def wall(self) -> float:
@@ -333,18 +336,26 @@ def machine_others(traces: Sequence[Trace]) -> float | None:
     )
 
 
+def needed_cores(mode: Mode, workers: int) -> int:
+    """Return how many cores *workers* CPU-bound workers in *mode* could use at once."""
+    cores = os.cpu_count() or 1
+    return min(workers, cores) if mode.kind == "process" or not gil_enabled() else 1
+
+
 def run_best(
     mode: Mode, body: Callable[..., None], workers: int, *, attempts: int = 3, **kwargs: Any
 ) -> Run:
     """Call :func:`run_traced` until other programs left the cores alone, at most *attempts* times.
 
     A busy machine takes cores away from the workers, which hides the lesson (processes run side
-    by side) behind other programs' work. A run is tried again while others used at least
-    :data:`concur_lab.demos._machine.BUSY_CORES`; the quietest run is kept.
+    by side) behind other programs' work. A run is tried again while other programs left fewer
+    free cores than the run needed (:func:`concur_lab.demos._machine.is_busy`); the quietest run
+    is kept.
 
     :param attempts: The most runs to make, at least 1.
     :returns: The quietest run, with the number of runs made.
     """
+    cores, needed = os.cpu_count() or 1, needed_cores(mode, workers)
     best: Run | None = None
     for attempt in range(1, max(attempts, 1) + 1):
         t0, traces = run_traced(mode, body, workers, **kwargs)
@@ -354,19 +365,19 @@ def run_best(
             and (best.others_cores is None or others < best.others_cores)
         ):
             best = Run(t0, traces, others, attempt)
-        if others is None or others < _machine.BUSY_CORES:
+        if not _machine.is_busy(others, cores, needed):
             break
     assert best is not None
     best.attempts = attempt
+    best.busy = _machine.is_busy(best.others_cores, cores, needed)
     return best
 
 
 def busy_chart_note(run: Run) -> str | None:
     """Say for a chart how much other programs used during *run*, or ``None`` if it was quiet."""
-    others = run.others_cores
-    if others is None or others < _machine.BUSY_CORES:
+    if not run.busy or run.others_cores is None:
         return None
-    return f"{others:.1f} of {os.cpu_count() or 1} cores"
+    return f"{run.others_cores:.1f} of {os.cpu_count() or 1} cores"
 
 
 def _merged_running(traces: Sequence[Trace]) -> list[tuple[float, float]]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["BUSY_CORES", "busy_cpu_seconds", "busy_note", "others_cores"]
+__all__ = ["BUSY_CORES", "busy_cpu_seconds", "busy_note", "is_busy", "others_cores"]
 
 BUSY_CORES = 0.25
-"""Other programs using at least this many cores make the machine count as busy."""
+"""How much of the cores a run needs other programs may take before the machine counts as busy."""
 
 
 def busy_cpu_seconds() -> float | None:
@@ -49,12 +49,26 @@ def others_cores(
     return round(max(0.0, busy_after - busy_before - ours) / wall, 2)
 
 
-def busy_note(others: float | None, cores: int) -> str | None:
+def is_busy(others: float | None, cores: int, needed: int) -> bool:
+    """Return whether other programs left fewer free cores than a run needed.
+
+    Threads under a GIL need one core, so another program on the second core of two does not
+    disturb them; processes need one core each. Less than :data:`BUSY_CORES` short is still idle.
+
+    :param others: Cores other programs used, from :func:`others_cores` (``None``: unknown).
+    :param cores: The machine's cores.
+    :param needed: Cores the run could have used: ``min(workers, cores)``, or 1 for GIL threads.
+    """
+    return others is not None and cores - others < needed - BUSY_CORES
+
+
+def busy_note(others: float | None, cores: int, needed: int) -> str | None:
     """Say that the machine was busy, or return ``None`` if it was not (or is unknown).
 
     :param others: Cores other programs used, from :func:`others_cores`.
     :param cores: The machine's cores.
+    :param needed: Cores the run could have used (see :func:`is_busy`).
     """
-    if others is None or others < BUSY_CORES:
+    if others is None or not is_busy(others, cores, needed):
         return None
     return f"machine busy: other programs used {others:.1f} of {cores} cores"

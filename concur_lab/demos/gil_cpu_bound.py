@@ -62,7 +62,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         if ratio < 1.3
         else f"about {ratio:.1f} workers ran at once"
     )
-    busy = _machine.busy_note(best.others_cores, cores)
+    busy = _machine.busy_note(best.others_cores, cores, _gil.needed_cores(mode, n))
     if busy is not None:
         summary += f" ({busy})"
     return {
@@ -77,6 +77,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "work_units": [t.units for t in traces],
         "work_units_per_s": round(units / wall),
         "others_cores": best.others_cores,
+        "machine_busy": best.busy,
         "attempts": best.attempts,
         "load_average": round(os.getloadavg()[0], 2),
         "truncated": any(t.truncated for t in traces),

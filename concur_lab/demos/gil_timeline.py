@@ -83,7 +83,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         )
     else:
         summary = f"side by side: several workers running {parallel:.0%} of the time"
-    busy = _machine.busy_note(best.others_cores, os.cpu_count() or 1)
+    busy = _machine.busy_note(best.others_cores, os.cpu_count() or 1, _gil.needed_cores(mode, n))
     if busy is not None:
         summary += f" ({busy})"
     median_ms = statistics.median(medians)
@@ -112,6 +112,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "parallel_fraction": round(parallel, 3),
         "gap_ms": _gil.GAP * 1000,
         "others_cores": best.others_cores,
+        "machine_busy": best.busy,
         "attempts": best.attempts,
         "load_average": round(os.getloadavg()[0], 2),
         "truncated": any(t.truncated for t in traces),

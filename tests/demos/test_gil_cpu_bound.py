@@ -11,7 +11,7 @@ from _cpu_load import require_side_by_side
 
 from concur_lab import Mode
 from concur_lab.demos import _gil, get_demo
-from concur_lab.demos._machine import BUSY_CORES
+from concur_lab.demos._machine import is_busy
 
 DEMO = get_demo("gil-cpu-bound")
 
@@ -51,8 +51,10 @@ def test_other_programs_cpu_is_measured(observed: dict[str, Any]) -> None:
 
 
 def test_busy_machine_is_said(observed: dict[str, Any]) -> None:
-    """A busy run says so in its summary and on its chart; a quiet one says neither."""
-    busy = observed["others_cores"] is not None and observed["others_cores"] >= BUSY_CORES
+    """A run short of the cores it needed says so in its summary and chart; a quiet one does not."""
+    needed = observed["expected"]["cpu_wall_ratio"]  # 1 for GIL threads, else min(workers, cores)
+    busy = is_busy(observed["others_cores"], observed["cores"], needed)
+    assert observed["machine_busy"] is busy
     assert ("machine busy" in observed["summary"]) is busy
     assert (observed["chart"]["busy"] is not None) is busy
 

@@ -50,9 +50,18 @@ def test_others_cores_subtracts_our_own_cpu() -> None:
     assert _machine.others_cores(None, 11.0, 0.5, 0.4) is None
 
 
-def test_busy_note_only_when_others_used_a_quarter_core() -> None:
-    """Below BUSY_CORES the machine counts as idle; above, the note gives the numbers."""
-    assert _machine.busy_note(0.1, 2) is None
-    assert _machine.busy_note(None, 2) is None
-    note = _machine.busy_note(1.5, 2)
-    assert note is not None and "other programs used 1.5 of 2 cores" in note
+def test_busy_means_short_of_the_cores_the_run_needed() -> None:
+    """Processes needing 2 of 2 cores are disturbed by a quarter core; GIL threads need only one."""
+    assert _machine.is_busy(0.3, 2, needed=2)
+    assert not _machine.is_busy(0.2, 2, needed=2)
+    assert not _machine.is_busy(1.0, 2, needed=1)
+    assert _machine.is_busy(1.3, 2, needed=1)
+    assert not _machine.is_busy(None, 2, needed=2)
+
+
+def test_busy_note_gives_the_numbers() -> None:
+    """The note says how many cores other programs used; a quiet or unknown run has none."""
+    assert _machine.busy_note(0.1, 2, needed=2) is None
+    assert _machine.busy_note(None, 2, needed=2) is None
+    note = _machine.busy_note(1.5, 2, needed=2)
+    assert note == "machine busy: other programs used 1.5 of 2 cores"
