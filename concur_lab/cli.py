@@ -52,7 +52,7 @@ _DEMO_TIMEOUT = 60.0
 # Each worker may be a process: a typo like 1000 should not fork-bomb a laptop.
 _MAX_WORKERS = 64
 # Keys of the observations that get their own treatment instead of a table row.
-_SPECIAL_KEYS = ("summary", "varies", "timeline")
+_SPECIAL_KEYS = ("summary", "varies", "timeline", "chart")
 
 
 class _UsageError(Exception):
@@ -95,9 +95,9 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _output_path(suffixes: Sequence[str] | None) -> Callable[[str], str]:
+def _output_path(suffixes: Sequence[str]) -> Callable[[str], str]:
     def check(text: str) -> str:
-        if suffixes is not None and os.path.splitext(text)[1].lower() not in suffixes:
+        if os.path.splitext(text)[1].lower() not in suffixes:
             raise argparse.ArgumentTypeError(
                 f"cannot write {text!r}: the file name must end in {', '.join(suffixes)}"
             )
@@ -106,9 +106,32 @@ def _output_path(suffixes: Sequence[str] | None) -> Callable[[str], str]:
             raise argparse.ArgumentTypeError(
                 f"cannot write {text!r}: folder {folder!r} does not exist"
             )
+        if os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a folder")
+        _try_writing(text)
         return text
 
     return check
+
+
+def _try_writing(path: str) -> None:
+    """Check that *path* can be written, before a demo spends its time; leave no file behind.
+
+    An existing file is opened for appending (which changes nothing); a new one is created and
+    removed again. Trying is the only reliable test: permissions, read-only mounts and special
+    file systems like /proc all refuse in their own way, and os.access misleads root.
+    """
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a" if existed else "x", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot write {path!r}: {exc.strerror or exc}"
+        ) from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -166,7 +189,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help='Print one JSON object {"demo": SLUG, "runs": [...]} instead of the table',
     )
     run.add_argument(
-        "--timeline", type=_output_path(None), metavar="FILE.json",
+        "--timeline", type=_output_path((".json",)), metavar="FILE.json",
         help="Write the workers' timeline as Chrome trace-event JSON "
         "(open it in https://ui.perfetto.dev or chrome://tracing)",
     )
@@ -524,6 +547,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise _UsageError(
             'argument --plot: drawing needs matplotlib: pip install "concur-lab[plot]"'
         )
+    _check_demo_options(args, demo)
     modes = _modes(args.mode, args.start_method)
     runs = [_run_demo(demo, mode, args.workers, args.demo_timeout) for mode in modes]
     # Pictures first: a reader that stops reading stdout early (`| head`) still gets them.
@@ -555,6 +579,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for error in errors:
         print(error, file=sys.stderr)
     return status
+
+
+def _check_demo_options(args: argparse.Namespace, demo: demos.Demo) -> None:
+    """Refuse options the demo cannot honour, before it runs, naming the demo."""
+    fixed = demo.fixed_workers
+    if args.workers is not None and fixed is not None:
+        raise _UsageError(
+            f"argument --workers: does not apply to demo {demo.slug!r}: it always uses "
+            f"{fixed} worker{'' if fixed == 1 else 's'} (per case)"
+        )
+    if (args.timeline is not None or args.plot is not None) and not demo.records_timeline:
+        option = "--timeline" if args.timeline is not None else "--plot"
+        catalogue, _ = _catalogue()
+        drawable = [d.slug for d in catalogue if d.records_timeline]
+        raise _UsageError(
+            f"argument {option}: demo {demo.slug!r} records no timeline, so there is nothing "
+            f"to draw; these do: {', '.join(drawable)}"
+        )
 
 
 def _write_pictures(
@@ -651,7 +693,11 @@ def _print_table(
     line_count = 0
     for key, cells in rows:
         differs = mark_differences and any(list(c) != list(cells[0]) for c in cells[1:])
-        wrapped = [_wrap(cell, column) for cell in cells]
+        if len(cells) == 1 < len(header):
+            # One cell for all columns: the modes agreed, and saying it twice would hide that.
+            wrapped = [_wrap(cells[0], column * len(header) + gap * (len(header) - 1))]
+        else:
+            wrapped = [_wrap(cell, column) for cell in cells]
         label = _key_label(key, "* " if differs else "  ", key_width - 1)
         height = max([len(label), *(len(w) for w in wrapped)])
         if spaced and line_count:
@@ -856,32 +902,58 @@ def _print_differences(
     results: Sequence[tuple[demos.Demo, Sequence[_Run]]], modes: Sequence[Mode], out: TextIO
 ) -> None:
     rows: list[tuple[str, list[list[str]]]] = []
-    varies = False
+    varies = busy = differed = 0
     for demo, runs in results:
         label = demo.slug
         if any(run.observed and run.observed.get("varies") for run in runs):
             label += " (varies)"
-            varies = True
-        rows.append((label, _difference_cells(runs)))
+            varies += 1
+        if any(_was_busy(run) for run in runs):
+            label += " (busy)"
+            busy += 1
+        cells = _difference_cells(runs)
+        differed += len(cells) > 1 and any(cell != cells[0] for cell in cells[1:])
+        rows.append((label, cells))
     print("\nWhat differed between the modes", file=out)
     _print_table(
-        rows, [mode.label for mode in modes], _width(), out, mark_differences=False, spaced=True
+        rows, [mode.label for mode in modes], _width(), out, mark_differences=True, spaced=True
+    )
+    print(
+        f"\n{differed} of {len(results)} demos differed between the modes (marked *).",
+        file=out,
     )
     if varies:
         print(
-            "(varies): the outcome depends on the interpreter, build or start method; "
+            "(varies): the outcome depends on the interpreter, build, start method or library; "
             "'run SLUG' says how.",
+            file=out,
+        )
+    if busy:
+        print(
+            f"(busy): other programs took CPU during {busy} demo{'' if busy == 1 else 's'} "
+            "whose lesson needs free cores; rerun on an idle machine for the clean result.",
             file=out,
         )
 
 
+def _was_busy(run: _Run) -> bool:
+    """Whether the demo found other programs taking the cores its workers needed."""
+    return bool(run.observed and run.observed.get("machine_busy") is True)
+
+
 def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
-    """Say per mode what it observed that the other mode did not: the summary, or one key."""
+    """Say per mode what it observed that the other mode did not: the summary, or one key.
+
+    :returns: One cell per run, or a single cell spanning the columns when the modes agree.
+    """
     if not all(run.ok for run in runs):
         return [[f"BROKE: {run.error}"] if not run.ok else ["ok"] for run in runs]
     observed = [run.observed or {} for run in runs]
     if all("summary" in o for o in observed):
-        return [[str(o["summary"])] for o in observed]
+        summaries = [str(o["summary"]) for o in observed]
+        if len(runs) > 1 and len(set(summaries)) == 1:
+            return [[f"(same in both modes) {summaries[0]}"]]
+        return [[summary] for summary in summaries]
     flat = [_flatten(o) for o in observed]
     for key in flat[0]:
         if key.split(".")[0] in _SPECIAL_KEYS:
@@ -889,4 +961,4 @@ def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
         values = [f.get(key, "-") for f in flat]
         if any(v != values[0] for v in values[1:]):
             return [[f"{key}: {_scalar(v)}"] for v in values]
-    return [["(same in both modes)"] for _ in runs]
+    return [["(same in both modes)"]]

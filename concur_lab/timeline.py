@@ -12,9 +12,15 @@ mode into
   (``pip install "concur-lab[plot]"``), which is imported only when a chart is drawn.
 
 Kinds with a shared meaning: ``"running"`` (executing on a CPU, e.g. holding the GIL),
-``"waiting"`` (ready to run but not running, e.g. waiting for the GIL or a lock), ``"blocked"``
-or ``"sleeping"`` (in I/O or ``sleep``) and ``"starting"`` (start-up before the worker's own
-code). Any other kind is drawn and exported under its own name.
+``"waiting-gil"`` (ready, but a sibling thread held the GIL), ``"waiting-cpu"`` (ready, but no
+core was free: other programs had them), ``"waiting"`` (for something else, e.g. a lock or a
+barrier), ``"blocked"`` or ``"sleeping"`` (in I/O or ``sleep``) and ``"starting"`` (start-up
+before the worker's own code). Any other kind is drawn and exported under its own name.
+
+Observations may also carry a ``"chart"`` dict that tunes the drawing of their run (see
+:meth:`ModeTimeline.from_observations`): facts to print on the panel, whether the work was
+time-boxed (then no "all done" marker), a window to zoom into, gridlines, and a note that the
+machine was busy.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ __all__ = [
 
 KIND_LABELS: Mapping[str, str] = {
     "running": "running (on a CPU)",
-    "waiting": "waiting (for the GIL, a lock or a free CPU)",
+    "waiting-gil": "waiting for the GIL (another thread ran)",
+    "waiting-cpu": "no free CPU (other programs ran)",
+    "waiting": "waiting (for a lock, a barrier or a CPU)",
     "sleeping": "sleeping or blocked on I/O",
     "blocked": "blocked (sleeping or on I/O)",
     "starting": "starting up",
@@ -51,17 +59,24 @@ KIND_LABELS: Mapping[str, str] = {
 
 _KIND_COLOURS: Mapping[str, str] = {
     "running": "#1f6fb4",
+    "waiting-gil": "#bdbdbd",
+    "waiting-cpu": "#fde0dd",
     "waiting": "#d4d4d4",
     "sleeping": "#9ecae1",
     "blocked": "#9ecae1",
     "starting": "#fdae6b",
 }
+# Hatched, so "no free CPU" stays distinct from the GIL's grey in print and for colour-blind eyes.
+_KIND_HATCHES: Mapping[str, tuple[str, str]] = {"waiting-cpu": ("////", "#d6604d")}
+_WAITING = ("waiting", "waiting-gil", "waiting-cpu")
 # For kinds without a shared meaning: distinct from the colours above, colour-blind friendly.
 _EXTRA_COLOURS = ("#2ca25f", "#8856a7", "#e6550d", "#636363", "#c51b8a", "#31a354")
 
 # Reserved colour names of the legacy chrome://tracing viewer (Perfetto ignores them).
 _TRACE_CNAMES: Mapping[str, str] = {
     "running": "thread_state_running",
+    "waiting-gil": "thread_state_runnable",
+    "waiting-cpu": "terrible",
     "waiting": "thread_state_runnable",
     "sleeping": "thread_state_sleeping",
     "blocked": "thread_state_iowait",
@@ -166,22 +181,75 @@ class ModeTimeline:
 
     :ivar label: The mode's label, e.g. ``"thread"`` or ``"process[fork]"``.
     :ivar spans: What the workers did.
+    :ivar facts: Short texts the chart prints on the panel, e.g. ``"CPU/wall 0.98"``.
+    :ivar time_boxed: Whether the workers worked for a fixed time: then when they were done
+        says nothing, and the chart draws no "all done" marker.
+    :ivar window: ``(start, end)`` seconds to zoom the chart into, or ``None`` for all.
+    :ivar gridlines: Seconds between labelled vertical gridlines, or ``None``.
+    :ivar gridline_label: What the gridlines mark, e.g. ``"switch interval"``.
+    :ivar busy: How much of the machine other programs used during the run, e.g. ``"1.3 of 2
+        cores"``, or ``None`` if the machine was not busy.
     """
 
     label: str
     spans: tuple[Span, ...]
+    facts: tuple[str, ...] = ()
+    time_boxed: bool = False
+    window: tuple[float, float] | None = None
+    gridlines: float | None = None
+    gridline_label: str = ""
+    busy: str | None = None
 
     @classmethod
     def from_observations(cls, label: str, observed: Mapping[str, Any]) -> ModeTimeline:
         """Build the timeline of a demo run from its observations.
 
         :param label: The mode's label.
-        :param observed: The dict the demo returned; its ``"timeline"`` key holds the spans.
-        :raises ValueError: If there is no ``"timeline"`` key or it is not a list of spans.
+        :param observed: The dict the demo returned; its ``"timeline"`` key holds the spans, an
+            optional ``"chart"`` dict the drawing hints: ``"facts"`` (list of str),
+            ``"time_boxed"`` (bool), ``"window"`` (``[start, end]`` seconds), ``"gridlines"``
+            (seconds), ``"gridline_label"`` (str) and ``"busy"`` (str).
+        :raises ValueError: If there is no ``"timeline"`` key, it is not a list of spans, or a
+            ``"chart"`` hint has the wrong type.
         """
         if "timeline" not in observed:
             raise ValueError(f"the {label} run recorded no timeline (no 'timeline' key)")
-        return cls(label, parse_spans(observed["timeline"], where=f"{label} timeline"))
+        spans = parse_spans(observed["timeline"], where=f"{label} timeline")
+        chart = observed.get("chart") or {}
+        where = f"{label} observations['chart']"
+        if not isinstance(chart, Mapping):
+            raise ValueError(f"{where} must be a dict, not {type(chart).__name__}")
+        facts = chart.get("facts", [])
+        if isinstance(facts, str) or not all(isinstance(f, str) for f in facts):
+            raise ValueError(f"{where}['facts'] must be a list of strings, got {facts!r}")
+        window = chart.get("window")
+        if window is not None:
+            if (
+                not isinstance(window, Sequence)
+                or len(window) != 2
+                or not all(isinstance(v, int | float) and math.isfinite(v) for v in window)
+                or not window[0] < window[1]
+            ):
+                raise ValueError(f"{where}['window'] must be [start, end] seconds, got {window!r}")
+            window = (float(window[0]), float(window[1]))
+        gridlines = chart.get("gridlines")
+        if gridlines is not None and not (
+            isinstance(gridlines, int | float) and math.isfinite(gridlines) and gridlines > 0
+        ):
+            raise ValueError(f"{where}['gridlines'] must be positive seconds, got {gridlines!r}")
+        busy = chart.get("busy")
+        if busy is not None and not isinstance(busy, str):
+            raise ValueError(f"{where}['busy'] must be a string, got {busy!r}")
+        return cls(
+            label,
+            spans,
+            facts=tuple(facts),
+            time_boxed=bool(chart.get("time_boxed", False)),
+            window=window,
+            gridlines=None if gridlines is None else float(gridlines),
+            gridline_label=str(chart.get("gridline_label", "")),
+            busy=busy,
+        )
 
     @property
     def is_thread(self) -> bool:
@@ -261,15 +329,16 @@ class ModeTimeline:
         """Return the seconds all workers together spent in spans of *kinds*."""
         return sum(span.duration for span in self.spans if span.kind in kinds)
 
-    def waiting_fraction(self) -> float:
-        """Return the share of the workers' running plus waiting time spent ``"waiting"``.
+    def waiting_fraction(self, kinds: Collection[str] = _WAITING) -> float:
+        """Return the share of the workers' running plus waiting time spent waiting.
 
+        :param kinds: The waiting kinds that count, by default all three (``"waiting"``,
+            ``"waiting-gil"`` and ``"waiting-cpu"``).
         :returns: A fraction from 0 to 1, 0.0 without running or waiting spans.
         """
-        running = sum(s.duration for s in self.spans if s.kind == "running")
-        waiting = sum(s.duration for s in self.spans if s.kind == "waiting")
-        total = running + waiting
-        return waiting / total if total > 0 else 0.0
+        running = self.time_in(("running",))
+        total = running + self.time_in(_WAITING)
+        return self.time_in(kinds) / total if total > 0 else 0.0
 
 
 _BLOCKING = ("blocked", "sleeping")
@@ -288,13 +357,18 @@ def _describe(timeline: ModeTimeline) -> str:
     io_bound = _is_io_bound(timeline)
     # Processes need no permission to run: if they waited, the CPUs were busy elsewhere. (For
     # I/O-bound work the waits are short next to the blocking, and the blocking is the lesson.)
-    starved = not (timeline.is_thread or io_bound) and timeline.waiting_fraction() > 0.3
+    starved = timeline.waiting_fraction(("waiting-cpu",)) > 0.3 or (
+        not (timeline.is_thread or io_bound) and timeline.waiting_fraction() > 0.3
+    )
     if together >= 0.6:
         cpu = "run side by side"
     elif starved and together >= 0.05:
         cpu = "partly overlap (they often waited for a free CPU: the machine was busy)"
     elif together >= 0.05:
         cpu = "partly overlap on the CPU" if io_bound else "partly overlap"
+    elif starved and timeline.is_thread:
+        # Their turns are the GIL's; the gaps between them were the busy machine's.
+        cpu = "take turns, one at a time"
     elif starved:
         cpu = "waited for a free CPU (the machine was busy)"
     else:
@@ -499,7 +573,9 @@ def plot_gantt(
 
     One panel per mode, stacked, on a shared time axis; one row per worker; bars coloured by
     kind, with a legend. Spans shorter than a pixel are merged (:func:`coalesce`). Each panel
-    states how many workers ran at once on average.
+    states how many workers ran at once on average, plus its timeline's *facts*. A timeline with
+    a *window* is drawn zoomed into it (each panel on its own axis), with its *gridlines*; a
+    *busy* note is printed under the headline; time-boxed work gets no "all done" marker.
 
     :param title: The chart's headline; default :func:`headline`, which says in words what the
         spans show.
@@ -511,22 +587,40 @@ def plot_gantt(
     text_path = _check_plot_path(path)
     if not timelines or not any(timeline.spans for timeline in timelines):
         raise ValueError("nothing to draw: the timelines hold no spans")
-    end = max(timeline.end for timeline in timelines)
+    views = [timeline.window or (0.0, timeline.end) for timeline in timelines]
+    zoomed = any(timeline.window for timeline in timelines)
+    if not zoomed:
+        views = [(0.0, max(timeline.end for timeline in timelines))] * len(timelines)
+    longest = max(hi - lo for lo, hi in views)
     # Milliseconds read better than "0.004 s" for the short runs demos make.
-    scale, unit = (1e3, "ms") if end < 2.0 else (1.0, "s")
+    scale, unit = (1e3, "ms") if max(hi for _, hi in views) < 2.0 else (1.0, "s")
     rows = [max(len(timeline.workers), 1) for timeline in timelines]
     width_in, dpi = 11.0, 150
-    heading = textwrap.fill(title if title is not None else headline(timelines), 80)
+    heading = textwrap.fill(title if title is not None else headline(timelines), 78)
+    busy = [f"{t.busy} during the {t.label} run" for t in timelines if t.busy]
+    warning = ""
+    if busy:
+        warning = textwrap.fill(
+            f"Machine busy: other programs used {', '.join(busy)}. The workers had to wait for a"
+            " free core (hatched): rerun on an idle machine for the clean picture.",
+            120,
+        )
     lesson = textwrap.fill(subtitle, 125) if subtitle else ""
-    # Inches of header: about 0.3 per 15-point line and 0.2 per 10.5-point line, plus a gap.
-    header_in = 0.3 * (heading.count("\n") + 1) + (0.2 * (lesson.count("\n") + 1) if lesson else 0)
-    header_in += 0.25
-    panels_in = [0.45 * r + 0.6 for r in rows]
+    # Each block of the header sits right under the previous one: points of height per line.
+    blocks = [(heading, 15.0, "#000000", "bold")]
+    if warning:
+        blocks.append((warning, 10.5, "#b2182b", "bold"))
+    if lesson:
+        blocks.append((lesson, 10.5, "#444444", "normal"))
+    line_pt = [size * 1.3 * (text.count("\n") + 1) for text, size, _, _ in blocks]
+    header_in = (sum(line_pt) + 4.0 * (len(blocks) - 1)) / 72 + 0.2
+    panels_in = [0.45 * r + 0.75 for r in rows]
     fig = _new_figure(
         figsize=(width_in, header_in + sum(panels_in) + 0.3 * len(rows) + 0.6),
         dpi=dpi,
         layout="constrained",
     )
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.transforms import blended_transform_factory
 
@@ -535,40 +629,65 @@ def plot_gantt(
     header.axis("off")
     # Left-aligned with the figure, not with the panels, whose y labels vary in width.
     place = blended_transform_factory(fig.transFigure, header.transAxes)
-    texts = [
-        header.text(0.012, 1.0, heading, fontsize=15, fontweight="bold", va="top",
-                    ha="left", transform=place)
-    ]
-    if lesson:
-        texts.append(
-            header.text(0.012, 0.0, lesson, fontsize=10.5, color="#444444", va="bottom",
-                        ha="left", transform=place)
+    offset = 0.0
+    for (text, size, colour, weight), height in zip(blocks, line_pt, strict=True):
+        note = header.annotate(
+            text, (0.012, 1.0), xycoords=place, xytext=(0, -offset), textcoords="offset points",
+            fontsize=size, fontweight=weight, color=colour, va="top", ha="left",
         )
-    for text in texts:
         # The header row has a fixed height: its text must not squeeze the panels sideways.
-        text.set_in_layout(False)
+        note.set_in_layout(False)
+        offset += height + 4.0
     # About one plot-area pixel: finer detail would only blur.
-    resolution = max(end, 1e-9) / (width_in * dpi * 0.85)
+    resolution = max(longest, 1e-9) / (width_in * dpi * 0.85)
     kinds_seen: list[str] = []
+    gridline_labels: list[str] = []
     first_ax = None
-    for index, timeline in enumerate(timelines):
-        ax = fig.add_subplot(grid[index + 1], sharex=first_ax)
+    for index, (timeline, (lo, hi)) in enumerate(zip(timelines, views, strict=True)):
+        ax = fig.add_subplot(grid[index + 1], sharex=None if zoomed else first_ax)
         first_ax = first_ax or ax
+        visible = _clip(timeline.spans, lo, hi) if timeline.window else timeline.spans
         _draw_panel(
-            ax, timeline, coalesce(timeline.spans, resolution), scale, end, kinds_seen
+            ax, timeline, coalesce(visible, resolution) if visible else (), scale, hi, kinds_seen
         )
-        ax.set_xlim(0, end * scale * 1.02)
-        if index < len(timelines) - 1:
+        ax.set_xlim(lo * scale, lo * scale + longest * scale * 1.02)
+        if timeline.gridlines:
+            label = timeline.gridline_label or "gridline"
+            label = f"{label}: every {_format_time(timeline.gridlines, scale)}"
+            if label not in gridline_labels:
+                gridline_labels.append(label)
+            moment = lo + timeline.gridlines
+            while moment < hi:
+                ax.axvline(moment * scale, color="#7b3294", linestyle=":", linewidth=1.1)
+                moment += timeline.gridlines
+        if index < len(timelines) - 1 and not zoomed:
             ax.tick_params(labelbottom=False)
     ax.set_xlabel(f"time since the run started ({unit})")
-    handles = [
-        Patch(facecolor=_colour(kind, kinds_seen), edgecolor="#555555", linewidth=0.5,
+    handles: list[Any] = [
+        Patch(facecolor=_colour(kind, kinds_seen), edgecolor=_HATCH_EDGE.get(kind, "#555555"),
+              hatch=_KIND_HATCHES[kind][0] if kind in _KIND_HATCHES else None, linewidth=0.5,
               label=KIND_LABELS.get(kind, kind))
         for kind in _legend_order(kinds_seen)
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+    handles += [
+        Line2D([], [], color="#7b3294", linestyle=":", linewidth=1.1, label=label)
+        for label in gridline_labels
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3),
                frameon=False, fontsize=10)
     fig.savefig(text_path, dpi=dpi)
+
+
+_HATCH_EDGE = {kind: edge for kind, (_, edge) in _KIND_HATCHES.items()}
+
+
+def _clip(spans: Iterable[Span], lo: float, hi: float) -> tuple[Span, ...]:
+    """Return the parts of *spans* inside ``[lo, hi]``."""
+    return tuple(
+        Span(s.worker, s.name, max(s.start, lo), min(s.end, hi), s.kind)
+        for s in spans
+        if s.end > lo and s.start < hi
+    )
 
 
 def _legend_order(kinds: Sequence[str]) -> list[str]:
@@ -603,7 +722,13 @@ def _draw_panel(
                 for span in spans
                 if span.worker == worker and span.kind == kind
             ]
-            if bars:
+            if not bars:
+                continue
+            if kind in _KIND_HATCHES:
+                hatch, edge = _KIND_HATCHES[kind]
+                ax.broken_barh(bars, (row - 0.38, 0.76), facecolors=_colour(kind, kinds_seen),
+                               edgecolors=edge, hatch=hatch, linewidth=0)
+            else:
                 ax.broken_barh(bars, (row - 0.38, 0.76), facecolors=_colour(kind, kinds_seen),
                                linewidth=0)
     ax.set_yticks(
@@ -623,17 +748,28 @@ def _draw_panel(
     detail = f"{count} worker{'s' if count != 1 else ''}" if timeline.spans else "no spans"
     if timeline.is_thread and timeline.spans:
         detail += " in one process"
-    ax.set_title(f"{subject} ({mode}), {detail}", loc="left", fontsize=11.5)
+    else:
+        detail += ", one process each" if timeline.spans and count > 1 else ""
+    if timeline.window:
+        lo, hi = timeline.window
+        whole = _format_time(timeline.end, scale)
+        detail += f" — zoom: {lo * scale:.0f}–{_format_time(hi, scale)} of {whole}"
+    facts: list[str] = []
     if count >= 2 and timeline.time_in(("running", *_BLOCKING)):
-        facts = [f"2+ running at once: {timeline.overlap_fraction():.0%} of the time"]
+        facts.append(f"2+ running at once: {timeline.overlap_fraction():.0%} of the time")
         if _is_io_bound(timeline):
-            facts.append(
-                f"2+ blocked at once: {timeline.overlap_fraction(_BLOCKING):.0%}"
-            )
-        else:
+            facts.append(f"2+ blocked at once: {timeline.overlap_fraction(_BLOCKING):.0%}")
+        elif not timeline.facts:
             facts.append(f"on average {timeline.mean_running():.1f} running")
-        ax.set_title("  ·  ".join(facts), loc="right", fontsize=10, color="#333333")
-    if timeline.spans:
+    facts += timeline.facts
+    # The facts get their own line under the panel's title: side by side they would collide.
+    ax.set_title(f"{subject} ({mode}), {detail}", loc="left", fontsize=11.5,
+                 pad=17 if facts else 6)
+    if facts:
+        ax.annotate("  ·  ".join(facts), (0.0, 1.0), xycoords="axes fraction", xytext=(0, 4),
+                    textcoords="offset points", fontsize=10, color="#333333", va="bottom",
+                    ha="left")
+    if timeline.spans and not timeline.time_boxed and not timeline.window:
         # Where the mode's work ended: comparing these marks is comparing the modes' wall time.
         done = timeline.end * scale
         ax.axvline(done, color="#b22222", linestyle="--", linewidth=1.2)
@@ -654,4 +790,8 @@ def _draw_panel(
 
 
 def _format_time(seconds: float, scale: float) -> str:
-    return f"{seconds * 1e3:.0f} ms" if scale == 1e3 else f"{seconds:.2f} s"
+    if scale != 1e3:
+        return f"{seconds:.2f} s"
+    return f"{seconds * 1e3:.0f} ms" if seconds >= 0.01 else f"{seconds * 1e3:.1f} ms".replace(
+        ".0 ms", " ms"
+    )

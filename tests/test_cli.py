@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,11 +22,13 @@ from concur_lab.cli import main
 
 def make_demo(
     slug: str, run: Callable[..., Any], *, theme: str = "basics", order: int = 1,
-    lesson: str | None = None,
+    lesson: str | None = None, timeline: bool = False, fixed_workers: int | None = None,
 ) -> demos.Demo:
     """Build a Demo around *run* without a module file."""
     module = types.ModuleType(f"fake_{slug.replace('-', '_')}")
     module.run = run  # type: ignore[attr-defined]
+    module.TIMELINE = timeline  # type: ignore[attr-defined]
+    module.FIXED_WORKERS = fixed_workers  # type: ignore[attr-defined]
     return demos.Demo(
         slug=slug, title=f"Title of {slug}", theme=theme, order=order,
         lesson=lesson or f"lesson of {slug}", module=module,
@@ -106,13 +109,13 @@ def cleanup_fails_after_interrupt(mode: Mode, workers: int | None = None) -> dic
 
 
 FAKES = (
-    make_demo("shared-global", shared_global, order=1),
+    make_demo("shared-global", shared_global, order=1, timeline=True),
     make_demo("shared-memory", no_timeline, theme="sharing", order=1),
-    make_demo("pid-report", no_timeline, order=2),
+    make_demo("pid-report", no_timeline, order=2, fixed_workers=1),
     make_demo("exit-codes", broken_in_process, theme="lifecycle"),
-    make_demo("returns-list", returns_list, theme="hazards", order=1),
+    make_demo("returns-list", returns_list, theme="hazards", order=1, timeline=True),
     make_demo("returns-set", returns_set, theme="hazards", order=2),
-    make_demo("bad-timeline", bad_timeline, theme="hazards", order=3),
+    make_demo("bad-timeline", bad_timeline, theme="hazards", order=3, timeline=True),
     make_demo("ctrl-c", interrupted, theme="hazards", order=4),
     make_demo("ctrl-c-cleanup", cleanup_fails_after_interrupt, theme="hazards", order=5),
 )
@@ -523,7 +526,35 @@ class TestTour:
         assert "threads saw [1, 2, 3]" in table
         assert "processs saw [1, 1, 1]" in table
         pid_line = next(line for line in table.splitlines() if "pid-report" in line)
-        assert pid_line.split()[1:] == ["(same", "in", "both", "modes)"] * 2
+        assert pid_line.split()[1:] == ["(same", "in", "both", "modes)"]
+
+    @pytest.mark.usefixtures("healthy")
+    def test_differing_rows_are_marked_and_counted(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Rows whose modes differ start with '*', and a footer counts them."""
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1]
+        marked = [line.split()[1] for line in table.splitlines() if line.startswith("* ")]
+        assert marked == ["shared-global"]
+        assert "1 of 3 demos differed between the modes (marked *)." in table
+
+    def test_equal_summaries_are_merged_and_busy_runs_tagged(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """One summary for both modes is printed once; a busy machine is tagged (busy)."""
+
+        def busy(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+            return {"summary": "CPU/wall 1.0", "machine_busy": mode.kind == "process"}
+
+        catalogue(make_demo("gil-cpu-bound", busy, theme="performance"))
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1]
+        row = next(line for line in table.splitlines() if "gil-cpu-bound" in line)
+        assert row.split() == ["gil-cpu-bound", "(busy)", "(same", "in", "both", "modes)",
+                               "CPU/wall", "1.0"]
+        assert "0 of 1 demos differed" in table
+        assert "(busy): other programs took CPU during 1 demo " in table
 
     def test_broken_demo_is_reported_and_the_tour_goes_on(
         self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
@@ -758,3 +789,82 @@ class TestEndToEnd:
         assert child.returncode == 1
         assert "Timeout (0:00:02)!" in err
         assert "in stubborn" in err
+
+
+class TestRefusedBeforeRunning:
+    """Options a demo cannot honour are usage errors (exit 2) before the demo spends its time."""
+
+    @staticmethod
+    def counting_demo(slug: str, calls: list[str], **options: Any) -> demos.Demo:
+        """A fake demo that records each call, with no timeline unless told."""
+
+        def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+            calls.append(mode.kind)
+            return {"value": 1}
+
+        return make_demo(slug, run, **options)
+
+    def test_workers_for_a_fixed_size_demo(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """--workers on a demo that always uses one worker names the demo and runs nothing."""
+        calls: list[str] = []
+        catalogue(self.counting_demo("fork-with-lock", calls, fixed_workers=1))
+        status, _, err = run_cli(capsys, "run", "fork-with-lock", "--workers", "3")
+        assert status == 2
+        assert (
+            "argument --workers: does not apply to demo 'fork-with-lock': it always uses "
+            "1 worker (per case)"
+        ) in err
+        assert calls == []
+
+    def test_plot_for_a_demo_without_timeline(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None], tmp_path: Path
+    ) -> None:
+        """--plot for a demo that records no timeline is refused before it runs."""
+        calls: list[str] = []
+        catalogue(
+            self.counting_demo("exit-codes", calls),
+            make_demo("shared-global", shared_global, timeline=True),
+        )
+        status, _, err = run_cli(capsys, "run", "exit-codes", "--plot", str(tmp_path / "c.png"))
+        assert status == 2
+        assert "argument --plot: demo 'exit-codes' records no timeline" in err
+        assert "these do: shared-global" in err
+        assert calls == []
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_timeline_must_be_json(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--timeline writes JSON, so the file name must end in .json."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--timeline", "t.png")
+        assert status == 2
+        assert "argument --timeline: cannot write 't.png': the file name must end in .json" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_timeline_target_is_a_folder(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A folder named like a .json file is refused up front, exit 2."""
+        folder = tmp_path / "t.json"
+        folder.mkdir()
+        status, _, err = run_cli(capsys, "run", "shared-global", "--timeline", str(folder))
+        assert status == 2
+        assert f"argument --timeline: cannot write '{folder}': it is a folder" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+    def test_unwritable_target(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A file that cannot be created (in /proc, even for root) is refused up front, exit 2."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--plot", "/proc/concur.png")
+        assert status == 2
+        assert "argument --plot: cannot write '/proc/concur.png'" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_checking_leaves_no_file(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """The write check removes the file it made: a run that broke leaves nothing behind."""
+        target = tmp_path / "t.json"
+        status, _, _ = run_cli(capsys, "run", "returns-list", "--timeline", str(target))
+        assert status == 1
+        assert not target.exists()

@@ -116,6 +116,39 @@ class TestModeTimeline:
         assert ModeTimeline("thread", (Span(0, "n", 0, 1, "waiting"),)).mean_running() == 0.0
 
 
+    def test_from_observations_reads_chart_hints(self) -> None:
+        """A 'chart' dict sets the facts, time-boxing, zoom window, gridlines and busy note."""
+        spans = [{"worker": 0, "name": "n", "start": 0, "end": 1}]
+        chart = {
+            "facts": ["CPU/wall 0.98"], "time_boxed": True, "window": [0.1, 0.2],
+            "gridlines": 0.005, "gridline_label": "switch interval", "busy": "others used 1",
+        }
+        timeline = ModeTimeline.from_observations("thread", {"timeline": spans, "chart": chart})
+        assert timeline.facts == ("CPU/wall 0.98",)
+        assert timeline.time_boxed is True
+        assert timeline.window == (0.1, 0.2)
+        assert timeline.gridlines == 0.005
+        assert timeline.busy == "others used 1"
+
+    @pytest.mark.parametrize(
+        ("chart", "message"),
+        [
+            (
+                {"window": [0.2, 0.1]},
+                r"\['window'\] must be \[start, end\] seconds, got \[0.2, 0.1\]",
+            ),
+            ({"facts": "x"}, r"\['facts'\] must be a list of strings, got 'x'"),
+            ({"gridlines": 0}, r"\['gridlines'\] must be positive seconds, got 0"),
+            ({"busy": 3}, r"\['busy'\] must be a string, got 3"),
+        ],
+    )
+    def test_bad_chart_hints_are_named(self, chart: dict[str, object], message: str) -> None:
+        """A malformed chart hint is an error naming the mode, the key and the value."""
+        spans = [{"worker": 0, "name": "n", "start": 0, "end": 1}]
+        with pytest.raises(ValueError, match=r"^thread observations\['chart'\]" + message):
+            ModeTimeline.from_observations("thread", {"timeline": spans, "chart": chart})
+
+
 class TestWorkerName:
     def test_own_name_is_added(self) -> None:
         """A worker whose spans share a name, like a PID, is labelled with it."""
@@ -282,10 +315,37 @@ class TestPlotGantt:
             "Threads share a GIL.",
             "time since the run started (ms)",
             "running (on a CPU)",
-            "waiting (for the GIL, a lock or a free CPU)",
+            "waiting (for a lock, a barrier or a CPU)",
             "worker 1",
         ):
             assert text in svg
+
+    def test_svg_shows_split_waits_busy_note_and_gridlines(self, tmp_path: Path) -> None:
+        """GIL and CPU waits get their own legend entries; a busy note and gridlines appear."""
+        matplotlib = pytest.importorskip("matplotlib")
+        spans = (
+            Span(0, "t", 0.0, 0.005), Span(0, "t", 0.005, 0.01, "waiting-gil"),
+            Span(1, "t", 0.0, 0.005, "waiting-cpu"), Span(1, "t", 0.005, 0.01),
+        )
+        timeline = ModeTimeline(
+            "thread", spans, facts=("median slice 5.0 ms",), time_boxed=True,
+            window=(0.002, 0.009), gridlines=0.002, gridline_label="switch interval",
+            busy="1.2 of 2 cores",
+        )
+        path = tmp_path / "gil.svg"
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            plot_gantt(path, [timeline])
+        svg = path.read_text(encoding="utf-8")
+        for text in (
+            "waiting for the GIL (another thread ran)",
+            "no free CPU (other programs ran)",
+            "Machine busy: other programs used 1.2 of 2 cores during the thread run",
+            "median slice 5.0 ms",
+            "switch interval: every 2 ms",
+            "zoom: 2–9 ms of 10 ms",
+        ):
+            assert text in svg
+        assert "all done" not in svg
 
     def test_rejects_other_suffixes(self, tmp_path: Path) -> None:
         """Only .png, .svg and .pdf are drawn."""

@@ -6,10 +6,16 @@ Each demo module in this package defines:
   own material, what the original text got wrong);
 * ``SLUG`` (``"shared-global"``), ``TITLE``, ``THEME`` (one of :data:`THEMES`), ``ORDER`` (sort key
   inside the theme) and ``LESSON`` (one line);
+* optionally ``TIMELINE = True`` if its observations include a ``"timeline"`` (the CLI refuses
+  ``--timeline``/``--plot`` for the others before running them), and ``FIXED_WORKERS = N`` if it
+  always uses *N* workers (per case), so that ``--workers`` does not apply;
 * ``run(mode, workers=None) -> dict``: runs the demo in *mode* (a :class:`concur_lab.Mode`) and
   returns JSON-serialisable observations. Optional keys with a shared meaning: ``"timeline"`` (a
   list of spans, see :mod:`concur_lab.timeline`), ``"varies"`` (why the outcome depends on the
-  interpreter, build or start method), ``"summary"`` (one short line for side-by-side display).
+  interpreter, build, start method or library), ``"summary"`` (one short line for side-by-side
+  display), ``"chart"`` (drawing hints for the timeline, see
+  :meth:`concur_lab.timeline.ModeTimeline.from_observations`) and ``"others_cores"`` (how many
+  cores other programs used meanwhile, for the demos whose lesson needs free cores).
 """
 
 from __future__ import annotations
@@ -56,6 +62,20 @@ class Demo:
     def observe(self, mode: Mode | str, workers: int | None = None) -> dict[str, Any]:
         """Run the demo in *mode* and return its observations."""
         return self.run(Mode.parse(mode), workers=workers)
+
+    @property
+    def records_timeline(self) -> bool:
+        """Whether the demo's observations include a ``"timeline"`` (its ``TIMELINE`` flag)."""
+        return bool(getattr(self.module, "TIMELINE", False))
+
+    @property
+    def fixed_workers(self) -> int | None:
+        """How many workers the demo always uses (its ``FIXED_WORKERS``), or ``None``.
+
+        ``None`` means the demo takes its worker count from the *workers* argument.
+        """
+        fixed = getattr(self.module, "FIXED_WORKERS", None)
+        return fixed if isinstance(fixed, int) else None
 
     @property
     def doc(self) -> str:

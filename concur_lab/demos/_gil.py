@@ -2,13 +2,18 @@
 
 A traced worker timestamps every short chunk of its work with :func:`time.monotonic` (one
 system-wide clock on Linux, so threads and processes are comparable). Whenever two consecutive
-timestamps are further apart than a small gap, the worker was not running in between: it waited
-for the GIL or for a CPU. The trace is therefore a list of spans, "running" and "waiting",
-that a Gantt chart can draw and that the demos summarise as CPU-to-wall ratios and overlaps.
+timestamps are further apart than a small gap, the worker was not running in between. For
+threads under a GIL, a gap while a sibling thread was running means "waiting for the GIL"
+(``"waiting-gil"``); a gap while no worker of the run was running, and every gap of a process,
+means the worker was ready but had no free core: other programs had it (``"waiting-cpu"``).
+The trace is therefore a list of spans that a Gantt chart can draw and that the demos summarise
+as CPU-to-wall ratios and overlaps. Each worker also samples the machine's busy time, so a run
+knows how many cores other programs took meanwhile.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import sys
 import threading
@@ -21,16 +26,22 @@ from concur_lab._context import worker_index
 from concur_lab._engine import run_outcomes
 from concur_lab._modes import Mode
 from concur_lab._outcome import raise_for_outcomes
+from concur_lab.demos import _machine
 
 __all__ = [
     "GAP",
     "MAX_SPANS",
+    "Run",
     "Trace",
+    "busy_chart_note",
     "cpu_traced",
     "free_threading_note",
     "gil_enabled",
     "io_traced",
+    "machine_others",
+    "needed_cores",
     "overlap",
+    "run_best",
     "run_traced",
     "timeline",
 ]
@@ -51,22 +62,28 @@ class Trace:
     """What one traced worker did, in absolute :func:`time.monotonic` seconds.
 
     :ivar worker: Index of the worker, from 0.
-    :ivar name: Thread name or ``"process <pid>"``.
+    :ivar name: ``"pid <pid>, thread <native id>"`` or ``"process <pid>"``.
     :ivar pid: Process id the worker ran in.
     :ivar launched: When the caller started the run (set by :func:`run_traced`).
-    :ivar start: When the measured work began (all workers leave a barrier together).
+    :ivar gate: When the workers were released together: for threads the last one's arrival at
+        the run's own start gate, so that the time until the worker's first timestamp is known to
+        be spent waiting (for the GIL), not starting up; for processes the same as *start*.
+    :ivar start: When the measured work began (its first timestamp).
     :ivar end: When the measured work ended.
     :ivar cpu: CPU seconds this thread used between *start* and *end*.
     :ivar units: Chunks of work done.
     :ivar spans: ``(start, end, kind)`` triples.
     :ivar cap: How many spans this worker may record (its share of :data:`MAX_SPANS`).
     :ivar truncated: Whether *cap* cut the span list short.
+    :ivar busy_before: The machine's busy CPU seconds just before *start* (``None`` if unknown).
+    :ivar busy_after: The same just after *end*.
     """
 
     worker: int
     name: str
     pid: int
     launched: float = 0.0
+    gate: float = 0.0
     start: float = 0.0
     end: float = 0.0
     cpu: float = 0.0
@@ -74,6 +91,8 @@ class Trace:
     spans: list[tuple[float, float, str]] = field(default_factory=list)
     cap: int = MAX_SPANS
     truncated: bool = False
+    busy_before: float | None = None
+    busy_after: float | None = None
 
 
 def gil_enabled() -> bool:
@@ -142,6 +161,7 @@ def cpu_traced(trace: Trace, duration: float) -> None:
     :param trace: The worker's trace, filled in place (*start*, *end*, *cpu*, *units*, *spans*).
     :param duration: Wall-clock seconds to keep working, so every mode costs the same time.
     """
+    trace.busy_before = _machine.busy_cpu_seconds()
     cpu0 = time.thread_time()
     start = time.monotonic()
     trace.start = start
@@ -158,6 +178,7 @@ def cpu_traced(trace: Trace, duration: float) -> None:
     recorder.close(recorder.last)
     trace.end = recorder.last
     trace.cpu = time.thread_time() - cpu0
+    trace.busy_after = _machine.busy_cpu_seconds()
     trace.units = units
 
 
@@ -171,6 +192,7 @@ def io_traced(trace: Trace, rounds: int, work: float, block: float) -> None:
     :param work: Wall seconds of pure-Python work per round.
     :param block: Seconds blocked per round.
     """
+    trace.busy_before = _machine.busy_cpu_seconds()
     cpu0 = time.thread_time()
     trace.start = time.monotonic()
     units = 0
@@ -189,16 +211,29 @@ def io_traced(trace: Trace, rounds: int, work: float, block: float) -> None:
         recorder.add(before, time.monotonic(), "sleeping")
     trace.end = time.monotonic()
     trace.cpu = time.thread_time() - cpu0
+    trace.busy_after = _machine.busy_cpu_seconds()
     trace.units = units
 
 
 def _traced(
-    body: Callable[..., None], kwargs: dict[str, Any], caller_pid: int, cap: int
+    body: Callable[..., None],
+    kwargs: dict[str, Any],
+    caller_pid: int,
+    cap: int,
+    gate: threading.Barrier | None,
 ) -> dict[str, Any]:
     # Runs in the worker thread or process; a module-level function so spawn can import it.
     pid = os.getpid()
-    name = threading.current_thread().name if pid == caller_pid else f"process {pid}"
+    # Thread rows show the pid too: two threads with the same pid is half the lesson.
+    thread = f"pid {pid}, thread {threading.get_native_id()}"
+    name = thread if pid == caller_pid else f"process {pid}"
     trace = Trace(worker=worker_index(), name=name, pid=pid, cap=cap)
+    if gate is not None:
+        # The last thread to arrive holds the GIL when it takes this timestamp and releases the
+        # others: the latest arrival is when the gate opened. The engine has its own gate, but
+        # does not say when it opened.
+        trace.gate = time.monotonic()
+        gate.wait(_TIMEOUT)
     body(trace, **kwargs)
     return asdict(trace)
 
@@ -237,12 +272,14 @@ def run_traced(
     """
     if mode.start_method == "fork":
         _settle_threads()
+    threads = mode.kind == "thread"
+    gate = threading.Barrier(workers) if threads and workers > 1 else None
     t0 = time.monotonic()
     outcomes = run_outcomes(
         _traced,
         workers,
         mode=mode,
-        args=(body, kwargs, os.getpid(), max(50, MAX_SPANS // workers)),
+        args=(body, kwargs, os.getpid(), max(50, MAX_SPANS // workers), gate),
         timeout=_TIMEOUT,
     )
     raise_for_outcomes(outcomes)
@@ -252,7 +289,157 @@ def run_traced(
         spans = [(start, end, kind) for start, end, kind in payload.pop("spans")]
         payload["launched"] = t0
         traces.append(Trace(**payload, spans=spans))
+    opened = max(t.gate for t in traces) if gate is not None else None
+    for trace in traces:
+        trace.gate = trace.start if opened is None else min(opened, trace.start)
+        if trace.start - trace.gate > GAP:
+            # Released but not yet running: the same kind of gap as any later one.
+            trace.spans.insert(0, (trace.gate, trace.start, "waiting"))
+    _classify_waits(traces, gil_turns=threads and gil_enabled())
     return t0, traces
+
+
+@dataclass
+class Run:
+    """The run :func:`run_best` kept, with what else the machine was doing meanwhile.
+
+    :ivar t0: When the run started.
+    :ivar traces: One trace per worker.
+    :ivar others_cores: Cores other programs used on average while the workers ran (``None``
+        if unknown: not Linux).
+    :ivar attempts: How many runs were made to find one on a quiet machine.
+    :ivar busy: Whether other programs left fewer free cores than the run needed.
+    """
+
+    t0: float
+    traces: list[Trace]
+    others_cores: float | None
+    attempts: int
+    busy: bool = False
+
+    @property
+    def wall(self) -> float:
+        """Seconds from the first worker's start to the last one's end."""
+        return max(t.end for t in self.traces) - min(t.start for t in self.traces)
+
+
+def machine_others(traces: Sequence[Trace]) -> float | None:
+    """Return the cores other programs used while *traces* ran, from the workers' samples."""
+    before = [t.busy_before for t in traces]
+    after = [t.busy_after for t in traces]
+    if any(v is None for v in before + after):
+        return None
+    wall = max(t.end for t in traces) - min(t.start for t in traces)
+    ours = sum(t.cpu for t in traces)
+    return _machine.others_cores(
+        min(v for v in before if v is not None), max(v for v in after if v is not None), wall, ours
+    )
+
+
+def needed_cores(mode: Mode, workers: int) -> int:
+    """Return how many cores *workers* CPU-bound workers in *mode* could use at once."""
+    cores = os.cpu_count() or 1
+    return min(workers, cores) if mode.kind == "process" or not gil_enabled() else 1
+
+
+def run_best(
+    mode: Mode, body: Callable[..., None], workers: int, *, attempts: int = 3, **kwargs: Any
+) -> Run:
+    """Call :func:`run_traced` until other programs left the cores alone, at most *attempts* times.
+
+    A busy machine takes cores away from the workers, which hides the lesson (processes run side
+    by side) behind other programs' work. A run is tried again while other programs left fewer
+    free cores than the run needed (:func:`concur_lab.demos._machine.is_busy`); the quietest run
+    is kept.
+
+    :param attempts: The most runs to make, at least 1.
+    :returns: The quietest run, with the number of runs made.
+    """
+    cores, needed = os.cpu_count() or 1, needed_cores(mode, workers)
+    best: Run | None = None
+    for attempt in range(1, max(attempts, 1) + 1):
+        t0, traces = run_traced(mode, body, workers, **kwargs)
+        others = machine_others(traces)
+        if best is None or (
+            others is not None
+            and (best.others_cores is None or others < best.others_cores)
+        ):
+            best = Run(t0, traces, others, attempt)
+        if not _machine.is_busy(others, cores, needed):
+            break
+    assert best is not None
+    best.attempts = attempt
+    best.busy = _machine.is_busy(best.others_cores, cores, needed)
+    return best
+
+
+def busy_chart_note(run: Run) -> str | None:
+    """Say for a chart how much other programs used during *run*, or ``None`` if it was quiet."""
+    if not run.busy or run.others_cores is None:
+        return None
+    return f"{run.others_cores:.1f} of {os.cpu_count() or 1} cores"
+
+
+def _merged_running(traces: Sequence[Trace]) -> list[tuple[float, float]]:
+    intervals = sorted(
+        (start, end) for t in traces for start, end, kind in t.spans if kind == "running"
+    )
+    merged: list[tuple[float, float]] = []
+    for start, end in intervals:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _split_wait(
+    start: float, end: float, siblings: list[tuple[float, float]]
+) -> list[tuple[float, float, str]]:
+    """Cut a wait into the parts a sibling ran (the GIL) and the parts none did (no free CPU)."""
+    pieces: list[tuple[float, float, str]] = []
+    cursor = start
+    index = bisect.bisect_left(siblings, (start, start)) - 1
+    for s_start, s_end in siblings[max(index, 0):]:
+        if s_start >= end:
+            break
+        if s_end <= cursor:
+            continue
+        if s_start > cursor:
+            pieces.append((cursor, s_start, "waiting-cpu"))
+        pieces.append((max(cursor, s_start), min(end, s_end), "waiting-gil"))
+        cursor = min(end, s_end)
+    if cursor < end:
+        pieces.append((cursor, end, "waiting-cpu"))
+    # Slivers shorter than GAP are timing noise (a sibling's last chunk): they join a neighbour.
+    kept: list[tuple[float, float, str]] = []
+    for piece in pieces:
+        if kept and (piece[1] - piece[0] < GAP or kept[-1][2] == piece[2]):
+            kept[-1] = (kept[-1][0], piece[1], kept[-1][2])
+        elif kept and kept[-1][1] - kept[-1][0] < GAP:
+            kept[-1] = (kept[-1][0], piece[1], piece[2])
+        else:
+            kept.append(piece)
+    return kept
+
+
+def _classify_waits(traces: Sequence[Trace], *, gil_turns: bool) -> None:
+    """Replace each trace's ``"waiting"`` spans by ``"waiting-gil"`` and ``"waiting-cpu"``.
+
+    :param gil_turns: Whether the workers share a GIL (threads of a GIL build): only then can a
+        sibling's running keep a worker waiting. Processes wait only for a free core.
+    """
+    for trace in traces:
+        siblings = _merged_running([t for t in traces if t is not trace]) if gil_turns else []
+        spans: list[tuple[float, float, str]] = []
+        for start, end, kind in trace.spans:
+            if kind != "waiting":
+                spans.append((start, end, kind))
+            elif gil_turns:
+                spans.extend(_split_wait(start, end, siblings))
+            else:
+                spans.append((start, end, "waiting-cpu"))
+        trace.spans = spans
 
 
 def timeline(t0: float, traces: Sequence[Trace]) -> list[dict[str, Any]]:
@@ -261,9 +448,9 @@ def timeline(t0: float, traces: Sequence[Trace]) -> list[dict[str, Any]]:
     :param t0: The run's start time.
     :param traces: One trace per worker.
     :returns: Spans ``{"worker", "name", "start", "end", "kind"}``; *kind* is ``"starting"``
-        (from the start of the run until the worker's work began), ``"running"``,
-        ``"waiting"`` (ready but not running: no GIL or no free CPU) or ``"sleeping"``
-        (blocked, as in I/O).
+        (from the start of the run until the workers were released together), ``"running"``,
+        ``"waiting-gil"`` (ready, but a sibling thread held the GIL), ``"waiting-cpu"`` (ready,
+        but no free core: other programs ran) or ``"sleeping"`` (blocked, as in I/O).
     """
     spans: list[dict[str, Any]] = []
     for trace in traces:
@@ -277,7 +464,7 @@ def timeline(t0: float, traces: Sequence[Trace]) -> list[dict[str, Any]]:
                 "kind": kind,
             }
 
-        spans.append(span(trace.launched, trace.start, "starting"))
+        spans.append(span(trace.launched, trace.gate or trace.start, "starting"))
         spans.extend(span(start, end, kind) for start, end, kind in trace.spans)
     return spans
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import queue
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +40,7 @@ __all__ = [
     "proc_stat",
     "scratch_dir",
     "scratch_file",
+    "stdlib_start",
     "subreaper",
     "thread_exceptions",
     "values",
@@ -465,3 +468,61 @@ def values(outcomes: Sequence[WorkerOutcome[Any]]) -> list[Any]:
 def listing(values: Sequence[Any]) -> str:
     """Return *values* as a short comma-separated string for a summary line."""
     return ", ".join(str(v) for v in values)
+
+
+_STDLIB_START = """
+import json, multiprocessing, re, sys, threading
+
+def noop(*args):
+    pass
+
+case, outcomes = sys.argv[1], {}
+for method in sys.argv[2:]:
+    if method not in multiprocessing.get_all_start_methods():
+        outcomes[method] = "not available"
+        continue
+    ctx = multiprocessing.get_context(method)
+    if case == "lock":
+        child = ctx.Process(target=noop, args=(threading.Lock(),))
+    else:
+        child = ctx.Process(target=lambda: None)
+    try:
+        child.start()
+    except Exception as exc:
+        # Without the object's address, so that runs compare equal.
+        message = re.sub(r" at 0x[0-9a-f]+", "", str(exc))
+        outcomes[method] = f"start() raised {type(exc).__name__}: {message}"
+        continue
+    child.join(10)
+    if child.is_alive():
+        child.kill()
+        child.join(5)
+    outcomes[method] = f"started; exitcode {child.exitcode}"
+print(json.dumps(outcomes))
+"""
+
+
+def stdlib_start(case: str, methods: Sequence[str] = ("spawn", "forkserver")) -> Any:
+    """Start a stdlib :mod:`multiprocessing` child per start method and say what happened.
+
+    The demos use ``multiprocess``, whose ``dill`` pickles what the standard library's ``pickle``
+    refuses; this shows what a ``multiprocessing`` user gets instead. It runs in a fresh
+    interpreter, so that no stdlib helper process (the resource tracker, the fork server) outlives
+    it, and within :data:`WAIT` seconds.
+
+    :param case: ``"lock"`` (a :class:`threading.Lock` argument) or ``"lambda"`` (a lambda target).
+    :param methods: The start methods to try.
+    :returns: ``{method: what start() did}``, or a string saying why nothing could be observed.
+    """
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _STDLIB_START, case, *methods],
+            capture_output=True, text=True, timeout=WAIT, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"not observed: {type(exc).__name__}: {exc}"
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        last = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        return f"not observed: {last[0]}"
+    return json.loads(lines[-1])

@@ -26,14 +26,16 @@ import multiprocess
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, proc_stat, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "daemon"
 TITLE = "Daemon threads and daemon processes"
 THEME = "lifecycle"
 ORDER = 50
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
-    "daemonic processes may not have children, daemon threads may; "
+    "Daemonic processes may not have children, daemon threads may; "
     "at exit daemons die without running finally"
 )
 
@@ -86,6 +88,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             result[key] = inbox.get(watch=[worker])
     result["at_exit"] = _at_exit(mode)
     result["summary"] = _summary(result)
+    result["varies"] = (
+        "Depends on python -O: the check that a daemonic process starts no children of its own "
+        "is an assert, which -O strips."
+    )
     return result
 
 

@@ -15,14 +15,23 @@ from typing import Any
 
 from concur_lab._engine import run_outcomes
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit, describe, scratch_file, thread_exceptions
+from concur_lab.demos._support import (
+    WAIT,
+    Kit,
+    describe,
+    scratch_file,
+    thread_exceptions,
+    worker_count,
+)
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "exceptions"
 TITLE = "Exceptions in workers"
 THEME = "lifecycle"
 ORDER = 200
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "A worker's exception is printed, not raised: join() succeeds; carry it back yourself"
 
 
@@ -84,6 +93,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         code, what ``threading.excepthook`` saw, the first and last line of the child's stderr)
         and what the caller gets from :func:`concur_lab.run_outcomes` (the fix).
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     plain_raise = _plain(kit, "raise")
     plain_exit = _plain(kit, "exit")

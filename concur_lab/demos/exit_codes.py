@@ -1,11 +1,15 @@
 """Exit codes: what ``Process.exitcode`` says about how a child ended, and what threads have.
 
-``exitcode`` is ``None`` until the child has ended and been joined, ``0`` after a normal return,
-``1`` after an uncaught exception or ``sys.exit("message")``, ``n`` for ``sys.exit(n)`` or
-``os._exit(n)``, and ``-N`` when signal N killed it (``-15`` for ``terminate()``, ``-9`` for
-``kill()``). Only the low 8 bits of a status survive, so ``sys.exit(256)`` reads as 0 and
-``sys.exit(-1)`` as 255; a thread has no exit code at all: its exception goes to
-``threading.excepthook`` and ``sys.exit()`` ends just that thread, quietly.
+``exitcode`` is ``None`` while the child runs, ``0`` after a normal return, ``1`` after an
+uncaught exception, and ``-N`` when signal N killed it. On POSIX only the low 8 bits of a status
+survive, so ``sys.exit(256)`` reads as 0; a thread has no exit code at all.
+
+Details: ``exitcode`` is set as soon as the child has ended, ``join()`` or not: reading it polls
+the child (``waitpid`` with ``WNOHANG``), which the demo shows by polling without joining.
+``sys.exit("message")`` also gives 1, ``sys.exit(n)`` and ``os._exit(n)`` give ``n`` (mod 256,
+so ``sys.exit(-1)`` reads as 255), ``terminate()`` gives ``-15`` and ``kill()`` ``-9``. A
+thread's exception goes to ``threading.excepthook``, and ``sys.exit()`` ends just that thread,
+quietly.
 
 What the blog post got wrong: it states "-N means killed by signal N" without the context that
 makes it usable: ``None`` while running, ``1`` for an exception, the 8-bit wrap, and that on
@@ -25,14 +29,16 @@ from typing import Any
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, scratch_dir, thread_exceptions, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "exit-codes"
 TITLE = "Exit codes and how a worker ended"
 THEME = "lifecycle"
 ORDER = 30
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
-    "exitcode is 0, 1 for an exception, n for sys.exit(n) modulo 256, -N for signal N; "
+    "A process's exitcode is 0, 1 for an exception, n for sys.exit(n) modulo 256, -N for signal N; "
     "threads have no exit code"
 )
 
@@ -155,6 +161,12 @@ def _run_processes(kit: Kit) -> list[dict[str, Any]]:
             crew.handles.append(child)
             child.start()
             started.append((case, child, path, before))
+        # exitcode without join(): poll until the child has ended; join() comes later, in crew.
+        child = crew.start(_return, name="exit-unjoined")
+        deadline = time.monotonic() + WAIT
+        while child.exitcode is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        unjoined = {"exitcode": child.exitcode, "joined": False}
         for how in ("terminate", "kill"):
             child = crew.start(_linger, name=f"exit-{how}")
             running = child.exitcode  # None: the child is alive, waiting for an event
@@ -173,6 +185,7 @@ def _run_processes(kit: Kit) -> list[dict[str, Any]]:
                 entry["exitcode_before_start"] = before
                 entry["stderr"] = _first_and_last(stderr_path)
             observed.append(entry)
+    observed.append({"case": "return, exitcode polled without join()", **unjoined})
     return observed
 
 
@@ -196,4 +209,7 @@ def _run_threads() -> list[dict[str, Any]]:
         )
     for how in ("terminate()", "kill()"):
         observed.append({"case": how, "not_run": "threads have no such method"})
+    observed.append(
+        {"case": "return, exitcode polled without join()", "not_run": "threads have no exitcode"}
+    )
     return observed

@@ -1,12 +1,13 @@
 """Forking while another thread holds a lock leaves the child a lock that nobody can release.
 
-``fork`` copies the whole memory of the parent, locked locks included, but only the thread that
-called it: in the child the lock's owner does not exist, so ``acquire()`` would block forever
-even after the parent's thread has released its own copy. ``spawn`` and ``forkserver`` children
-import the module afresh and get a new, free lock; threads share the one real lock and simply
-wait for it. The fix for ``fork`` is not to fork while other threads run, or to re-create such
-locks in the child with :func:`os.register_at_fork` (as :mod:`logging` does). Python 3.12+ warns
-about forking a multi-threaded process for exactly this reason.
+``fork`` copies the parent's memory, locked locks included, but only the thread that called it,
+so in the child nobody can ever release the lock. The fix: do not fork while other threads run,
+or re-create such locks in the child with :func:`os.register_at_fork` (as :mod:`logging` does).
+
+Details: the child's ``acquire()`` would block forever, even after the parent's thread has
+released its own copy. ``spawn`` and ``forkserver`` children import the module afresh and get a
+new, free lock; threads share the one real lock and simply wait for it. Python 3.12+ warns about
+forking a multi-threaded process for exactly this reason.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import warnings
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import PROBE, WAIT, Kit
+from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "fork-with-lock"
 TITLE = "Forking while another thread holds a lock"
 THEME = "hazards"
 ORDER = 150
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "A forked child inherits locked locks whose owner thread does not exist: deadlock"
 
 _PLAIN = threading.Lock()
@@ -77,6 +80,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: Observations: whether the worker got each lock while the parent's thread held it
         and after that thread released it, whether it would deadlock, and any fork warning.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     held, release = threading.Event(), threading.Event()
     probed, released = kit.Event(), kit.Event()

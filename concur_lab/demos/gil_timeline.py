@@ -1,10 +1,13 @@
 """The GIL on a timeline: CPU-bound threads run in turns of about the switch interval.
 
+Threads of one process show alternating slices of at least ``sys.getswitchinterval()`` (5 ms by
+default: a minimum, not a period) and never overlap; processes run side by side and wait only
+for a free core. On a free-threaded build the threads' slices overlap too.
+
 Each worker timestamps every few microseconds of pure-Python work; a pause between two
-timestamps means it was not running. Threads of one process show alternating slices of about
-``sys.getswitchinterval()`` (5 ms by default: a minimum, not an exact period) and never
-overlap; processes run side by side, interrupted only when the machine has no free core. On a
-free-threaded build the threads' slices overlap too.
+timestamps means it was not running. The chart zooms into 60 ms of the run (``WINDOW``) with
+a gridline every switch interval, so the slices can be measured by eye; the demo also measures
+how many cores other programs took (``others_cores``) and retries when the machine was busy.
 """
 
 from __future__ import annotations
@@ -16,18 +19,26 @@ import sys
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos import _gil
+from concur_lab.demos import _gil, _machine
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "gil-timeline"
 TITLE = "GIL time slices on a timeline"
 THEME = "performance"
 ORDER = 240
-LESSON = "CPU-bound threads hand the GIL over every switch interval (5 ms); processes never wait"
+TIMELINE = True
+"""The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
+LESSON = (
+    "CPU-bound threads hand the GIL over after a switch interval (5 ms) or more; "
+    "processes wait only for a free core"
+)
 
 DURATION = 0.3
 """Wall-clock seconds each worker computes for."""
+
+WINDOW = (0.1, 0.16)
+"""The part of the work, in seconds after the first worker began, that the chart zooms into."""
 
 
 def _handoffs(traces: list[_gil.Trace]) -> int:
@@ -54,8 +65,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     n = 2 if workers is None else workers
     if n < 1:
         raise ValueError(f"gil-timeline needs at least 1 worker, got workers={n}")
-    t0, traces = _gil.run_traced(mode, _gil.cpu_traced, n, duration=DURATION)
-    wall = max(t.end for t in traces) - min(t.start for t in traces)
+    best = _gil.run_best(mode, _gil.cpu_traced, n, duration=DURATION)
+    t0, traces, wall = best.t0, best.traces, best.wall
     slices = [[end - start for start, end, kind in t.spans if kind == "running"] for t in traces]
     medians = [statistics.median(s) * 1000 if s else 0.0 for s in slices]
     interval_ms = sys.getswitchinterval() * 1000
@@ -72,6 +83,23 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         )
     else:
         summary = f"side by side: several workers running {parallel:.0%} of the time"
+    busy = _machine.busy_note(best.others_cores, os.cpu_count() or 1, _gil.needed_cores(mode, n))
+    if busy is not None:
+        summary += f" ({busy})"
+    median_ms = statistics.median(medians)
+    begun = min(t.start for t in traces) - t0
+    slice_fact = (
+        f"median slice {median_ms:.1f} ms (switch interval {interval_ms:g} ms: "
+        "a minimum, not a period)"
+        if mode.kind == "thread"
+        else f"median run {median_ms:.1f} ms"
+    )
+    pauses = sum(1 for t in traces for _s, _e, kind in t.spans if kind == "waiting-cpu")
+    turn_fact = (
+        f"{_handoffs(traces)} hand-overs"
+        if mode.kind == "thread"
+        else f"{pauses} pause{'' if pauses == 1 else 's'} for a free core"
+    )
     return {
         "workers": n,
         "gil_enabled": _gil.gil_enabled(),
@@ -83,9 +111,21 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "handoffs": _handoffs(traces),
         "parallel_fraction": round(parallel, 3),
         "gap_ms": _gil.GAP * 1000,
+        "others_cores": best.others_cores,
+        "machine_busy": best.busy,
+        "attempts": best.attempts,
         "load_average": round(os.getloadavg()[0], 2),
         "truncated": any(t.truncated for t in traces),
         "summary": summary,
+        "chart": {
+            "time_boxed": True,
+            "window": [round(begun + WINDOW[0], 6), round(begun + WINDOW[1], 6)],
+            # The switch interval only rules threads; for processes it would suggest a rhythm.
+            "gridlines": sys.getswitchinterval() if mode.kind == "thread" else None,
+            "gridline_label": "switch interval",
+            "facts": [slice_fact, turn_fact],
+            "busy": _gil.busy_chart_note(best),
+        },
         "varies": _gil.free_threading_note()
         + " Process slices depend on the OS scheduler and on what else the machine is doing.",
         "timeline": _gil.timeline(t0, traces),

@@ -23,14 +23,16 @@ import multiprocess
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "join-rules"
 TITLE = "The rules of join()"
 THEME = "lifecycle"
 ORDER = 10
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
-    "join() needs a started worker and (processes) its creator; join(timeout) returns None "
+    "Joining needs a started worker and (processes) its creator; join(timeout) returns None "
     "either way, so check is_alive()"
 )
 
@@ -77,6 +79,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             worker.close()
             result["after_close"] = attempt(worker.join)
     result["summary"] = _summary(result)
+    result["varies"] = (
+        "Depends on python -O for processes: joining one that was never started, or one that "
+        "is not yours, is checked by an assert, which -O strips; threads raise RuntimeError."
+    )
     return result
 
 

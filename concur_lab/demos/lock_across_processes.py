@@ -1,12 +1,15 @@
 """A ``threading.Lock`` does not lock across processes; a ``multiprocess`` Lock does.
 
-One worker takes a lock and holds it; a second worker then tries to take the same lock without
-waiting. Threads share one ``threading.Lock``, so the second is refused. Processes each get a
-lock of their own: under ``fork`` a copy made with the process's memory, under ``spawn`` and
-``forkserver`` a new lock that dill built from the pickle (stdlib ``multiprocessing`` refuses
-instead: ``TypeError: cannot pickle '_thread.lock' object``). Either way the second process takes
-"the" lock while the first holds it: no mutual exclusion, and no error to warn you. A lock made
-by the process context (``ctx.Lock()``, a named semaphore) excludes across processes and threads.
+Threads share one ``threading.Lock``, so while one worker holds it another is refused.
+Processes each get a lock of their own, so the second takes "the" lock while the first holds it:
+no mutual exclusion, and no error to warn you. A lock made by the process context
+(``ctx.Lock()``, a named semaphore) excludes across processes and threads.
+
+Details: one worker takes a lock and holds it; a second tries to take it without waiting. Under
+``fork`` each process has a copy made with its memory; under ``spawn`` and ``forkserver``
+``multiprocess`` (dill) builds a new lock from the pickle, while the standard library's
+``multiprocessing`` refuses in ``start()``: ``TypeError: cannot pickle '_thread.lock' object``,
+which the demo observes in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ from typing import Any
 import multiprocess
 
 from concur_lab._modes import Mode, default_start_method
-from concur_lab.demos._support import WAIT, Kit, worker_count
+from concur_lab.demos._support import WAIT, Kit, stdlib_start, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "lock-across-processes"
 TITLE = "threading.Lock does not cross processes"
 THEME = "hazards"
 ORDER = 10
+FIXED_WORKERS = 2
+"""The demo always uses 2 workers (per case): ``--workers`` does not apply."""
 LESSON = (
-    "each process gets its own copy of a threading.Lock, so it excludes nobody; "
+    "Each process gets its own copy of a threading.Lock, so it excludes nobody; "
     "use the context's Lock"
 )
 
@@ -90,6 +95,12 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             "copied with the memory at fork"
             if mode.start_method == "fork"
             else "rebuilt from a pickle (dill) as a new lock"
+        )
+        result["stdlib_multiprocessing_lock_argument"] = stdlib_start("lock")
+        result["varies"] = (
+            "Depends on the library and start method: fork copies the lock with the memory; "
+            "under spawn and forkserver multiprocess (dill) rebuilds a new lock, while the "
+            "standard library's multiprocessing raises TypeError in start()."
         )
     result["summary"] = ", ".join(
         f"{kind}: {'excludes' if result[kind]['mutual_exclusion'] else 'no exclusion'}"

@@ -1,15 +1,16 @@
 """Everything that crosses a process boundary is pickled: a copy, and only if it can be pickled.
 
-Threads hand each other the very same objects. A process gets its arguments pickled at
-``start()`` under ``spawn`` and ``forkserver`` (``fork`` copies memory instead), and everything
-sent back through a queue is pickled under every start method. An object that cannot be pickled,
-such as a generator, makes ``start()`` raise under spawn/forkserver, and on a queue it is worse:
-``put()`` returns, the queue's feeder thread fails later, prints a traceback to the worker's
-stderr and drops the item, so the reader waits forever. The fix: send plain data (a list instead
-of a generator). ``multiprocess`` pickles with ``dill``, so lambdas and closures do cross; the
-standard library's ``pickle`` (used by ``multiprocessing``) refuses them, which is why a lambda
-target fails there under spawn, as does a target defined in ``__main__`` without the
-``if __name__ == "__main__":`` guard.
+Threads hand each other the very same objects; a process gets pickled copies of its arguments
+(under spawn and forkserver) and of everything it sends back. What cannot be pickled, such as a
+generator, fails, and on a queue it fails silently. The fix: send plain data (a list).
+
+Details: ``fork`` copies the arguments with the memory instead of pickling them. A queue's
+``put()`` returns at once; its feeder thread fails later, prints a traceback to the worker's
+stderr and drops the item, so the reader waits forever. ``multiprocess`` pickles with ``dill``,
+so lambdas and closures do cross; the standard library's ``pickle`` (used by
+``multiprocessing``) refuses them, so a lambda target fails in ``start()`` under spawn and
+forkserver, which the demo observes in a fresh interpreter. A target defined in ``__main__``
+without the ``if __name__ == "__main__":`` guard fails there too.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from typing import Any
 import dill
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import PROBE, WAIT, Kit, attempt
+from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, stdlib_start, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "pickling"
 TITLE = "The pickling boundary"
 THEME = "hazards"
 ORDER = 270
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "Processes only exchange pickled copies; unpicklable items fail at start() or vanish"
 
 _pickled_here: list[str] = []
@@ -126,6 +129,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         (fixed), whether arguments were pickled at start and came back as the same object, which
         items sent back arrived, and the error the worker's queue printed.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     broken = _pass_argument(kit, _numbers())
     fixed = _pass_argument(kit, list(_numbers()))
@@ -144,7 +148,14 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "send_back": results,
         "stdlib_pickle_lambda": attempt(pickle.dumps, lambda: None),
         "dill_pickle_lambda": attempt(lambda: len(dill.dumps(lambda: None)) > 0),
+        **(
+            {"stdlib_multiprocessing_lambda_target": stdlib_start("lambda")}
+            if mode.kind == "process"
+            else {}
+        ),
         "summary": summary,
-        "varies": "Depends on the start method: fork copies arguments without pickling them, "
-        "spawn and forkserver pickle them at start(). Results are pickled in every start method.",
+        "varies": "Depends on the start method and the library: fork copies arguments without "
+        "pickling them, spawn and forkserver pickle them at start(). Results are pickled in "
+        "every start method. multiprocess pickles with dill (lambdas cross); the standard "
+        "library's multiprocessing uses pickle (a lambda target fails in start()).",
     }

@@ -1,11 +1,14 @@
 """The unlocked ``x += 1`` loop: an experiment whose result depends on the interpreter.
 
-N threads each add 1 to a module global many times. Whether updates are lost depends on where
-the interpreter may switch threads: CPython 3.10 and later (with the GIL) switch only at calls and
-backward jumps, never between the read and the write of ``x += 1``, so nothing is lost; 3.9 and
-earlier, and free-threaded builds, lose updates. Put a call between read and write
-(``x = x + one()``) and updates can be lost on every version; only a lock makes the count exact.
-Processes cannot lose updates here, for want of anything shared: each counts on its own copy.
+N threads each add 1 to a module global many times; whether updates are lost depends on where
+the interpreter may switch threads, so the demo reports what it measured. Only a lock makes the
+count exact on every version.
+
+Details: CPython 3.10 and later (with the GIL) switch only at calls and backward jumps, never
+between the read and the write of ``x += 1``, so nothing is lost; 3.9 and earlier, and
+free-threaded builds, lose updates. Put a call between read and write (``x = x + one()``) and
+updates can be lost on every version. Processes cannot lose updates here, for want of anything
+shared: each counts on its own copy.
 
 "The GIL makes ``+=`` atomic" is therefore false: it is an accident of one implementation that
 no documentation promises, which is why this demo reports what it measured instead of asserting
@@ -23,14 +26,16 @@ from concur_lab import run_outcomes
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "plus-equals-loop"
 TITLE = "The unlocked x += 1 loop (an experiment)"
 THEME = "races"
 ORDER = 20
+TIMELINE = True
+"""The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = (
-    "whether unlocked x += 1 in threads loses updates depends on the interpreter; "
+    "Whether unlocked x += 1 in threads loses updates depends on the interpreter; "
     "a lock is the only guarantee"
 )
 

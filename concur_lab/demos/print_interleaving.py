@@ -28,7 +28,7 @@ SLUG = "print-interleaving"
 TITLE = "Output interleaving: print() is two writes"
 THEME = "races"
 ORDER = 40
-LESSON = "print() writes the text and the newline separately: build the line, write it once"
+LESSON = "A print() call writes the text and the newline separately: build the line, write it once"
 
 
 class _SharedOutput:

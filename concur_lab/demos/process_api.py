@@ -28,12 +28,14 @@ import multiprocess
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, thread_exceptions, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "process-api"
 TITLE = "The Process and Thread API"
 THEME = "basics"
 ORDER = 20
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
     "Process and Thread take the same parameters (group must be None); "
     "only processes have pid, exitcode, authkey and terminate()"
@@ -138,6 +140,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "optimized": bool(sys.flags.optimize),  # -O strips the assert that checks group
         "has": {name: hasattr(cls, name) for name in _NAMES},
     }
+    if not kit.threads:
+        # Learners expect "Process": say what the class is and how it relates.
+        base = multiprocess.process.BaseProcess
+        result["class_is"] = {
+            "what": f"get_context({mode.start_method!r}).Process",
+            "same_as_multiprocess.Process": cls is multiprocess.Process,
+            "both_derive_from_BaseProcess": issubclass(cls, base)
+            and issubclass(multiprocess.Process, base),
+        }
     result["missing_from_post"] = [n for n in _NAMES if result["has"][n] and n not in _POST_LISTED]
     result["post_typos"] = _post_typos(cls.__name__)
     result["group_none"] = attempt(cls, group=None, target=_noop)
@@ -183,6 +194,13 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
                 worker.close()
                 result["after_close"] = attempt(lambda: worker.pid)
     result["summary"] = _summary(result, mode)
+    result["varies"] = (
+        "Depends on the start method (the class is ForkProcess, SpawnProcess or "
+        "ForkServerProcess) and on python -O, which strips the assert that checks group."
+        if not kit.threads
+        else "Depends on python -O for processes: it strips the assert that checks group; "
+        "Thread's check is a real error."
+    )
     return result
 
 

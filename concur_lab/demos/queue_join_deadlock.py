@@ -1,11 +1,12 @@
 """Joining a process before reading what it put on a queue can deadlock.
 
-A ``multiprocess`` queue sends items through a pipe from a background "feeder" thread, and a
-process does not exit until its feeder has flushed everything into the pipe. When the item is
-bigger than the pipe's buffer (64 KiB on Linux), the child waits for the parent to read while the
-parent waits in ``join()`` for the child to exit: a deadlock, here caught by ``join(timeout)``.
-Read first, then join. A thread's ``queue.Queue`` has no pipe and no feeder, so the same code
-just works in thread mode: the hazard belongs to processes only.
+A process does not exit until its queue's feeder thread has flushed everything into the pipe, so
+with a big item the child waits for the parent to read while the parent waits in ``join()``: a
+deadlock. Read first, then join; a thread's ``queue.Queue`` has no pipe, so threads are safe.
+
+Details: a ``multiprocess`` queue sends items through a pipe from a background "feeder" thread;
+the deadlock needs an item bigger than the pipe's buffer (64 KiB on Linux) and is caught here by
+``join(timeout)``.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import time
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import PROBE, WAIT, Kit
+from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "queue-join-deadlock"
 TITLE = "join() before get(): the queue deadlock"
 THEME = "hazards"
 ORDER = 170
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "A process cannot exit until its queue's data is read: get() before join()"
 
 PAYLOAD = 1_000_000
@@ -83,6 +86,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: Observations for the broken order (join, then get: still alive after the join
         timed out) and the fixed order (get, then join).
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     kit = Kit.of(mode)
     broken = _join_first(kit, PAYLOAD)
     fixed = _get_first(kit, PAYLOAD)

@@ -1,12 +1,13 @@
 """Threads share everything; processes share only what is put in shared memory on purpose.
 
-Each worker writes its number into its own slot of three stores: a plain list passed as an
-argument, a ``ctypes`` array in shared memory (``ctx.Array``) and a ``SharedMemory`` block the
-worker attaches to by name. Threads fill all three, since they share the caller's memory.
-Processes fill only the two shared ones: the plain list they wrote to was their own copy. A
-``SharedMemory`` block outlives the processes that use it: every user must ``close()`` it and
-exactly one must ``unlink()`` it, or it leaks (the resource tracker then warns at exit). A
-``Manager`` is the slower, more general way: see the mutating-args demo.
+Each worker writes into a plain list, a ``ctx.Array`` and a ``SharedMemory`` block. Threads fill
+all three, since they share the caller's memory; processes fill only the two shared ones, because
+the plain list they wrote to was their own copy.
+
+Details: each worker writes its number into its own slot of each store and attaches to the
+``SharedMemory`` block by name. A ``SharedMemory`` block outlives the processes that use it: every
+user must ``close()`` it and exactly one must ``unlink()`` it, or it leaks (the resource tracker
+then warns at exit). A ``Manager`` is the slower, more general way: see the mutating-args demo.
 """
 
 from __future__ import annotations

@@ -21,14 +21,16 @@ from types import FrameType
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "signals"
 TITLE = "Signals and KeyboardInterrupt go to the main thread"
 THEME = "hazards"
 ORDER = 210
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = "Only a process's main thread installs handlers and gets KeyboardInterrupt"
 
 _usr1_thread: list[str] = []
@@ -66,20 +68,29 @@ def _process_worker(inbox: Any) -> None:
         while time.monotonic() < deadline:
             time.sleep(0.01)
         inbox.put(("sigint", None))
+        inbox.put(("kept_running", True))
     except KeyboardInterrupt:
+        # The worker's own main thread was interrupted: its loop did not go on.
         inbox.put(("sigint", threading.current_thread().name))
+        inbox.put(("kept_running", False))
 
 
 def _thread_worker(inbox: Any, stop: threading.Event, ready: threading.Event) -> None:
     # A worker thread: cannot install handlers; signals its own process and sees who handles them.
+    inbox.put(("worker_name", threading.current_thread().name))
     inbox.put(("installed", _install()))
     os.kill(os.getpid(), signal.SIGUSR1)
     # The fix: the main thread's handler sets an Event that this worker watches.
     inbox.put(("notified", stop.wait(WAIT)))
     ready.wait(WAIT)
-    os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(0.05)
-    inbox.put(("kept_running", True))
+    interrupted = False
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+    except KeyboardInterrupt:
+        interrupted = True
+    inbox.put(("interrupted_here", interrupted))
+    inbox.put(("kept_running", not interrupted))
 
 
 @contextmanager
@@ -107,7 +118,7 @@ def _run_threads(kit: Kit) -> dict[str, Any]:
     interrupted_in = None
     with _main_thread_handlers(stop), kit.workers() as crew:
         worker = crew.start(_thread_worker, inbox, stop, ready, name="signal-worker")
-        seen = dict(inbox.collect(2, WAIT, watch=[worker]))
+        seen = dict(inbox.collect(3, WAIT, watch=[worker]))
         try:
             ready.set()
             deadline = time.monotonic() + WAIT
@@ -116,15 +127,16 @@ def _run_threads(kit: Kit) -> dict[str, Any]:
                 time.sleep(0.01)
         except KeyboardInterrupt:
             interrupted_in = threading.current_thread().name
-        seen.update(dict(inbox.collect(1, WAIT, watch=[worker])))
+        seen.update(dict(inbox.collect(2, WAIT, watch=[worker])))
+    handled_by = _usr1_thread[-1] if _usr1_thread else None
     return {
         "install_in_worker": seen["installed"],
-        "usr1_handled_by": _usr1_thread[-1] if _usr1_thread else None,
-        "usr1_handled_in_worker": False,
+        "usr1_handled_by": handled_by,
+        "usr1_handled_in_worker": handled_by == seen["worker_name"],
         "worker_notified": seen["notified"],
         "keyboard_interrupt_in": interrupted_in,
-        "keyboard_interrupt_in_worker": False,
-        "worker_kept_running": seen.get("kept_running", False),
+        "keyboard_interrupt_in_worker": seen["interrupted_here"],
+        "worker_kept_running": seen["kept_running"],
     }
 
 
@@ -138,6 +150,7 @@ def _run_processes(kit: Kit) -> dict[str, Any]:
             seen.update([inbox.get(WAIT, watch=[worker])])
             os.kill(worker.pid, signal.SIGINT)
             seen.update([inbox.get(WAIT, watch=[worker])])
+            seen.update([inbox.get(WAIT, watch=[worker])])
     finally:
         inbox.close()
     return {
@@ -147,7 +160,7 @@ def _run_processes(kit: Kit) -> dict[str, Any]:
         "worker_notified": seen["usr1"] is not None,
         "keyboard_interrupt_in": seen["sigint"],
         "keyboard_interrupt_in_worker": seen["sigint"] is not None,
-        "worker_kept_running": False,
+        "worker_kept_running": seen["kept_running"],
     }
 
 
@@ -166,6 +179,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :raises RuntimeError: In thread mode, if not called from the main thread; on platforms
         without POSIX signals.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     if not hasattr(signal, "SIGUSR1"):
         raise RuntimeError(f"the signals demo needs POSIX signals, which {sys.platform} lacks")
     kit = Kit.of(mode)

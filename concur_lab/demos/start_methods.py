@@ -1,13 +1,14 @@
 """What a worker sees of the caller's state depends on when, and whether, memory is copied.
 
-The caller changes a module global before it starts a worker and again afterwards. A thread reads
-the live value both times. A ``fork`` child gets a copy of the caller's memory at ``start()``:
-it sees the first change, never the second. A ``spawn`` or ``forkserver`` child starts a fresh
-interpreter that imports the module again: it sees the value the module's code sets (code under
-``if __name__ == "__main__":`` is not re-run), so neither change arrives. Linux defaults to
-``forkserver`` from Python 3.14, so code that relied on ``fork`` copies silently changes meaning:
-pass what a worker needs as arguments instead. (The blog post's "a child sees the parent's
-variables" silently assumed ``fork``.)
+A thread reads the caller's live variables; a ``fork`` child sees a copy taken at ``start()``; a
+``spawn`` or ``forkserver`` child imports the module afresh and sees neither change. Pass what a
+worker needs as arguments instead.
+
+Details: the caller changes a module global before it starts a worker and again afterwards. A
+``spawn`` or ``forkserver`` child sees the value the module's code sets (code under
+``if __name__ == "__main__":`` is not re-run). Linux defaults to ``forkserver`` from Python 3.14,
+so code that relied on ``fork`` copies silently changes meaning. (The blog post's "a child sees
+the parent's variables" silently assumed ``fork``.)
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from __future__ import annotations
 from typing import Any
 
 from concur_lab._modes import Mode
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "start-methods"
 TITLE = "Parent state changed before start(): fork vs spawn vs forkserver"
 THEME = "basics"
 ORDER = 60
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
     "Threads see live globals, fork children a copy taken at start(), spawn ones a fresh import"
 )
@@ -51,6 +54,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     :returns: Observations: the module's value, the caller's two changes and the two values the
         worker read, and whether the worker saw each change.
     """
+    worker_count(workers, 1)  # ignored, but a bad value is still an error
     global _setting
     kit = Kit.of(mode)
     changed, inbox = kit.Event(), kit.inbox()

@@ -1,12 +1,13 @@
 """Starting a worker costs microseconds for a thread and milliseconds or more for a process.
 
-The caller starts workers one after another; each reports the moment its own code begins. A
-thread is ready almost at once. ``fork`` copies the caller's process; ``forkserver`` forks a
-small server process that was started (once, on first use) for the purpose; ``spawn`` starts a
-new interpreter that must import ``concur_lab`` before it can run anything, typically the slowest.
-spawn and forkserver also leave helper processes running (the resource tracker, the fork
-server), which explains the "extra" PIDs in ``ps``. Only the order is a robust observation: the
-milliseconds depend on the machine and its load.
+A thread is ready almost at once; ``fork`` copies the caller's process, and ``spawn`` starts a
+new interpreter that must import ``concur_lab`` first, typically the slowest. Only the order is a
+robust observation: the milliseconds depend on the machine and its load.
+
+Details: the caller starts workers one after another; each reports the moment its own code
+begins. ``forkserver`` forks a small server process that was started (once, on first use) for the
+purpose. spawn and forkserver also leave helper processes running (the resource tracker, the fork
+server), which explains the "extra" PIDs in ``ps``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from typing import Any
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "startup-cost"
 TITLE = "Start-up cost: thread vs fork vs forkserver vs spawn"
 THEME = "performance"
 ORDER = 250
+TIMELINE = True
+"""The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = "Threads start in microseconds; fork, forkserver and especially spawn take milliseconds"
 
 

@@ -1,12 +1,13 @@
 """``terminate()`` is forceful: no ``finally``, no lock release, orphaned grandchildren.
 
-``terminate()`` sends SIGTERM and returns at once; the child dies where it stands, so ``finally``
-blocks and ``with`` exits never run and a lock it held stays held for ever (anyone waiting for it
-would deadlock), its own children are orphaned and adopted by PID 1 or the nearest subreaper, and
-the dead child stays a zombie until it is joined (under ``fork`` and ``spawn``; a fork server
-reaps its own children). Stop workers cooperatively instead (an event they check), or at least
-with SIGINT, which raises ``KeyboardInterrupt`` so clean-up runs; threads offer nothing else:
-they have no ``terminate()`` at all.
+``terminate()`` sends SIGTERM and the child dies where it stands: ``finally`` blocks never run, a
+lock it held stays held for ever, and its own children are orphaned. Stop workers cooperatively
+instead (an event they check), or at least with SIGINT, which raises ``KeyboardInterrupt`` so
+clean-up runs; threads have no ``terminate()`` at all.
+
+Details: ``with`` exits do not run either, so anyone waiting for that lock would deadlock. The
+orphans are adopted by PID 1 or the nearest subreaper, and the dead child stays a zombie until it
+is joined (under ``fork`` and ``spawn``; a fork server reaps its own children).
 
 What the blog post got wrong: "terminate() leaves grandchildren orphaned / zombie" mixes two
 things: the grandchildren are orphaned (re-parented), the *terminated child* is the zombie until
@@ -40,14 +41,16 @@ from concur_lab.demos._support import (
     worker_count,
 )
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "terminate"
 TITLE = "terminate(): locks left held, clean-up skipped, orphans"
 THEME = "lifecycle"
 ORDER = 40
+FIXED_WORKERS = 1
+"""The demo always uses one worker (per case): ``--workers`` does not apply."""
 LESSON = (
-    "terminate() skips finally, leaves held locks held and orphans grandchildren; "
+    "Killing with terminate() skips finally, leaves held locks held and orphans grandchildren; "
     "stop workers cooperatively"
 )
 

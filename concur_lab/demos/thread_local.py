@@ -1,13 +1,14 @@
 """``threading.local`` and context variables give each thread what each process has anyway.
 
-Workers read three things the caller has set (a plain module global, a ``threading.local``
-attribute and a ``ContextVar``), set their own values, wait for each other and read again. Threads
-share the plain global, so afterwards they all read the last writer's value, while the
-thread-local and the context variable keep one value per thread; a new thread starts without
-the caller's values. Processes keep all three private. A ``fork`` child is a copy of the thread
-that forked, so it starts *with* the caller's thread-local and context values; ``spawn`` and
-``forkserver`` children start from a fresh import. On free-threaded 3.14 builds new threads
-inherit the caller's context (``sys.flags.thread_inherit_context``).
+Threads share a plain global, so they all read the last writer's value, while a thread-local
+and a context variable keep one value per thread. Processes keep all three private.
+
+Details: workers read three things the caller has set (a plain module global, a ``threading.local``
+attribute and a ``ContextVar``), set their own values, wait for each other and read again; a new
+thread starts without the caller's values. A ``fork`` child is a copy of the thread that forked, so
+it starts *with* the caller's thread-local and context values; ``spawn`` and ``forkserver``
+children start from a fresh import. On free-threaded 3.14 builds new threads inherit the caller's
+context (``sys.flags.thread_inherit_context``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SLUG = "thread-local"
 TITLE = "Thread-local data and context variables"
 THEME = "sharing"
 ORDER = 90
-LESSON = "threading.local and ContextVar make per-thread state; processes have it by default"
+LESSON = "Both threading.local and ContextVar make per-thread state; processes have it by default"
 
 UNSET = "unset"
 """What a worker reads where nothing was set."""

@@ -31,7 +31,7 @@ TITLE = "A Thread subclass reads a global late"
 THEME = "basics"
 ORDER = 40
 LESSON = (
-    "run() reads a global when it runs, not when the worker was made: pass values to the "
+    "A run() method reads a global when it runs, not when the worker was made: pass values to the "
     "constructor"
 )
 

@@ -17,13 +17,15 @@ from typing import Any
 from concur_lab._modes import Mode
 from concur_lab.demos._support import Kit, SpanRecorder, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
+__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "value-race"
 TITLE = "Value.value += 1 across workers"
 THEME = "races"
 ORDER = 30
-LESSON = "a locked read plus a locked write is not a locked increment: hold get_lock() around +="
+TIMELINE = True
+"""The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
+LESSON = "A locked read plus a locked write is not a locked increment: hold get_lock() around +="
 
 PER_WORKER = 50_000
 """Increments per worker in the loops."""

@@ -88,3 +88,14 @@ def test_rejects_zero_workers() -> None:
     """A worker count below 1 is refused with a message naming the value."""
     with pytest.raises(ValueError, match="at least 1, got 0"):
         DEMO.observe("thread", 0)
+
+
+def test_exitcode_is_set_without_join(concur_mode: Mode, cases: dict[str, dict[str, Any]]) -> None:
+    """A process's exitcode appears once it has ended, polled without join(); threads have none."""
+    case = cases["return, exitcode polled without join()"]
+    if concur_mode == "thread":
+        assert case["not_run"] == "threads have no exitcode"
+    else:
+        assert case == {
+            "case": "return, exitcode polled without join()", "exitcode": 0, "joined": False
+        }

@@ -41,3 +41,17 @@ def test_rejects_zero_workers() -> None:
     """A worker count below 1 is refused with a message naming the value."""
     with pytest.raises(ValueError, match="at least 1, got 0"):
         DEMO.observe("thread", 0)
+
+
+def test_stdlib_refuses_a_threading_lock_argument(
+    concur_mode: Mode, observed: dict[str, Any]
+) -> None:
+    """Standard-library spawn/forkserver raise TypeError in start(); multiprocess does not."""
+    if concur_mode == "thread":
+        assert "stdlib_multiprocessing_lock_argument" not in observed
+        return
+    seen = observed["stdlib_multiprocessing_lock_argument"]
+    for method in ("spawn", "forkserver"):
+        if method in available_start_methods():
+            assert seen[method] == "start() raised TypeError: cannot pickle '_thread.lock' object"
+    assert "library" in observed["varies"]

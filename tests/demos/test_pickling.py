@@ -61,3 +61,16 @@ def test_dill_pickles_what_pickle_refuses(observed: dict[str, Any]) -> None:
     """The standard pickle refuses a lambda; dill, used by multiprocess, accepts it."""
     assert "raised" in observed["stdlib_pickle_lambda"]
     assert observed["dill_pickle_lambda"] == {"returned": True}
+
+
+def test_stdlib_lambda_target_fails_in_start(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """Standard-library spawn/forkserver cannot pickle a lambda target: start() raises."""
+    if concur_mode == "thread":
+        assert "stdlib_multiprocessing_lambda_target" not in observed
+        return
+    seen = observed["stdlib_multiprocessing_lambda_target"]
+    for method in ("spawn", "forkserver"):
+        if method in available_start_methods():
+            raised = ("start() raised PicklingError", "start() raised AttributeError")
+            assert seen[method].startswith(raised)
+            assert "lambda" in seen[method]

@@ -107,3 +107,15 @@ def test_rejects_zero_workers() -> None:
     """A worker count below 1 is refused with a message naming the value."""
     with pytest.raises(ValueError, match="at least 1, got 0"):
         DEMO.observe("thread", 0)
+
+
+def test_process_class_is_the_contexts(concur_mode: Mode, observed: dict[str, Any]) -> None:
+    """The process class (e.g. ForkProcess) is the context's Process, not multiprocess.Process."""
+    if concur_mode == "thread":
+        assert "class_is" not in observed
+        return
+    assert observed["class_is"] == {
+        "what": f"get_context({concur_mode.start_method!r}).Process",
+        "same_as_multiprocess.Process": False,
+        "both_derive_from_BaseProcess": True,
+    }
