@@ -34,7 +34,13 @@ from pytest_concur._report import (
     isolation_lines,
     record_report,
 )
-from pytest_concur._run import INTERRUPTED_KEY, OUTCOMES_KEY, run_marked_test
+from pytest_concur._run import (
+    HEADLINE_KEY,
+    INTERRUPTED_KEY,
+    OUTCOMES_KEY,
+    fail_plainly,
+    run_marked_test,
+)
 from pytest_concur._spawn import WorkerSpawner
 
 __all__ = ["concur_mode", "shared_counter", "spawn_workers"]
@@ -127,7 +133,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         reported_pids=[o.pid for o in hung if o.pid is not None and o.mode.kind == "process"],
     )
     if leak:
-        pytest.fail(describe_leak(leak, item.nodeid), pytrace=False)
+        fail_plainly(describe_leak(leak, item.nodeid))
     return result
 
 
@@ -135,8 +141,17 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Write each concurrency item's outcome into its teardown report's properties."""
+    """Sum up a marked test's failure in one line; record each concurrency item's outcome.
+
+    The line (the first failing worker's own error) replaces the crash line that the short test
+    summary, ``--junitxml`` and the isolation report show, which for an exception group would
+    only say how many workers failed.
+    """
     report = yield
+    headline = item.stash.get(HEADLINE_KEY, None)
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.when == "call" and report.failed and headline is not None and crash is not None:
+        crash.message = headline
     record_report(item, report)
     return report
 

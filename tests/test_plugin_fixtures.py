@@ -19,7 +19,11 @@ def short_leak_grace(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(pytester: pytest.Pytester, mode: str, method: str = "fork", *args: str) -> pytest.RunResult:
-    return pytester.runpytest(f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+    options = (f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+    if mode == "thread":
+        return pytester.runpytest(*options)
+    # Process workers fork, or start a fork server: never from this test process itself.
+    return pytester.runpytest_subprocess(*options, timeout=120)
 
 
 @pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
