@@ -80,8 +80,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return header_lines(config.stash[SETTINGS_KEY], distributed)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize concurrency tests over the selected modes (ids ``thread``/``process``)."""
+    """Parametrize concurrency tests over the selected modes (ids ``thread``/``process``).
+
+    Last, so that the mode's id comes last in the item's id: the isolation report removes
+    exactly that part to name the test.
+    """
     generate_tests(metafunc)
 
 

@@ -87,6 +87,30 @@ def test_quiet_is_compact(pytester: pytest.Pytester) -> None:
     ]
 
 
+def test_only_the_mode_id_is_removed(pytester: pytest.Pytester) -> None:
+    """The report names tests by their id minus the mode's own id, even when other ids match."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("kind", ["thread", "process"])
+        def test_kind(kind, concur_mode):
+            assert concur_mode == "thread"
+
+        @pytest.mark.parametrize("a", ["x-a"])
+        def test_dash(a, concur_mode):
+            assert concur_mode == "thread"
+        """
+    )
+    lines = section(run_both(pytester, "-q"))
+    assert lines[1:] == [
+        "test_only_the_mode_id_is_removed.py::test_dash[x-a]: thread passed, process failed",
+        "test_only_the_mode_id_is_removed.py::test_kind[process]: thread passed, process failed",
+        "test_only_the_mode_id_is_removed.py::test_kind[thread]: thread passed, process failed",
+        "3 tests ran in both modes: 0 agree, 3 differ",
+    ]
+
+
 def test_all_agree(pytester: pytest.Pytester) -> None:
     """When every test agrees the section is just the count."""
     pytester.makepyfile("def test_x(concur_mode):\n    pass\n")
