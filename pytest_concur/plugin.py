@@ -1,4 +1,8 @@
-"""The pytest plugin, loaded by the ``pytest11`` entry point ``concur``: hooks and fixtures.
+"""The pytest plugin: hooks and fixtures.
+
+Loaded under this module's name by the ``pytest11`` entry point ``concur`` (through
+:mod:`pytest_concur._entry_point`), by ``-p concur``, ``-p pytest_concur.plugin`` or
+``pytest_plugins = ["pytest_concur.plugin"]``; whichever forms are combined, it is registered once.
 
 Hooks stay thin: options live in :mod:`pytest_concur._options`, collection in
 :mod:`pytest_concur._collect`, marker-driven runs in :mod:`pytest_concur._run`, the leak check in
