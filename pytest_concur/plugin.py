@@ -58,6 +58,8 @@ MARKER_HELP = (
 
 _SNAPSHOT_KEY = pytest.StashKey[Snapshot]()
 _SPAWNERS_KEY = pytest.StashKey[list[WorkerSpawner]]()
+# What wider-scoped fixtures started: never a test's leak.
+_KEPT_KEY = pytest.StashKey[Snapshot]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -107,24 +109,49 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """Take the leak check's snapshot just before a concurrency test's body runs."""
-    __tracebackhide__ = True
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Take the leak check's snapshot just before a concurrency test's fixtures are set up."""
     if item_kind(item) is not None:
-        # After setup, not before: a module or session fixture first set up for this test may
-        # rightly keep a thread or server process running until the end of its scope.
+        # Before setup, so that a function-scoped fixture's forgotten thread is caught; what
+        # wider-scoped fixtures start here is theirs to keep (see pytest_fixture_setup).
         item.stash[_SNAPSHOT_KEY] = take_snapshot()
     return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """Remember what a module-, class-, package- or session-scoped fixture starts."""
+    if fixturedef.scope == "function":
+        return (yield)
+    before = take_snapshot()
+    try:
+        return (yield)
+    finally:
+        # It may rightly keep a thread or server process running until the end of its scope.
+        after = take_snapshot()
+        kept = request.config.stash.setdefault(_KEPT_KEY, Snapshot(frozenset(), frozenset()))
+        request.config.stash[_KEPT_KEY] = Snapshot(
+            threads=kept.threads | (after.threads - before.threads),
+            children=kept.children | (after.children - before.children),
+        )
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     """After teardown, error if the test left a thread or process running."""
     result = yield
-    before = item.stash.get(_SNAPSHOT_KEY, None)
-    if before is None:
+    snapshot = item.stash.get(_SNAPSHOT_KEY, None)
+    if snapshot is None:
         return result
     del item.stash[_SNAPSHOT_KEY]
+    kept = item.config.stash.get(_KEPT_KEY, None)
+    before = (
+        snapshot
+        if kept is None
+        else Snapshot(snapshot.threads | kept.threads, snapshot.children | kept.children)
+    )
     hung: list[WorkerOutcome[Any]] = []
     if OUTCOMES_KEY in item.stash:
         own: list[WorkerOutcome[Any]] = item.stash[OUTCOMES_KEY]

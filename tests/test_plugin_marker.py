@@ -419,8 +419,9 @@ def test_string_skipif_condition_sees_module_globals(pytester: pytest.Pytester, 
     run(pytester, mode).assert_outcomes(skipped=1)
 
 
-def test_unsendable_fixture_names_it(pytester: pytest.Pytester) -> None:
-    """A fixture value that cannot reach spawn workers fails the test naming the fixture."""
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "fork"])
+def test_unsendable_fixture_names_it(pytester: pytest.Pytester, method: str) -> None:
+    """A fixture value that cannot reach spawn or forkserver workers fails naming the fixture."""
     pytester.makepyfile(
         """
         import pytest
@@ -434,14 +435,20 @@ def test_unsendable_fixture_names_it(pytester: pytest.Pytester) -> None:
             pass
         """
     )
-    result = run(pytester, "process", "spawn")
+    result = run(pytester, "process", method)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*concur: cannot send fixture 'stream' to process[[]spawn[]] workers*",
+            f"concur: cannot send fixture 'stream' to process[[]{method}[]] workers: "
+            "TypeError: cannot pickle 'generator' object",
             "*use --concur-start-method=fork*or thread mode*",
         ]
     )
+    output = result.stdout.str()
+    # The advice is given once, and nothing claims that traceback entries were hidden.
+    assert output.count("cannot send") == 1
+    assert output.lower().count("thread mode") == 1
+    assert "All traceback entries are hidden" not in output
 
 
 def test_marker_workers_argument(pytester: pytest.Pytester) -> None:

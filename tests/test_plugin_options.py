@@ -217,9 +217,7 @@ def test_parse_timeout(value: object, expected: float | None) -> None:
 def test_longest_timeout_is_the_platforms_longest_wait(pytester: pytest.Pytester) -> None:
     """threading.TIMEOUT_MAX is accepted; a marked thread-mode test then runs as usual."""
     assert _options.parse_timeout(threading.TIMEOUT_MAX, "from test") == threading.TIMEOUT_MAX
-    pytester.makepyfile(
-        "import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n    pass\n"
-    )
+    pytester.makepyfile("import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n    pass\n")
     result = pytester.runpytest(f"--concur-timeout={threading.TIMEOUT_MAX!r}")
     result.assert_outcomes(passed=1)
 

@@ -141,8 +141,7 @@ def test_marked_failure_line_is_first_workers_error(pytester: pytest.Pytester) -
         [
             "*::test_exits",
             "    thread:  passed",
-            "    process: failed: WorkerCrashed: worker 1 of 2 (process[[]fork[]], pid *) "
-            "*code 3*",
+            "    process: failed: WorkerCrashed: worker 1 of 2 (process[[]fork[]], pid *) *code 3*",
             "*::test_mixed",
             "    thread:  passed",
             "    process: failed: ValueError: first (worker 0 of 2)",
