@@ -34,7 +34,6 @@ def test_module_global_lesson(pytester: pytest.Pytester, mode: str, method: str)
         import pytest
 
         COUNT = 0
-        SEEN = []
 
         @pytest.fixture(autouse=True)
         def fresh_global():
@@ -45,15 +44,11 @@ def test_module_global_lesson(pytester: pytest.Pytester, mode: str, method: str)
         def test_bump(concur_mode):
             global COUNT
             COUNT += 1
-            SEEN.append(COUNT)
             print("read", COUNT)
-
-        def test_check(request):
-            pass
         """
     )
     result = run(pytester, mode, method, "-rP")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1)
     reads = sorted(int(line.split()[1]) for line in result.outlines if line.startswith("read "))
     assert reads == ([1, 2, 3, 4, 5] if mode == "thread" else [1, 1, 1, 1, 1])
 
@@ -310,8 +305,8 @@ def test_pytest_xfail_in_every_worker_xfails(
     result.stdout.fnmatch_lines(["XFAIL *known"])
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_xfail_marker_works(pytester: pytest.Pytester, mode: str) -> None:
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_xfail_marker_works(pytester: pytest.Pytester, mode: str, method: str) -> None:
     """An xfail marker on a failing marked test gives xfailed, a passing strict one fails."""
     pytester.makepyfile(
         """
@@ -328,7 +323,7 @@ def test_xfail_marker_works(pytester: pytest.Pytester, mode: str) -> None:
             pass
         """
     )
-    run(pytester, mode).assert_outcomes(xfailed=1, failed=1)
+    run(pytester, mode, method).assert_outcomes(xfailed=1, failed=1)
 
 
 @pytest.mark.parametrize("mode", ["thread", "process"])
