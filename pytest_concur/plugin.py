@@ -11,7 +11,10 @@ Hooks stay thin: options live in :mod:`pytest_concur._options`, collection in
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -58,8 +61,17 @@ MARKER_HELP = (
 
 _SNAPSHOT_KEY = pytest.StashKey[Snapshot]()
 _SPAWNERS_KEY = pytest.StashKey[list[WorkerSpawner]]()
-# What wider-scoped fixtures started: never a test's leak.
-_KEPT_KEY = pytest.StashKey[Snapshot]()
+
+
+@dataclass(slots=True)
+class _Kept:
+    """What wider-scoped fixtures started while being set up: never a test's leak."""
+
+    threads: weakref.WeakSet[threading.Thread] = field(default_factory=weakref.WeakSet)
+    children: set[int] = field(default_factory=set)
+
+
+_KEPT_KEY = pytest.StashKey[_Kept]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -131,11 +143,10 @@ def pytest_fixture_setup(
     finally:
         # It may rightly keep a thread or server process running until the end of its scope.
         after = take_snapshot()
-        kept = request.config.stash.setdefault(_KEPT_KEY, Snapshot(frozenset(), frozenset()))
-        request.config.stash[_KEPT_KEY] = Snapshot(
-            threads=kept.threads | (after.threads - before.threads),
-            children=kept.children | (after.children - before.children),
-        )
+        kept = request.config.stash.setdefault(_KEPT_KEY, _Kept())
+        started = after.threads - before.threads
+        kept.threads.update(t for t in threading.enumerate() if t.ident in started)
+        kept.children.update(after.children - before.children)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -146,12 +157,10 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     if snapshot is None:
         return result
     del item.stash[_SNAPSHOT_KEY]
-    kept = item.config.stash.get(_KEPT_KEY, None)
-    before = (
-        snapshot
-        if kept is None
-        else Snapshot(snapshot.threads | kept.threads, snapshot.children | kept.children)
-    )
+    kept = item.config.stash.get(_KEPT_KEY, _Kept())
+    # Thread objects, not idents: once a kept thread has ended, a new one may reuse its ident.
+    kept_idents = {t.ident for t in kept.threads if t.is_alive() and t.ident is not None}
+    before = Snapshot(snapshot.threads | kept_idents, snapshot.children | kept.children)
     hung: list[WorkerOutcome[Any]] = []
     if OUTCOMES_KEY in item.stash:
         own: list[WorkerOutcome[Any]] = item.stash[OUTCOMES_KEY]
