@@ -31,16 +31,18 @@ def test_next():
 
 @pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
 def test_hung_worker_fails_at_timeout_with_stack(
-    pytester: pytest.Pytester, mode: str, method: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str, method: str
 ) -> None:
     """A hung worker fails the test at the timeout with its stack; the session goes on."""
+    monkeypatch.setenv("COLUMNS", "200")  # whole short-summary lines
     # The deadline includes starting the workers, slower by far under spawn and forkserver.
     timeout = 1 if method == "fork" else 4
     pytester.makepyfile(HANG.replace("TIMEOUT", str(timeout)))
     result = pytester.runpytest_subprocess(
-        f"--concur-mode={mode}", f"--concur-start-method={method}", timeout=120
+        f"--concur-mode={mode}", f"--concur-start-method={method}", "-rf", timeout=120
     )
     result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["FAILED *::test_hang[[]*[]] - WorkerTimeout: worker 1 of 2 (*"])
     output = result.stdout.str()
     assert "WorkerTimeout" in output
     assert "worker 1 of 2" in output
