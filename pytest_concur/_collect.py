@@ -8,6 +8,8 @@ depend on ``--concur-mode``. Every other test is left untouched.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from pytest_concur._options import (
@@ -41,13 +43,44 @@ BY_DESIGN_PROPERTY = "concur_skipped_by_design"
 _ITEM_SETTINGS_KEY = pytest.StashKey[ItemSettings]()
 
 
+def _mode_values(marker: pytest.Mark) -> list[object] | None:
+    """Return the values a ``parametrize`` marker gives ``concur_mode``, or ``None`` if none."""
+    argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+    names = [n.strip() for n in (argnames.split(",") if isinstance(argnames, str) else argnames)]
+    if MODE_FIXTURE not in names:
+        return None
+    position = names.index(MODE_FIXTURE)
+    argvalues = marker.args[1] if len(marker.args) > 1 else marker.kwargs.get("argvalues", ())
+    values: list[object] = []
+    for argvalue in argvalues:
+        # pytest.param(...) gives a ParameterSet (values, marks, id); other entries are the value
+        # itself, or a tuple of values when several names are parametrized at once.
+        entry = argvalue.values if hasattr(argvalue, "marks") else argvalue
+        if len(names) == 1:
+            entry = entry if hasattr(argvalue, "marks") else (entry,)
+        with contextlib.suppress(TypeError, IndexError):
+            values.append(entry[position])
+    return values
+
+
 def _user_parametrizes_mode(metafunc: pytest.Metafunc) -> bool:
+    """Whether the test parametrizes ``concur_mode`` itself; its values must be modes.
+
+    :raises ConcurUsageError: If a value is not ``"thread"`` or ``"process"``.
+    """
+    found = False
     for marker in metafunc.definition.iter_markers("parametrize"):
-        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
-        names = argnames.split(",") if isinstance(argnames, str) else list(argnames)
-        if MODE_FIXTURE in (name.strip() for name in names):
-            return True
-    return False
+        values = _mode_values(marker)
+        if values is None:
+            continue
+        found = True
+        for value in values:
+            if value not in KINDS:
+                raise ConcurUsageError(
+                    f"invalid concur mode {value!r} from parametrize of {MODE_FIXTURE} on "
+                    f"{metafunc.definition.name}: expected 'thread' or 'process'"
+                )
+    return found
 
 
 def generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -64,12 +97,13 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         # Validated here so that a bad marker is a collection error, before anything runs.
         item_settings(definition, settings, definition.name)
+        user_modes = _user_parametrizes_mode(metafunc)
     except ConcurUsageError as exc:
         problem = str(exc)
     if problem is not None:
         # Raised outside the except block so that no "during handling" context is shown.
         pytest.fail(problem, pytrace=False)
-    if _user_parametrizes_mode(metafunc):
+    if user_modes:
         return
     if MODE_FIXTURE not in metafunc.fixturenames:
         # A marked test that requests none of our fixtures still needs its mode.
@@ -99,15 +133,30 @@ def settings_for(item: pytest.Item) -> ItemSettings:
 
 
 def base_nodeid(item: pytest.Item) -> str:
-    """Return *item*'s node id without its mode id (``test_x[thread]`` -> ``test_x``)."""
+    """Return *item*'s node id without its mode id (``test_x[a-thread]`` -> ``test_x[a]``).
+
+    :func:`generate_tests` runs last among ``pytest_generate_tests`` implementations, so the
+    mode's id is the last part of the item's id; exactly that part is removed, whatever the
+    other ids say (``test_k[thread-process]`` -> ``test_k[thread]``). When the test parametrizes
+    ``concur_mode`` itself, the last part equal to the mode is removed.
+    """
     callspec = getattr(item, "callspec", None)
+    kind = item_kind(item)
     nodeid = item.nodeid
-    if callspec is None or not nodeid.endswith("]"):
+    ids = getattr(callspec, "id", "")
+    if kind is None or not ids or not nodeid.endswith(f"[{ids}]"):
         return nodeid
-    head, _, ids = nodeid[:-1].rpartition("[")
-    kept = [part for part in ids.split("-") if part not in KINDS] if ids else []
-    # Other parametrizations keep their ids; only the mode's id is removed.
-    return f"{head}[{'-'.join(kept)}]" if kept else head
+    head = nodeid[: -len(ids) - 2]
+    parts = ids.split("-")
+    if ids != kind and not ids.endswith(f"-{kind}"):
+        if kind not in parts:
+            return nodeid
+        # Not our parametrization (the test's own, or a later hook's): drop the mode's last id.
+        last = len(parts) - 1 - parts[::-1].index(kind)
+        kept = "-".join(parts[:last] + parts[last + 1 :])
+        return f"{head}[{kept}]" if kept else head
+    kept = ids[: -len(kind)].removesuffix("-")
+    return f"{head}[{kept}]" if kept else head
 
 
 def _warn_if_marker_ignored(item: pytest.Item) -> None:

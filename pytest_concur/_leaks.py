@@ -1,12 +1,14 @@
 """The leak check: after a concurrency test, no thread or process it started may still be alive.
 
-A snapshot of this process's threads and child processes is taken when the test's body starts
-(after setup, so that module and session fixtures may keep their helpers); after its teardown,
-anything new that is still alive (after a short grace period, for workers that are
-just finishing) makes the test error at teardown, naming each one. Leaked processes are killed so
-that the session goes on clean; threads cannot be killed and are only named. Workers that the
-test's own failure already reported as hung are not reported again. The helpers that
-multiprocessing keeps for the whole session (the forkserver, the resource tracker) are not leaks.
+A snapshot of this process's threads and child processes is taken before the test's setup, and
+what module-, class-, package- and session-scoped fixtures start is set aside (they may keep their
+helpers until the end of their scope); after its teardown, anything new that is still alive
+(after a short grace period, for workers that are just finishing) makes the test error at
+teardown, naming each one. So a thread that the test, or one of its function-scoped fixtures,
+forgot to join is reported. Leaked processes are killed so that the session goes on clean;
+threads cannot be killed and are only named. Workers that the test's own failure already reported
+as hung are not reported again. The helpers that multiprocessing keeps for the whole session (the
+forkserver, the resource tracker) are not leaks.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -164,7 +165,7 @@ def parse_timeout(value: object, where: str) -> float | None:
     """Parse a timeout in seconds; ``0`` means no timeout.
 
     :returns: The timeout, or ``None`` when disabled.
-    :raises ConcurUsageError: If *value* is not a finite number of at least 0.
+    :raises ConcurUsageError: If *value* is not a number from 0 to :data:`threading.TIMEOUT_MAX`.
     """
     number: float | None
     if isinstance(value, bool):
@@ -180,6 +181,13 @@ def parse_timeout(value: object, where: str) -> float | None:
         raise ConcurUsageError(
             f"invalid concur timeout {value!r} {where}: expected a number of seconds "
             "of at least 0 (0 disables the timeout)"
+        )
+    if number > threading.TIMEOUT_MAX:
+        # Waiting on a thread for longer raises OverflowError, in the middle of a test.
+        raise ConcurUsageError(
+            f"invalid concur timeout {value!r} {where}: expected at most "
+            f"{threading.TIMEOUT_MAX:.0f} seconds, the longest wait this platform supports "
+            "(0 disables the timeout)"
         )
     return number or None
 

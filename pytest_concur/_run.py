@@ -7,8 +7,10 @@ values, and raises what the test's outcome should be:
 
 * every worker passed: nothing;
 * every worker skipped (or called ``pytest.xfail``): the first worker's own exception;
-* one worker failed: its own exception, so pytest's usual look (assertion detail) is kept;
-* several failed: one exception group with an entry per worker, labelled with index and mode;
+* the failed workers all raised the same type of exception (one worker, or several that agree):
+  the first one's own exception, so pytest's usual look (assertion detail), ``xfail(raises=...)``
+  and ``pytest.fail(pytrace=False)`` all work; notes name the other workers and what they raised;
+* different failures: one exception group with an entry per worker, labelled with index and mode;
 * some workers skipped while others did not: a failure that says which skipped.
 """
 
@@ -20,7 +22,7 @@ import re
 import threading
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -28,16 +30,22 @@ from pytest_concur._collect import item_kind, settings_for
 from pytest_concur._engine import Mode, SendError, WorkerOutcome, run_outcomes
 
 __all__ = [
+    "HEADLINE_KEY",
     "INTERRUPTED_KEY",
     "OUTCOMES_KEY",
     "PartialOutcomeError",
     "add_output_sections",
+    "fail_plainly",
+    "failure_headline",
     "raise_for_test",
     "run_marked_test",
 ]
 
 OUTCOMES_KEY = pytest.StashKey[list[WorkerOutcome[Any]]]()
 """The worker outcomes of a marked test's last run, on ``item.stash``."""
+
+HEADLINE_KEY = pytest.StashKey[str]()
+"""The one-line summary of a marked test's failure (see :func:`failure_headline`)."""
 
 INTERRUPTED_KEY = pytest.StashKey[frozenset[int]]()
 """Idents of worker threads left running when a run was interrupted (e.g. by pytest-timeout)."""
@@ -53,8 +61,11 @@ def _send_error_message(exc: SendError, mode: Mode) -> str:
     what = getattr(exc, "what", "") or ""
     match = _KWARG_RE.match(what)
     subject = f"fixture {match['name']!r}" if match else (what or "the test")
+    # Only the engine's cause: its own advice would repeat the one given here.
+    cause = exc.__cause__
+    reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
     return (
-        f"concur: cannot send {subject} to {mode.label} workers: {exc}\n"
+        f"concur: cannot send {subject} to {mode.label} workers: {reason}\n"
         "Fixture values travel to spawn and forkserver workers by pickling (dill); use "
         "--concur-start-method=fork (workers inherit the values) or thread mode "
         "(@pytest.mark.concur(modes='thread')) for this test."
@@ -83,6 +94,13 @@ def _plain_text(error: BaseException) -> str:
     return "\n".join([f"{type(error).__name__}: {error}", *map(str, notes)])
 
 
+def _exception_line(error: BaseException) -> str:
+    """Return ``"ValueError: bad"``: the type and the first line of the message."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
 def _with_stack(outcome: WorkerOutcome[Any]) -> BaseException:
     error = outcome.error
     assert error is not None
@@ -91,6 +109,70 @@ def _with_stack(outcome: WorkerOutcome[Any]) -> BaseException:
         with contextlib.suppress(AttributeError, TypeError):
             error.add_note(f"stack of {outcome.label}:\n{outcome.stack.rstrip()}")
     return error
+
+
+def failure_headline(outcomes: Sequence[WorkerOutcome[Any]]) -> str | None:
+    """Return the one line that sums up a marked test's failure, or ``None`` if none failed.
+
+    It is the first failing worker's own error line, ``"AssertionError: assert 0 == 3 (worker 1
+    of 4)"``; for a crash or a hang, the :class:`~concur_lab.WorkerCrashed` or
+    :class:`~concur_lab.WorkerTimeout` line, which names the worker itself. Skips and xfails in
+    every worker are not failures; a partial skip is summed up as such.
+    """
+    failed = [o for o in outcomes if not o.ok]
+    real = [o for o in failed if not (_is_skip(o.exception) or _is_xfail(o.exception))]
+    if not real:
+        if not failed or len(failed) == len(outcomes):
+            return None
+        return (
+            f"PartialOutcomeError: {len(failed)} of {len(outcomes)} workers called pytest.skip "
+            "or pytest.xfail while the others did not"
+        )
+    first = real[0]
+    if first.status == "raised" and first.exception is not None:
+        return f"{_exception_line(first.exception)} (worker {first.index} of {first.n})"
+    error = first.error
+    assert error is not None
+    return _exception_line(error)
+
+
+def _fold_notes_into_message(error: BaseException) -> None:
+    # pytest shows a pytrace=False failure as its message alone, without notes: carry them in it.
+    if not isinstance(error, pytest.fail.Exception) or error.pytrace:
+        return
+    notes = getattr(error, "__notes__", None)
+    if notes:
+        error.msg = "\n".join([str(error.msg or ""), *map(str, notes)])
+        del error.__notes__
+
+
+def _same_failure(failed: Sequence[WorkerOutcome[Any]]) -> bool:
+    """Whether every failed worker raised an exception of one and the same type."""
+    types = {type(o.exception) for o in failed if o.status == "raised"}
+    return len(types) == 1 and all(o.status == "raised" for o in failed)
+
+
+def _raise_first_of_same(failed: Sequence[WorkerOutcome[Any]]) -> None:
+    __tracebackhide__ = True
+    error = failed[0].error
+    assert error is not None
+    for other in failed[1:]:
+        assert other.exception is not None
+        with contextlib.suppress(AttributeError, TypeError):
+            error.add_note(f"also failed in {other.label}: {_exception_line(other.exception)}")
+    _fold_notes_into_message(error)
+    raise error
+
+
+def fail_plainly(message: str) -> NoReturn:
+    """Fail the current test with *message* alone (``pytrace=False``).
+
+    Deliberately without ``__tracebackhide__``: when every frame is hidden, pytest appends "All
+    traceback entries are hidden" to the message, which here would only mislead.
+
+    :raises pytest.fail.Exception: Always.
+    """
+    pytest.fail(message, pytrace=False)
 
 
 def raise_for_test(outcomes: Sequence[WorkerOutcome[Any]]) -> None:
@@ -106,6 +188,10 @@ def raise_for_test(outcomes: Sequence[WorkerOutcome[Any]]) -> None:
             raise failed[0].exception  # type: ignore[misc]
     errors: list[BaseException] = []
     partial = [o for o in failed if _is_skip(o.exception) or _is_xfail(o.exception)]
+    if not partial and _same_failure(failed):
+        # One kind of failure: the first worker's own exception, so that pytest's usual look,
+        # xfail(raises=...) and pytest.fail(pytrace=False) all work; notes name the others.
+        _raise_first_of_same(failed)
     if partial:
         verb = "skipped" if _is_skip(partial[0].exception) else "xfailed"
         others = n - len(partial)
@@ -123,9 +209,7 @@ def raise_for_test(outcomes: Sequence[WorkerOutcome[Any]]) -> None:
         # the plugin's own frames would only hide the message and the worker's stack.
         mode = outcomes[0].mode.label
         title = f"{len(failed)} of {n} workers failed ({mode})"
-        pytest.fail("\n\n".join([title, *map(_plain_text, errors)]), pytrace=False)
-    if len(errors) == 1:
-        raise errors[0]
+        fail_plainly("\n\n".join([title, *map(_plain_text, errors)]))
     mode = outcomes[0].mode.label
     raise BaseExceptionGroup(f"{len(failed)} of {n} workers failed ({mode})", errors)
 
@@ -146,10 +230,9 @@ def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
         return None
     function = pyfuncitem.obj
     if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
-        pytest.fail(
+        fail_plainly(
             "concur: the concur marker runs plain functions only; an async test needs its "
-            "own event loop plugin (use spawn_workers inside it instead)",
-            pytrace=False,
+            "own event loop plugin (use spawn_workers inside it instead)"
         )
     # What pytest's own pytest_pyfunc_call passes: the test's own arguments, not the closure.
     funcargs = pyfuncitem.funcargs
@@ -170,8 +253,11 @@ def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
         pyfuncitem.stash[INTERRUPTED_KEY] = frozenset(i for i in started if i is not None)
         raise
     if problem is not None:
-        pytest.fail(problem, pytrace=False)
+        fail_plainly(problem)
     pyfuncitem.stash[OUTCOMES_KEY] = outcomes
+    headline = failure_headline(outcomes)
+    if headline is not None:
+        pyfuncitem.stash[HEADLINE_KEY] = headline
     add_output_sections(pyfuncitem, outcomes)
     if any(o.ok and o.value is not None for o in outcomes):
         warnings.warn(

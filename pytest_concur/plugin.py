@@ -1,4 +1,8 @@
-"""The pytest plugin, loaded by the ``pytest11`` entry point ``concur``: hooks and fixtures.
+"""The pytest plugin: hooks and fixtures.
+
+Loaded under this module's name by the ``pytest11`` entry point ``concur`` (through
+:mod:`pytest_concur._entry_point`), by ``-p concur``, ``-p pytest_concur.plugin`` or
+``pytest_plugins = ["pytest_concur.plugin"]``; whichever forms are combined, it is registered once.
 
 Hooks stay thin: options live in :mod:`pytest_concur._options`, collection in
 :mod:`pytest_concur._collect`, marker-driven runs in :mod:`pytest_concur._run`, the leak check in
@@ -7,7 +11,10 @@ Hooks stay thin: options live in :mod:`pytest_concur._options`, collection in
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -34,7 +41,13 @@ from pytest_concur._report import (
     isolation_lines,
     record_report,
 )
-from pytest_concur._run import INTERRUPTED_KEY, OUTCOMES_KEY, run_marked_test
+from pytest_concur._run import (
+    HEADLINE_KEY,
+    INTERRUPTED_KEY,
+    OUTCOMES_KEY,
+    fail_plainly,
+    run_marked_test,
+)
 from pytest_concur._spawn import WorkerSpawner
 
 __all__ = ["concur_mode", "shared_counter", "spawn_workers"]
@@ -48,6 +61,17 @@ MARKER_HELP = (
 
 _SNAPSHOT_KEY = pytest.StashKey[Snapshot]()
 _SPAWNERS_KEY = pytest.StashKey[list[WorkerSpawner]]()
+
+
+@dataclass(slots=True)
+class _Kept:
+    """What wider-scoped fixtures started while being set up: never a test's leak."""
+
+    threads: weakref.WeakSet[threading.Thread] = field(default_factory=weakref.WeakSet)
+    children: set[int] = field(default_factory=set)
+
+
+_KEPT_KEY = pytest.StashKey[_Kept]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,8 +98,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return header_lines(config.stash[SETTINGS_KEY], distributed)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize concurrency tests over the selected modes (ids ``thread``/``process``)."""
+    """Parametrize concurrency tests over the selected modes (ids ``thread``/``process``).
+
+    Last, so that the mode's id comes last in the item's id: the isolation report removes
+    exactly that part to name the test.
+    """
     generate_tests(metafunc)
 
 
@@ -92,24 +121,46 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """Take the leak check's snapshot just before a concurrency test's body runs."""
-    __tracebackhide__ = True
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Take the leak check's snapshot just before a concurrency test's fixtures are set up."""
     if item_kind(item) is not None:
-        # After setup, not before: a module or session fixture first set up for this test may
-        # rightly keep a thread or server process running until the end of its scope.
+        # Before setup, so that a function-scoped fixture's forgotten thread is caught; what
+        # wider-scoped fixtures start here is theirs to keep (see pytest_fixture_setup).
         item.stash[_SNAPSHOT_KEY] = take_snapshot()
     return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """Remember what a module-, class-, package- or session-scoped fixture starts."""
+    if fixturedef.scope == "function":
+        return (yield)
+    before = take_snapshot()
+    try:
+        return (yield)
+    finally:
+        # It may rightly keep a thread or server process running until the end of its scope.
+        after = take_snapshot()
+        kept = request.config.stash.setdefault(_KEPT_KEY, _Kept())
+        started = after.threads - before.threads
+        kept.threads.update(t for t in threading.enumerate() if t.ident in started)
+        kept.children.update(after.children - before.children)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     """After teardown, error if the test left a thread or process running."""
     result = yield
-    before = item.stash.get(_SNAPSHOT_KEY, None)
-    if before is None:
+    snapshot = item.stash.get(_SNAPSHOT_KEY, None)
+    if snapshot is None:
         return result
     del item.stash[_SNAPSHOT_KEY]
+    kept = item.config.stash.get(_KEPT_KEY, _Kept())
+    # Thread objects, not idents: once a kept thread has ended, a new one may reuse its ident.
+    kept_idents = {t.ident for t in kept.threads if t.is_alive() and t.ident is not None}
+    before = Snapshot(snapshot.threads | kept_idents, snapshot.children | kept.children)
     hung: list[WorkerOutcome[Any]] = []
     if OUTCOMES_KEY in item.stash:
         own: list[WorkerOutcome[Any]] = item.stash[OUTCOMES_KEY]
@@ -127,7 +178,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         reported_pids=[o.pid for o in hung if o.pid is not None and o.mode.kind == "process"],
     )
     if leak:
-        pytest.fail(describe_leak(leak, item.nodeid), pytrace=False)
+        fail_plainly(describe_leak(leak, item.nodeid))
     return result
 
 
@@ -135,8 +186,17 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Write each concurrency item's outcome into its teardown report's properties."""
+    """Sum up a marked test's failure in one line; record each concurrency item's outcome.
+
+    The line (the first failing worker's own error) replaces the crash line that the short test
+    summary, ``--junitxml`` and the isolation report show, which for an exception group would
+    only say how many workers failed.
+    """
     report = yield
+    headline = item.stash.get(HEADLINE_KEY, None)
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.when == "call" and report.failed and headline is not None and crash is not None:
+        crash.message = headline
     record_report(item, report)
     return report
 

@@ -111,12 +111,47 @@ def test_user_parametrized_mode_is_respected(pytester: pytest.Pytester) -> None:
         """
         import pytest
 
-        @pytest.mark.parametrize("concur_mode", ["mine"])
+        @pytest.mark.parametrize("concur_mode", ["process"])
         def test_x(concur_mode):
-            assert concur_mode == "mine"
+            assert concur_mode == "process"
         """
     )
+    assert collected_ids(pytester, "--concur-mode=both") == [
+        "test_user_parametrized_mode_is_respected.py::test_x[process]"
+    ]
     pytester.runpytest("--concur-mode=both").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("parametrize", "argnames"),
+    [
+        ('("concur_mode", ["thread", "mine"])', "concur_mode"),
+        ('("n, concur_mode", [(1, "thread"), pytest.param(2, "mine")])', "n, concur_mode"),
+    ],
+    ids=["alone", "with-other-names"],
+)
+def test_user_parametrized_unknown_mode_is_an_error(
+    pytester: pytest.Pytester, parametrize: str, argnames: str
+) -> None:
+    """A value of concur_mode that is not a mode is a collection error naming it and the test."""
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.parametrize{parametrize}
+        def test_x({argnames}):
+            pass
+        """
+    )
+    result = pytester.runpytest("--concur-mode=both")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "invalid concur mode 'mine' from parametrize of concur_mode on test_x: "
+            "expected 'thread' or 'process'"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_unsupported_mode_is_skipped_with_reason(pytester: pytest.Pytester) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 MARKED = """
@@ -36,39 +38,85 @@ def test_disabled_with_p_no_concur(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*fixture 'concur_mode' not found*"])
 
 
-def test_autoload_loads_entry_point(pytester: pytest.Pytester) -> None:
-    """Installed, the plugin loads by its entry point with nothing to configure."""
-    pytester.makepyfile(MARKED)
-    pytester.runpytest("--concur-mode=both").assert_outcomes(passed=3)
+CONCUR_OFF_CONFTEST = (
+    Path(__file__).parent.parent / "docs" / "howto" / "examples" / "conftest_concur_off.py"
+).read_text()
+
+STRICT_PROJECT = """
+[pytest]
+addopts = --strict-markers --strict-config
+concur_mode = both
+"""
 
 
-def test_p_entry_point_name_with_autoload(pytester: pytest.Pytester) -> None:
-    """-p concur is harmless when autoload already loaded the plugin."""
-    pytester.makepyfile(MARKED)
-    pytester.runpytest("-p", "concur", "--concur-mode=both").assert_outcomes(passed=3)
+def test_p_no_concur_with_strict_markers_needs_own_marker_line(pytester: pytest.Pytester) -> None:
+    """-p no:concur --strict-markers: a marked test needs the project's own concur marker line."""
+    # In a subprocess: in-process runs share pytest.mark's cache of known markers with this one.
+    pytester.makepyfile(MARKED.replace("(concur_mode)", "()"))
+    result = pytester.runpytest_subprocess("-p", "no:concur", "--strict-markers")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*'concur' not found in `markers` configuration option*"])
+    pytester.makeini("[pytest]\nmarkers =\n    concur: run the test body in workers\n")
+    pytester.runpytest_subprocess("-p", "no:concur", "--strict-markers").assert_outcomes(passed=2)
+    # With the plugin on, the project's line and the plugin's own live side by side.
+    pytester.runpytest_subprocess("--strict-markers", "--concur-mode=both").assert_outcomes(
+        passed=3
+    )
 
 
-@pytest.mark.usefixtures("no_autoload")
-def test_p_entry_point_name_without_autoload(pytester: pytest.Pytester) -> None:
-    """With autoload disabled, -p concur loads the plugin by its entry point name."""
-    pytester.makepyfile(MARKED)
-    pytester.runpytest_subprocess("-p", "concur", "--concur-mode=both").assert_outcomes(passed=3)
-
-
-@pytest.mark.usefixtures("no_autoload")
-def test_p_module_without_autoload(pytester: pytest.Pytester) -> None:
-    """With autoload disabled, -p pytest_concur.plugin loads the plugin."""
-    pytester.makepyfile(MARKED)
-    result = pytester.runpytest_subprocess("-p", "pytest_concur.plugin", "--concur-mode=both")
+def test_p_no_concur_with_strict_config_and_ini_keys(pytester: pytest.Pytester) -> None:
+    """-p no:concur --strict-config with concur ini keys works with the documented conftest."""
+    pytester.makeini(STRICT_PROJECT + "markers =\n    concur: run the test body in workers\n")
+    pytester.makepyfile(MARKED.replace("(concur_mode)", "()"))
+    result = pytester.runpytest_subprocess("-p", "no:concur")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Unknown config option: concur_mode*"])
+    pytester.makeconftest(CONCUR_OFF_CONFTEST)
+    pytester.runpytest_subprocess("-p", "no:concur", "-W", "error").assert_outcomes(passed=2)
+    # With the plugin on, the conftest leaves its keys alone: concur_mode = both still applies.
+    result = pytester.runpytest_subprocess("-W", "error")
     result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["concur: modes thread, process | *"])
 
 
-@pytest.mark.usefixtures("no_autoload")
-def test_conftest_pytest_plugins_without_autoload(pytester: pytest.Pytester) -> None:
-    """With autoload disabled, pytest_plugins = ["pytest_concur.plugin"] in conftest.py works."""
-    pytester.makeconftest('pytest_plugins = ["pytest_concur.plugin"]\n')
+LOADING_FORMS = [
+    (autoload, form)
+    for autoload in ("autoload-on", "autoload-off")
+    for form in ("entry-point", "p-concur", "p-module", "conftest-pytest-plugins")
+    # With autoload off, nothing loads the plugin: see test_nothing_loads_without_autoload.
+    if (autoload, form) != ("autoload-off", "entry-point")
+]
+
+
+@pytest.mark.parametrize(
+    ("autoload", "form"), LOADING_FORMS, ids=["-".join(f) for f in LOADING_FORMS]
+)
+def test_loading_forms(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, autoload: str, form: str
+) -> None:
+    """Every documented loading form works with autoload on and off, registering the plugin once."""
+    if autoload == "autoload-off":
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    else:
+        monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    args = {
+        "p-concur": ["-p", "concur"],
+        "p-module": ["-p", "pytest_concur.plugin"],
+    }.get(form, [])
+    if form == "conftest-pytest-plugins":
+        pytester.makeconftest('pytest_plugins = ["pytest_concur.plugin"]\n')
     pytester.makepyfile(MARKED)
-    pytester.runpytest_subprocess("--concur-mode=both").assert_outcomes(passed=3)
+    result = pytester.runpytest_subprocess(*args, "--concur-mode=both", timeout=120)
+    result.assert_outcomes(passed=3)
+    assert "already registered" not in result.stderr.str()
+
+
+def test_p_no_concur_wins_over_autoload(pytester: pytest.Pytester) -> None:
+    """-p no:concur keeps the plugin out although the entry point would load it."""
+    pytester.makepyfile("def test_x(concur_mode):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:concur", timeout=120)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'concur_mode' not found*"])
 
 
 @pytest.mark.usefixtures("no_autoload")
@@ -77,14 +125,6 @@ def test_nothing_loads_without_autoload(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(concur_mode):\n    pass\n")
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(errors=1)
-
-
-def test_module_name_with_autoload_is_refused_by_pytest(pytester: pytest.Pytester) -> None:
-    """With autoload on, naming the module makes pytest refuse a second registration."""
-    pytester.makepyfile(MARKED)
-    result = pytester.runpytest_subprocess("-p", "pytest_concur.plugin")
-    assert result.ret != 0
-    assert "Plugin already registered under a different name" in result.stderr.str()
 
 
 @pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])

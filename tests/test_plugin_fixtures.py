@@ -19,7 +19,11 @@ def short_leak_grace(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(pytester: pytest.Pytester, mode: str, method: str = "fork", *args: str) -> pytest.RunResult:
-    return pytester.runpytest(f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+    options = (f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+    if mode == "thread":
+        return pytester.runpytest(*options)
+    # Process workers fork, or start a fork server: never from this test process itself.
+    return pytester.runpytest_subprocess(*options, timeout=120)
 
 
 @pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
@@ -274,14 +278,58 @@ def test_plain_tests_are_not_checked(pytester: pytest.Pytester) -> None:
     run(pytester, "thread").assert_outcomes(passed=2)
 
 
-def test_session_fixture_thread_is_not_a_leak(pytester: pytest.Pytester) -> None:
-    """A session fixture's thread, first set up for a concurrency test, is not its leak."""
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_function_fixture_thread_is_a_leak(pytester: pytest.Pytester, mode: str) -> None:
+    """A thread a function-scoped fixture starts and never joins is the test's leak."""
     pytester.makepyfile(
         """
         import threading
         import pytest
 
-        @pytest.fixture(scope="session")
+        STOP = threading.Event()
+
+        @pytest.fixture
+        def background():
+            threading.Thread(target=STOP.wait, args=(30,), name="from-fixture").start()
+
+        @pytest.fixture
+        def joined():
+            thread = threading.Thread(target=STOP.wait, args=(0.1,), name="joined")
+            thread.start()
+            yield
+            thread.join(10)
+
+        def test_x(background, concur_mode):
+            pass
+
+        def test_clean(joined, concur_mode):
+            pass
+
+        def test_after():
+            STOP.set()
+        """
+    )
+    result = run(pytester, mode)
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_x[[]*[]]*",
+            "concur: *::test_x[[]*[]] left work running after its teardown:",
+            "  thread 'from-fixture' (ident *) is still alive",
+        ]
+    )
+    assert "All traceback entries are hidden" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("scope", ["session", "module", "class"])
+def test_wider_fixture_thread_is_not_a_leak(pytester: pytest.Pytester, scope: str) -> None:
+    """A session, module or class fixture's thread, first set up for a test, is not its leak."""
+    pytester.makepyfile(
+        f"""
+        import threading
+        import pytest
+
+        @pytest.fixture(scope="{scope}")
         def server():
             stop = threading.Event()
             thread = threading.Thread(target=stop.wait, args=(30,), name="server")
@@ -290,11 +338,12 @@ def test_session_fixture_thread_is_not_a_leak(pytester: pytest.Pytester) -> None
             stop.set()
             thread.join(10)
 
-        def test_x(server, concur_mode):
-            pass
+        class TestServer:
+            def test_x(self, server, concur_mode):
+                pass
 
-        def test_y(server, concur_mode):
-            pass
+            def test_y(self, server, concur_mode):
+                pass
         """
     )
     run(pytester, "both").assert_outcomes(passed=4)

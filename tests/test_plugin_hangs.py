@@ -6,6 +6,12 @@ import re
 
 import pytest
 
+from pytest_concur._engine import available_start_methods
+
+METHODS = [m for m in ("fork", "forkserver", "spawn") if m in available_start_methods()]
+ALL_MODES = [("thread", "fork")] + [("process", m) for m in METHODS]
+ALL_MODE_IDS = ["thread"] + [f"process-{m}" for m in METHODS]
+
 HANG = """
 import threading
 import pytest
@@ -13,7 +19,7 @@ from concur_lab import worker_index
 
 RELEASE = threading.Event()
 
-@pytest.mark.concur(workers=2, timeout=1)
+@pytest.mark.concur(workers=2, timeout=TIMEOUT)
 def test_hang():
     if worker_index() == 1:
         RELEASE.wait(60)
@@ -23,14 +29,20 @@ def test_next():
 """
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_hung_worker_fails_at_timeout_with_stack(pytester: pytest.Pytester, mode: str) -> None:
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_hung_worker_fails_at_timeout_with_stack(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str, method: str
+) -> None:
     """A hung worker fails the test at the timeout with its stack; the session goes on."""
-    pytester.makepyfile(HANG)
+    monkeypatch.setenv("COLUMNS", "200")  # whole short-summary lines
+    # The deadline includes starting the workers, slower by far under spawn and forkserver.
+    timeout = 1 if method == "fork" else 4
+    pytester.makepyfile(HANG.replace("TIMEOUT", str(timeout)))
     result = pytester.runpytest_subprocess(
-        f"--concur-mode={mode}", "--concur-start-method=fork", timeout=120
+        f"--concur-mode={mode}", f"--concur-start-method={method}", "-rf", timeout=120
     )
     result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["FAILED *::test_hang[[]*[]] - WorkerTimeout: worker 1 of 2 (*"])
     output = result.stdout.str()
     assert "WorkerTimeout" in output
     assert "worker 1 of 2" in output
@@ -40,6 +52,7 @@ def test_hung_worker_fails_at_timeout_with_stack(pytester: pytest.Pytester, mode
     )
     # Already reported as hung: the leak check does not report it again.
     assert "left work running" not in output
+    assert "All traceback entries are hidden" not in output
 
 
 def test_hung_process_is_killed(pytester: pytest.Pytester) -> None:
@@ -65,21 +78,24 @@ def test_hung_process_is_killed(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(failed=1, passed=1)
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("os._exit(3)", "WorkerCrashed: worker 0 of 2 (process[[]fork[]], pid *) *code 3*"),
-        (
-            "os.kill(os.getpid(), signal.SIGKILL)",
-            "WorkerCrashed: worker 0 of 2 (process[[]fork[]], pid *) *SIGKILL*",
-        ),
+        ("os._exit(3)", "*code 3*"),
+        ("os.kill(os.getpid(), signal.SIGKILL)", "*SIGKILL*"),
     ],
     ids=["exit-code", "signal"],
 )
 def test_crashed_worker_fails_naming_it(
-    pytester: pytest.Pytester, body: str, expected: str
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    body: str,
+    expected: str,
+    method: str,
 ) -> None:
     """A worker process that exits or is killed fails the test naming the exit code or signal."""
+    monkeypatch.setenv("COLUMNS", "200")  # whole short-summary lines
     pytester.makepyfile(
         f"""
         import os, signal
@@ -92,9 +108,20 @@ def test_crashed_worker_fails_naming_it(
                 {body}
         """
     )
-    result = pytester.runpytest("--concur-mode=process", "--concur-start-method=fork")
+    result = pytester.runpytest_subprocess(
+        "--concur-mode=process", f"--concur-start-method={method}", "-rf", timeout=120
+    )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["1 of 2 workers failed (process[[]fork[]])", "", expected])
+    label = f"worker 0 of 2 (process[[]{method}[]], pid *)"
+    result.stdout.fnmatch_lines(
+        [
+            f"1 of 2 workers failed (process[[]{method}[]])",
+            "",
+            f"WorkerCrashed: {label} {expected}",
+            f"FAILED *::test_crash[[]process[]] - WorkerCrashed: {label}*",
+        ]
+    )
+    assert "All traceback entries are hidden" not in result.stdout.str()
 
 
 def test_segfault_names_signal_and_stack(pytester: pytest.Pytester) -> None:

@@ -12,8 +12,18 @@ ALL_MODES = [("thread", "fork")] + [("process", m) for m in METHODS]
 ALL_MODE_IDS = ["thread"] + [f"process-{m}" for m in METHODS]
 
 
+@pytest.fixture
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Room for whole short-summary lines, which pytest cuts at the terminal's width.
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 def run(pytester: pytest.Pytester, mode: str, method: str = "fork", *args: str) -> pytest.RunResult:
-    return pytester.runpytest(f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+    options = (f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+    if mode == "thread":
+        return pytester.runpytest(*options)
+    # Process workers fork, or start a fork server: never from this test process itself.
+    return pytester.runpytest_subprocess(*options, timeout=120)
 
 
 @pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
@@ -24,7 +34,6 @@ def test_module_global_lesson(pytester: pytest.Pytester, mode: str, method: str)
         import pytest
 
         COUNT = 0
-        SEEN = []
 
         @pytest.fixture(autouse=True)
         def fresh_global():
@@ -35,15 +44,11 @@ def test_module_global_lesson(pytester: pytest.Pytester, mode: str, method: str)
         def test_bump(concur_mode):
             global COUNT
             COUNT += 1
-            SEEN.append(COUNT)
             print("read", COUNT)
-
-        def test_check(request):
-            pass
         """
     )
     result = run(pytester, mode, method, "-rP")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1)
     reads = sorted(int(line.split()[1]) for line in result.outlines if line.startswith("read "))
     assert reads == ([1, 2, 3, 4, 5] if mode == "thread" else [1, 1, 1, 1, 1])
 
@@ -109,9 +114,11 @@ def test_single_failure_keeps_pytest_look(
     )
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_every_failing_worker_is_reported(pytester: pytest.Pytester, mode: str) -> None:
-    """Several failing workers give one failure that lists each, labelled; counted as failed."""
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_same_failure_in_several_workers_is_the_first_ones(
+    pytester: pytest.Pytester, wide: None, mode: str, method: str
+) -> None:
+    """Workers failing alike raise the first one's exception, with a note for each other one."""
     pytester.makepyfile(
         """
         import pytest
@@ -123,18 +130,111 @@ def test_every_failing_worker_is_reported(pytester: pytest.Pytester, mode: str) 
                 raise ValueError(f"bad {worker_index()}")
         """
     )
-    result = run(pytester, mode)
+    result = run(pytester, mode, method, "-rf")
+    result.assert_outcomes(failed=1)
+    label = "thread" if mode == "thread" else f"process[[]{method}[]], pid *"
+    result.stdout.fnmatch_lines(
+        [
+            "E           ValueError: bad 1",
+            f"E           raised in worker 1 of 3 ({label})",
+            f"E           also failed in worker 2 of 3 ({label}): ValueError: bad 2",
+            "*.py:7: ValueError",
+            "FAILED *::test_x[[]*[]] - ValueError: bad 1 (worker 1 of 3)",
+        ]
+    )
+    output = result.stdout.str()
+    assert "workers failed" not in output
+    assert "worker 0" not in output
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_different_failures_are_grouped(
+    pytester: pytest.Pytester, wide: None, mode: str, method: str
+) -> None:
+    """Workers failing differently give one exception group that labels every failing worker."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=3)
+        def test_x():
+            if worker_index() == 1:
+                raise ValueError("bad 1")
+            if worker_index() == 2:
+                raise KeyError("bad 2")
+        """
+    )
+    result = run(pytester, mode, method, "-rf")
     result.assert_outcomes(failed=1)
     output = result.stdout.str()
     assert "2 of 3 workers failed" in output
     assert "ValueError: bad 1" in output
-    assert "ValueError: bad 2" in output
+    assert "KeyError: 'bad 2'" in output
     assert "raised in worker 1 of 3" in output
     assert "raised in worker 2 of 3" in output
     assert "raised in worker 0" not in output
+    # The short summary names the first failing worker's own error, not the group's title.
+    result.stdout.fnmatch_lines(["FAILED *::test_x[[]*[]] - ValueError: bad 1 (worker 1 of 3)"])
     if pytest.version_tuple[0] >= 9:
         # pytest 8.0 prints an exception group's whole stack (pluggy too), whatever we hide.
         assert "pytest_concur" not in output
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_xfail_raises_matches_workers_exception(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """xfail(raises=X) on a test whose workers all raise X is xfailed; another type fails."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.xfail(raises=ZeroDivisionError)
+        @pytest.mark.concur(workers=2)
+        def test_expected():
+            1 / 0
+
+        @pytest.mark.xfail(raises=ZeroDivisionError)
+        @pytest.mark.concur(workers=2)
+        def test_other():
+            raise KeyError("x")
+        """
+    )
+    run(pytester, mode, method).assert_outcomes(xfailed=1, failed=1)
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_pytrace_false_in_several_workers(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """pytest.fail(pytrace=False) in two workers shows the messages alone, both workers named."""
+    pytester.makepyfile(
+        """
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=2)
+        def test_x():
+            pytest.fail(f"told to fail {worker_index()}", pytrace=False)
+        """
+    )
+    result = run(pytester, mode, method)
+    result.assert_outcomes(failed=1)
+    label = "thread" if mode == "thread" else f"process[[]{method}[]], pid *"
+    result.stdout.fnmatch_lines(
+        [
+            "_*_ test_x[[]*[]] _*_",
+            "told to fail 0",
+            f"raised in worker 0 of 2 ({label})",
+            f"also failed in worker 1 of 2 ({label}): Failed: told to fail 1",
+            "=*= short test summary info =*=",
+        ]
+    )
+    output = result.stdout.str()
+    assert "Traceback" not in output
+    assert "def test_x" not in output
+    assert "All traceback entries are hidden" not in output
 
 
 @pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
@@ -205,8 +305,8 @@ def test_pytest_xfail_in_every_worker_xfails(
     result.stdout.fnmatch_lines(["XFAIL *known"])
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_xfail_marker_works(pytester: pytest.Pytester, mode: str) -> None:
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_xfail_marker_works(pytester: pytest.Pytester, mode: str, method: str) -> None:
     """An xfail marker on a failing marked test gives xfailed, a passing strict one fails."""
     pytester.makepyfile(
         """
@@ -223,7 +323,7 @@ def test_xfail_marker_works(pytester: pytest.Pytester, mode: str) -> None:
             pass
         """
     )
-    run(pytester, mode).assert_outcomes(xfailed=1, failed=1)
+    run(pytester, mode, method).assert_outcomes(xfailed=1, failed=1)
 
 
 @pytest.mark.parametrize("mode", ["thread", "process"])
@@ -314,8 +414,9 @@ def test_string_skipif_condition_sees_module_globals(pytester: pytest.Pytester, 
     run(pytester, mode).assert_outcomes(skipped=1)
 
 
-def test_unsendable_fixture_names_it(pytester: pytest.Pytester) -> None:
-    """A fixture value that cannot reach spawn workers fails the test naming the fixture."""
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "fork"])
+def test_unsendable_fixture_names_it(pytester: pytest.Pytester, method: str) -> None:
+    """A fixture value that cannot reach spawn or forkserver workers fails naming the fixture."""
     pytester.makepyfile(
         """
         import pytest
@@ -329,14 +430,20 @@ def test_unsendable_fixture_names_it(pytester: pytest.Pytester) -> None:
             pass
         """
     )
-    result = run(pytester, "process", "spawn")
+    result = run(pytester, "process", method)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*concur: cannot send fixture 'stream' to process[[]spawn[]] workers*",
+            f"concur: cannot send fixture 'stream' to process[[]{method}[]] workers: "
+            "TypeError: cannot pickle 'generator' object",
             "*use --concur-start-method=fork*or thread mode*",
         ]
     )
+    output = result.stdout.str()
+    # The advice is given once, and nothing claims that traceback entries were hidden.
+    assert output.count("cannot send") == 1
+    assert output.lower().count("thread mode") == 1
+    assert "All traceback entries are hidden" not in output
 
 
 def test_marker_workers_argument(pytester: pytest.Pytester) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import pytest
 
@@ -135,6 +136,17 @@ def test_timeout_zero_disables(pytester: pytest.Pytester) -> None:
         ),
         ([], "concur_timeout = nan", "invalid concur timeout *nan* from ini concur_timeout*"),
         (
+            ["--concur-timeout=1e10"],
+            "",
+            "invalid concur timeout '1e10' from command line --concur-timeout: expected at most "
+            "* seconds, the longest wait this platform supports (0 disables the timeout)",
+        ),
+        (
+            [],
+            "concur_timeout = 1e12",
+            "invalid concur timeout * from ini concur_timeout: expected at most *",
+        ),
+        (
             ["--concur-start-method=fast"],
             "",
             "invalid concur start method 'fast' from command line --concur-start-method: "
@@ -153,6 +165,8 @@ def test_timeout_zero_disables(pytester: pytest.Pytester) -> None:
         "workers-ini",
         "timeout-cli",
         "timeout-ini",
+        "timeout-cli-too-long",
+        "timeout-ini-too-long",
         "start-method-cli",
         "start-method-ini",
     ],
@@ -200,6 +214,14 @@ def test_parse_timeout(value: object, expected: float | None) -> None:
     assert _options.parse_timeout(value, "from test") == expected
 
 
+def test_longest_timeout_is_the_platforms_longest_wait(pytester: pytest.Pytester) -> None:
+    """threading.TIMEOUT_MAX is accepted; a marked thread-mode test then runs as usual."""
+    assert _options.parse_timeout(threading.TIMEOUT_MAX, "from test") == threading.TIMEOUT_MAX
+    pytester.makepyfile("import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n    pass\n")
+    result = pytester.runpytest(f"--concur-timeout={threading.TIMEOUT_MAX!r}")
+    result.assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
@@ -208,12 +230,24 @@ def test_parse_timeout(value: object, expected: float | None) -> None:
             "invalid concur workers 0 from marker on test_x: expected an integer of at least 1",
         ),
         ("timeout=-3", "invalid concur timeout -3 from marker on test_x: *"),
+        (
+            "timeout=1e12",
+            "invalid concur timeout 1000000000000.0 from marker on test_x: expected at most *",
+        ),
         ("modes=['threads']", "invalid concur modes ['threads'] from marker on test_x: *"),
         ("start_method='fast'", "invalid concur start method 'fast' from marker on test_x: *"),
         ("worker=2", "invalid concur marker arguments from marker on test_x: *"),
         ("1, 2, 3, 4, 5", "invalid concur marker arguments from marker on test_x: *"),
     ],
-    ids=["workers", "timeout", "modes", "start-method", "unknown-argument", "too-many"],
+    ids=[
+        "workers",
+        "timeout",
+        "timeout-too-long",
+        "modes",
+        "start-method",
+        "unknown-argument",
+        "too-many",
+    ],
 )
 def test_invalid_marker_is_a_collection_error(
     pytester: pytest.Pytester, marker: str, message: str

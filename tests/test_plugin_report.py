@@ -87,6 +87,71 @@ def test_quiet_is_compact(pytester: pytest.Pytester) -> None:
     ]
 
 
+def test_only_the_mode_id_is_removed(pytester: pytest.Pytester) -> None:
+    """The report names tests by their id minus the mode's own id, even when other ids match."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("kind", ["thread", "process"])
+        def test_kind(kind, concur_mode):
+            assert concur_mode == "thread"
+
+        @pytest.mark.parametrize("a", ["x-a"])
+        def test_dash(a, concur_mode):
+            assert concur_mode == "thread"
+        """
+    )
+    lines = section(run_both(pytester, "-q"))
+    assert lines[1:] == [
+        "test_only_the_mode_id_is_removed.py::test_dash[x-a]: thread passed, process failed",
+        "test_only_the_mode_id_is_removed.py::test_kind[process]: thread passed, process failed",
+        "test_only_the_mode_id_is_removed.py::test_kind[thread]: thread passed, process failed",
+        "3 tests ran in both modes: 0 agree, 3 differ",
+    ]
+
+
+def test_marked_failure_line_is_first_workers_error(pytester: pytest.Pytester) -> None:
+    """A marked test's line is its first failing worker's own error; a crash's is the crash."""
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+        from concur_lab import worker_index
+
+        @pytest.mark.concur(workers=2)
+        def test_shares(concur_mode):
+            assert concur_mode.shares_memory
+
+        @pytest.mark.concur(workers=2)
+        def test_exits(concur_mode):
+            if not concur_mode.shares_memory and worker_index() == 1:
+                os._exit(3)
+
+        @pytest.mark.concur(workers=2)
+        def test_mixed(concur_mode):
+            if not concur_mode.shares_memory:
+                raise (KeyError if worker_index() else ValueError)("first")
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--concur-mode=both", "--concur-start-method=fork", timeout=120
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_exits",
+            "    thread:  passed",
+            "    process: failed: WorkerCrashed: worker 1 of 2 (process[[]fork[]], pid *) *code 3*",
+            "*::test_mixed",
+            "    thread:  passed",
+            "    process: failed: ValueError: first (worker 0 of 2)",
+            "*::test_shares",
+            "    thread:  passed",
+            "    process: failed: AssertionError: assert False (worker 0 of 2)",
+        ]
+    )
+
+
 def test_all_agree(pytester: pytest.Pytester) -> None:
     """When every test agrees the section is just the count."""
     pytester.makepyfile("def test_x(concur_mode):\n    pass\n")
