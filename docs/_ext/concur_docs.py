@@ -52,7 +52,7 @@ DEMO_DIR = "demos"
 #: First line of every demo stub page: the page itself is made by a directive at build time.
 _STUB = ".. Made by a directive of docs/_ext/concur_docs.py: edit the demo module instead."
 #: Observation keys shown in their own way rather than as table rows.
-_SPECIAL_KEYS = frozenset({"summary", "varies", "timeline"})
+_SPECIAL_KEYS = frozenset({"summary", "varies", "timeline", "chart"})
 #: Stands for "this mode did not report that key".
 _MISSING = object()
 #: Longest rendering of one observed value before it is shortened in the table.
