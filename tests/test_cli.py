@@ -466,6 +466,7 @@ class TestRunPictures:
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
         """A demo that records no timeline cannot be drawn: exit 2, and no file."""
+        pytest.importorskip("matplotlib")  # without it, --plot is refused for that first
         path = tmp_path / "chart.png"
         status, _, err = run_cli(capsys, "run", "pid-report", "--plot", str(path))
         assert status == 2

@@ -299,6 +299,7 @@ class TestCoalesce:
 class TestPlotGantt:
     def test_writes_a_png(self, tmp_path: Path) -> None:
         """A .png path gets a PNG image."""
+        pytest.importorskip("matplotlib")
         path = tmp_path / "gil.png"
         plot_gantt(path, [taking_turns(), side_by_side()])
         assert path.read_bytes().startswith(b"\x89PNG")

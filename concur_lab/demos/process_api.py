@@ -199,7 +199,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "ForkServerProcess) and on python -O, which strips the assert that checks group."
         if not kit.threads
         else "Depends on python -O for processes: it strips the assert that checks group; "
-        "Thread's check is a real error."
+        "Thread's check is a real error. From Python 3.14 Thread also takes a keyword-only "
+        "context (the contextvars.Context the thread runs in)."
     )
     return result
 
