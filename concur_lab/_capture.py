@@ -10,11 +10,9 @@ from __future__ import annotations
 import io
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TextIO
 
-__all__ = ["capture_thread_output", "thread_buffers"]
+__all__ = ["route_thread", "start_capture", "stop_capture", "unroute_thread"]
 
 _lock = threading.Lock()
 _active = 0
@@ -64,11 +62,17 @@ class _Router(io.TextIOBase):
 
 # Created once and kept: building and destroying stream objects per run costs more than a run.
 _routers = {name: _Router(name) for name in ("stdout", "stderr")}
+_stdout_buffers = _routers["stdout"]._buffers
+_stderr_buffers = _routers["stderr"]._buffers
 
 
-@contextmanager
-def capture_thread_output() -> Iterator[None]:
-    """Install the routers on ``sys.stdout``/``sys.stderr`` for the duration of a run."""
+def start_capture() -> None:
+    """Install the routers on ``sys.stdout``/``sys.stderr`` (counted: runs may overlap).
+
+    Every call must be matched by one :func:`stop_capture`. Plain functions rather than a context
+    manager: a thread run takes tens of microseconds, and a generator-based ``with`` is a
+    measurable part of that (benchmarks/engine.py, thread mode, n = 1).
+    """
     global _active
     with _lock:
         if _active == 0:
@@ -78,32 +82,37 @@ def capture_thread_output() -> Iterator[None]:
                 router._fallback = current
                 setattr(sys, name, router)
         _active += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _active -= 1
-            if _active == 0:
-                for name in ("stdout", "stderr"):
-                    # Someone else may have replaced the stream meanwhile: leave theirs alone.
-                    if getattr(sys, name) is _routers[name]:
-                        setattr(sys, name, _saved[name])
-                _saved.clear()
 
 
-@contextmanager
-def thread_buffers() -> Iterator[tuple[list[str], list[str]]]:
+def stop_capture() -> None:
+    """Undo one :func:`start_capture`; the last one puts the previous streams back."""
+    global _active
+    with _lock:
+        _active -= 1
+        if _active == 0:
+            for name in ("stdout", "stderr"):
+                # Someone else may have replaced the stream meanwhile: leave theirs alone.
+                if getattr(sys, name) is _routers[name]:
+                    setattr(sys, name, _saved[name])
+            _saved.clear()
+
+
+def route_thread() -> tuple[list[str], list[str]]:
     """Route the calling thread's output to two fresh lists of strings (stdout, stderr).
 
-    Must be used inside :func:`capture_thread_output`; ``"".join(...)`` gives the text.
+    Call only between :func:`start_capture` and :func:`stop_capture`, and end with
+    :func:`unroute_thread` in the same thread; ``"".join(...)`` gives the text.
     """
     out: list[str] = []
     err: list[str] = []
     ident = threading.get_ident()
-    _routers["stdout"]._buffers[ident] = out
-    _routers["stderr"]._buffers[ident] = err
-    try:
-        yield out, err
-    finally:
-        _routers["stdout"]._buffers.pop(ident, None)
-        _routers["stderr"]._buffers.pop(ident, None)
+    _stdout_buffers[ident] = out
+    _stderr_buffers[ident] = err
+    return out, err
+
+
+def unroute_thread() -> None:
+    """Send the calling thread's output back to the streams everyone else writes to."""
+    ident = threading.get_ident()
+    _stdout_buffers.pop(ident, None)
+    _stderr_buffers.pop(ident, None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from concur_lab._capture import capture_thread_output, thread_buffers
+from concur_lab._capture import route_thread, start_capture, stop_capture, unroute_thread
 from concur_lab._context import _set_thread_worker
 from concur_lab._outcome import Status, WorkerOutcome
 from concur_lab._plan import Plan
@@ -47,40 +47,40 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
     def work(index: int) -> None:
         slot = slots[index]
         _set_thread_worker(index)
+        out, err = route_thread()
         try:
-            with thread_buffers() as (out, err):
-                try:
-                    try:
-                        if barrier is not None:
-                            barrier.wait(timeout=_START_GATE_SECONDS)
-                    except threading.BrokenBarrierError:
-                        slot.message = abort_reason[0] if abort_reason else "start gate broken"
-                        return
-                    args, kwargs = plan.call_args(index)
-                    slot.started = time.monotonic()
-                    cpu = time.thread_time()
-                    try:
-                        slot.value = plan.target(*args, **kwargs)
-                        slot.status = "ok"
-                    except BaseException as exc:
-                        tb = exc.__traceback__
-                        if tb is not None and tb.tb_frame.f_code is work.__code__:
-                            # Start the traceback at the target, as if it had been called directly.
-                            exc.__traceback__ = tb.tb_next
-                        slot.exception = exc
-                        slot.status = "raised"
-                    finally:
-                        slot.finished = time.monotonic()
-                        slot.cpu_time = time.thread_time() - cpu
-                finally:
-                    slot.stdout, slot.stderr = "".join(out), "".join(err)
+            try:
+                if barrier is not None:
+                    barrier.wait(timeout=_START_GATE_SECONDS)
+            except threading.BrokenBarrierError:
+                slot.message = abort_reason[0] if abort_reason else "start gate broken"
+                return
+            args, kwargs = plan.call_args(index)
+            slot.started = time.monotonic()
+            cpu = time.thread_time()
+            try:
+                slot.value = plan.target(*args, **kwargs)
+                slot.status = "ok"
+            except BaseException as exc:
+                tb = exc.__traceback__
+                if tb is not None and tb.tb_frame.f_code is work.__code__:
+                    # Start the traceback at the target, as if it had been called directly.
+                    exc.__traceback__ = tb.tb_next
+                slot.exception = exc
+                slot.status = "raised"
+            finally:
+                slot.finished = time.monotonic()
+                slot.cpu_time = time.thread_time() - cpu
         finally:
+            unroute_thread()
+            slot.stdout, slot.stderr = "".join(out), "".join(err)
             _set_thread_worker(None)
             slot.done = True
 
     threads: list[threading.Thread] = []
     deadline = None if plan.timeout is None else time.monotonic() + plan.timeout
-    with capture_thread_output():
+    start_capture()
+    try:
         for index in range(n):
             thread = threading.Thread(
                 target=work, args=(index,), name=f"concur-worker-{index}", daemon=True
@@ -100,6 +100,8 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
         for thread in threads:
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             thread.join(remaining)
+    finally:
+        stop_capture()
     return [_outcome(plan, i, slots[i], threads[i] if i < len(threads) else None) for i in range(n)]
 
 
