@@ -88,7 +88,9 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
+    if name != "PROCESS":
+        # PROCESS follows the current default start method: looked up each time.
+        globals()[name] = value
     return value
 
 

@@ -411,12 +411,15 @@ def _read_stream(worker: _Worker, name: str) -> None:
 
 def _expire(plan: Plan, alive: list[_Worker]) -> None:
     """At the deadline: dump each live child's stack, then terminate it, then kill it."""
+    signalled = []
     for worker in alive:
         worker.timed_out = True
         if worker.ready and _child.DUMP_SIGNAL is not None:
             with suppress(OSError):
                 os.kill(worker.process.pid, _child.DUMP_SIGNAL)
-    _drain_faults(alive, _DUMP_GRACE)
+                signalled.append(worker)
+    # Only a signalled child can answer with a stack: do not wait for the others.
+    _drain_faults(signalled, _DUMP_GRACE)
     for worker in alive:
         if worker.process.is_alive():
             worker.process.terminate()
