@@ -159,9 +159,7 @@ def _dumps_dict(values: dict[str, Any]) -> bytes | None:
     """Pickle *values*, replacing each value that cannot be pickled by its ``repr``."""
     data = _dumps(values)
     if data is None:
-        data = _dumps(
-            {k: v if _dumps(v) is not None else _safe_repr(v) for k, v in values.items()}
-        )
+        data = _dumps({k: v if _dumps(v) is not None else _safe_repr(v) for k, v in values.items()})
     return data
 
 

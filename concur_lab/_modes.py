@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "PROCESS",
+    "PROCESS",  # noqa: F822 (provided by the module __getattr__, looked up at each use)
     "THREAD",
     "Mode",
     "ModeError",

@@ -120,7 +120,8 @@ def test_deadline_holds_while_a_result_is_half_sent(mode: str) -> None:
 
 
 def raise_file_not_found() -> None:
-    open("/nonexistent/concur-lab/file")
+    with open("/nonexistent/concur-lab/file"):
+        pass
 
 
 def raise_system_exit() -> None:
@@ -448,7 +449,9 @@ def test_hidden_frames_stay_hidden(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", SPAWNING)
-def test_pytest_shows_the_tests_line_for_fail_and_skip(pytester: pytest.Pytester, mode: str) -> None:
+def test_pytest_shows_the_tests_line_for_fail_and_skip(
+    pytester: pytest.Pytester, mode: str
+) -> None:
     """pytest.fail and pytest.skip in a process worker point at the test, not at pytest."""
     pytester.makepyfile(
         test_hide=f"""
@@ -470,7 +473,9 @@ def test_pytest_shows_the_tests_line_for_fail_and_skip(pytester: pytest.Pytester
     )
     result = pytester.runpytest_subprocess("-rs", "-p", "no:concur", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*test_hide.py:5: Failed", "SKIPPED [[]1[]] test_hide.py:8: skipped in the worker"])
+    result.stdout.fnmatch_lines(
+        ["*test_hide.py:5: Failed", "SKIPPED [[]1[]] test_hide.py:8: skipped in the worker"]
+    )
     assert "outcomes.py" not in result.stdout.str()
 
 
