@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from concur_lab._modes import Mode
@@ -168,7 +168,8 @@ class WorkerOutcome(Generic[T]):
     stack: str = ""
     still_running: bool = False
     message: str = ""
-    warnings: list[WorkerWarning] = field(default_factory=list)
+    # Tuples, not lists: a default that costs nothing per outcome (thread runs make many).
+    warnings: tuple[WorkerWarning, ...] = ()
     leaked_threads: tuple[str, ...] = ()
 
     @property

@@ -505,7 +505,7 @@ def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
     reply = worker.reply
     if reply is not None and reply[0] == "done":
         _, status, value, times, info = reply
-        outcome.warnings = [_warning(*record) for record in info.get("warnings", ())]
+        outcome.warnings = tuple(_warning(*record) for record in info.get("warnings", ()))
         outcome.leaked_threads = tuple(info.get("leaked_threads", ()))
         if times is not None:
             outcome.started, outcome.finished, outcome.cpu_time = times

@@ -401,7 +401,7 @@ def test_thread_warnings_take_the_normal_route() -> None:
     """In thread mode warnings are not recorded: they reach the caller's filters directly."""
     with pytest.warns(LabWarning):
         (outcome,) = run_outcomes(warn_once, 1, mode="thread")
-    assert outcome.warnings == []
+    assert outcome.warnings == ()
 
 
 # --- report-3 D5: a thread left running inside a process worker --------------------------------
