@@ -87,8 +87,12 @@ def picklable_filters() -> tuple[tuple[Any, ...], ...]:
 
     Filters whose category cannot be pickled are left out (the child could not match them).
     """
+    # 3.14+: the filters in force in this context (they are per context when
+    # sys.flags.context_aware_warnings is set, the default on free-threaded builds).
+    current = getattr(warnings, "_get_filters", None)
+    in_force = current() if callable(current) else warnings.filters
     shipped = []
-    for action, message, category, module, lineno in warnings.filters:
+    for action, message, category, module, lineno in in_force:
         if category.__module__ != "builtins" and _unpicklable(category):
             continue
         shipped.append(
