@@ -347,6 +347,10 @@ def dumps_payload(
     try:
         data = _pickle(payload)
     except Exception as exc:
+        if isinstance(exc, RuntimeError) and "through inheritance" in str(exc):
+            # Not a failure: the caller pickles again per child (DeferredPayload), so finding
+            # the culprit (pickling every argument once more) would be wasted work.
+            raise SendError(f"{exc} (pickled per child at its start)") from exc
         culprit = _find_culprit(target, args, kwargs, worker_args)
         what, obj = culprit if culprit is not None else ("the target or its arguments", payload)
         detail = _closure_culprit(obj) if what == "the target" else ""
