@@ -22,11 +22,11 @@ import concur_lab
 from concur_lab import (
     WorkerCrashed,
     WorkerTimeout,
+    reemit_warnings,
     run_outcomes,
     run_workers,
     worker_index,
 )
-from concur_lab._outcome import reemit_warnings
 
 MODES = ["thread", *(f"process:{m}" for m in concur_lab.available_start_methods())]
 PROCESS_MODES = [m for m in MODES if m != "thread"]
