@@ -296,14 +296,20 @@ def _fd_carrying_types() -> tuple[type, ...]:
     to whoever asks first: a payload pickled once for several children then fails in all but
     one, and the thread stays (making every later fork warn about threads).
     """
-    import socket
-
-    from multiprocess import connection, heap
-
-    found: list[type] = [connection.Connection, socket.socket, heap.Arena]
-    pipe_connection = getattr(connection, "PipeConnection", None)
-    if isinstance(pipe_connection, type):
-        found.append(pipe_connection)
+    # Only from modules already imported: no such object exists otherwise, and importing one
+    # here (inside a pytester in-process run, say, whose sys.modules snapshot then drops it)
+    # would leave two copies of a multiprocess module whose reducers no longer match.
+    found: list[type] = []
+    for module_name, names in (
+        ("socket", ("socket",)),
+        ("multiprocess.connection", ("Connection", "PipeConnection")),
+        ("multiprocess.heap", ("Arena",)),
+    ):
+        module = sys.modules.get(module_name)
+        for name in names:
+            cls = getattr(module, name, None)
+            if isinstance(cls, type):
+                found.append(cls)
     return tuple(found)
 
 
