@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "PROCESS",  # noqa: F822 (provided by the module __getattr__, looked up at each use)
+    "PROCESS",
     "THREAD",
     "Mode",
     "ModeError",
@@ -145,6 +145,10 @@ class Mode:
 
 THREAD = Mode.thread()
 """Thread mode."""
+
+#: Process mode with the standard library's default start method, looked up each time
+#: ``PROCESS`` is read, so ``multiprocessing.set_start_method()`` after import is honoured.
+PROCESS: Mode  # declared only: the module __getattr__ below provides the value
 
 
 def __getattr__(name: str) -> Mode:

@@ -91,7 +91,7 @@ def reemit_warnings(outcomes: Iterable[WorkerOutcome[Any]]) -> None:
     Each goes through :func:`warnings.warn_explicit` with the worker's category, text, file and
     line, so the caller's filters, ``-W error``, and pytest's warnings summary apply to it as if
     it had been issued here. Only process workers record warnings (see
-    :attr:`WorkerOutcome.warnings`).
+    ``WorkerOutcome.warnings``).
 
     :param outcomes: The outcomes of a run, e.g. from :func:`~concur_lab.run_outcomes`.
     :raises Warning: When a filter turns one of the warnings into an error.
