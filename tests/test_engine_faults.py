@@ -1,5 +1,6 @@
 """The engine under faults: deadlines at awkward moments, stalled senders, exceptions with C-level
-state, warnings, leaked threads, hidden frames and descriptor-carrying arguments."""
+state, warnings, leaked threads, hidden frames and descriptor-carrying arguments.
+"""
 
 from __future__ import annotations
 
@@ -285,8 +286,7 @@ def send_my_index(conn: Any) -> int:
 
 @pytest.mark.parametrize("mode", PROCESS_MODES)
 def test_connection_argument_reaches_every_worker(mode: str) -> None:
-    """A multiprocess Connection passed as an argument works in each worker, and leaves no
-    resource-sharer thread behind (checked by the leak fixture)."""
+    """A multiprocess Connection argument works in every worker and leaves no sharer thread."""
     reader, writer = multiprocess.get_context(mode.split(":")[1]).Pipe(duplex=False)
     try:
         assert run_workers(send_my_index, 2, mode=mode, args=(writer,), timeout=60) == [0, 1]
@@ -331,8 +331,7 @@ def test_crash_error_carries_stderr(mode: str) -> None:
 
 
 def test_import_and_run_without_posix_signals() -> None:
-    """concur_lab and the plugin import, and a process run works, without SIGUSR1 and
-    faulthandler.register (as on Windows)."""
+    """Without SIGUSR1 and faulthandler.register (as on Windows) everything imports and runs."""
     script = textwrap.dedent(
         """
         import faulthandler, signal
