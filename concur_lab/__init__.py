@@ -28,8 +28,10 @@ if TYPE_CHECKING:
         WorkerOutcome,
         WorkerStartError,
         WorkerTimeout,
+        WorkerWarning,
         outcome_of,
         raise_for_outcomes,
+        reemit_warnings,
     )
     from concur_lab._shipping import SendError
 
@@ -46,11 +48,13 @@ __all__ = [
     "WorkerOutcome",
     "WorkerStartError",
     "WorkerTimeout",
+    "WorkerWarning",
     "available_start_methods",
     "default_start_method",
     "map_workers",
     "outcome_of",
     "raise_for_outcomes",
+    "reemit_warnings",
     "run_outcomes",
     "run_workers",
     "worker_index",
@@ -77,8 +81,10 @@ _WHERE = {
     "WorkerOutcome": "_outcome",
     "WorkerStartError": "_outcome",
     "WorkerTimeout": "_outcome",
+    "WorkerWarning": "_outcome",
     "outcome_of": "_outcome",
     "raise_for_outcomes": "_outcome",
+    "reemit_warnings": "_outcome",
     "SendError": "_shipping",
 }
 
@@ -88,7 +94,9 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
+    if name != "PROCESS":
+        # PROCESS follows the current default start method: looked up each time.
+        globals()[name] = value
     return value
 
 

@@ -2,6 +2,12 @@
 
 This module is what a child imports by name under every start method, and what the fork server
 preloads, so it keeps its imports small.
+It is also imported (through the engine) wherever the plugin loads, Windows included, so
+everything POSIX-only here is looked up, never assumed.
+
+Messages to the parent are framed here (an 8-byte length, then a pickle) and written to the raw
+result pipe, so the parent can read them in pieces between its deadline checks instead of
+blocking until a whole message has arrived.
 """
 
 from __future__ import annotations
@@ -10,10 +16,13 @@ import faulthandler
 import io
 import os
 import pickle
+import re
 import signal
+import struct
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
@@ -23,10 +32,22 @@ from concur_lab._excship import capture_exception
 from concur_lab._plan import Plan
 from concur_lab._shipping import Manifest, SendError, Shipped, loads_payload
 
-__all__ = ["WorkerPipes", "dumps_message", "main"]
+__all__ = [
+    "DUMP_SIGNAL",
+    "FRAME_HEADER",
+    "WorkerPipes",
+    "dumps_message",
+    "main",
+    "picklable_filters",
+]
 
 # The parent sends this signal at the deadline; faulthandler answers with every thread's stack.
-DUMP_SIGNAL = signal.SIGUSR1
+# Neither exists on Windows: there the parent gets no stack, but importing still works.
+DUMP_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
+_CAN_DUMP = DUMP_SIGNAL is not None and hasattr(faulthandler, "register")
+
+#: The length prefix of every message a child writes to its result pipe.
+FRAME_HEADER = struct.Struct("!Q")
 
 
 class WorkerPipes:
@@ -48,6 +69,76 @@ def dumps_message(message: object) -> bytes:
         import dill
 
         return dill.dumps(message, protocol=dill.HIGHEST_PROTOCOL)  # type: ignore[no-any-return]
+
+
+def _write_frame(fd: int, data: bytes) -> None:
+    """Write one framed message to *fd*, all of it."""
+    view = memoryview(FRAME_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _send(conn: Any, message: object) -> None:
+    _write_frame(conn.fileno(), dumps_message(message))
+
+
+def picklable_filters() -> tuple[tuple[Any, ...], ...]:
+    """Return :data:`warnings.filters` as tuples that pickle: patterns instead of compiled regexes.
+
+    Filters whose category cannot be pickled are left out (the child could not match them).
+    """
+    # 3.14+: the filters in force in this context (they are per context when
+    # sys.flags.context_aware_warnings is set, the default on free-threaded builds).
+    current = getattr(warnings, "_get_filters", None)
+    in_force = current() if callable(current) else warnings.filters
+    shipped = []
+    for action, message, category, module, lineno in in_force:
+        if category.__module__ != "builtins" and _unpicklable(category):
+            continue
+        shipped.append(
+            (
+                action,
+                getattr(message, "pattern", message),
+                category,
+                getattr(module, "pattern", module),
+                lineno,
+            )
+        )
+    return tuple(shipped)
+
+
+def _unpicklable(obj: object) -> bool:
+    try:
+        pickle.dumps(obj)
+    except Exception:
+        try:
+            import dill
+
+            dill.dumps(obj)
+        except Exception:
+            return True
+    return False
+
+
+def _install_filters(filters: Sequence[tuple[Any, ...]]) -> None:
+    # Rebuilt through the public API, in reverse, so the first filter ends up first, compiled
+    # with the flags filterwarnings() itself uses (what produced nearly every parent filter).
+    warnings.resetwarnings()
+    for action, message, category, module, lineno in reversed(filters):
+        try:
+            warnings.filterwarnings(action, message or "", category, module or "", lineno)
+        except (AssertionError, TypeError, ValueError, re.error):
+            continue
+
+
+def _recorded(caught: Sequence[warnings.WarningMessage]) -> list[tuple[Any, ...]]:
+    from concur_lab._excship import _locate_class
+
+    records = []
+    for w in caught:
+        ref = _locate_class(w.category) if isinstance(w.category, type) else None
+        records.append((ref, str(w.message), str(w.filename), int(w.lineno or 0)))
+    return records
 
 
 def _redirect(conn: Any, fd: int, name: str) -> None:
@@ -87,7 +178,9 @@ def main(
     _redirect(pipes.err, 2, "stderr")
     fault_fd = pipes.fault.fileno()
     faulthandler.enable(file=fault_fd, all_threads=True)
-    faulthandler.register(DUMP_SIGNAL, file=fault_fd, all_threads=True, chain=False)
+    if _CAN_DUMP and DUMP_SIGNAL is not None:
+        register = faulthandler.register  # type: ignore[attr-defined,unused-ignore]
+        register(DUMP_SIGNAL, file=fault_fd, all_threads=True, chain=False)
     _set_process_worker(index)
     result = pipes.result
     try:
@@ -99,28 +192,35 @@ def main(
             plan = loads_payload(payload, manifest)
         args, kwargs = plan.call_args(index)
     except BaseException as exc:
-        result.send_bytes(
-            dumps_message(("start_failed", capture_exception(_without_own_frame(exc))))
-        )
+        _send(result, ("start_failed", capture_exception(_without_own_frame(exc))))
         return
     thread = threading.current_thread()
-    result.send_bytes(dumps_message(("ready", os.getpid(), thread.ident, thread.name)))
+    _send(result, ("ready", os.getpid(), thread.ident, thread.name))
     if not os.read(pipes.gate.fileno(), 1):
-        result.send_bytes(dumps_message(("aborted",)))
+        _send(result, ("aborted",))
         return
+    before = set(threading.enumerate())
     started, cpu = time.monotonic(), time.process_time()
     status = "ok"
     value: Any = None
-    try:
-        value = plan.target(*args, **kwargs)
-    except BaseException as exc:
-        status, value = "raised", capture_exception(_without_own_frame(exc))
+    with warnings.catch_warnings(record=True) as caught:
+        # The caller's filters, so that "error" raises here as it would in the caller.
+        _install_filters(plan.warning_filters)
+        try:
+            value = plan.target(*args, **kwargs)
+        except BaseException as exc:
+            status, value = "raised", capture_exception(_without_own_frame(exc))
     finished, cpu_time = time.monotonic(), time.process_time() - cpu
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     sys.stdout.flush()
     sys.stderr.flush()
     times = (started, finished, cpu_time)
+    info = {
+        "warnings": _recorded(caught),
+        "leaked_threads": tuple(t.name + (" (daemon)" if t.daemon else "") for t in leaked),
+    }
     try:
-        data = dumps_message(("done", status, value, times))
+        data = dumps_message(("done", status, value, times, info))
     except Exception as exc:
         error = SendError(
             f"worker {index} returned {type(value).__name__} {_short_repr(value)}, which cannot "
@@ -128,8 +228,12 @@ def main(
             what="the return value",
             obj_type=type(value).__name__,
         )
-        data = dumps_message(("done", "raised", capture_exception(error), times))
-    result.send_bytes(data)
+        data = dumps_message(("done", "raised", capture_exception(error), times, info))
+    _write_frame(result.fileno(), data)
+    if any(not t.daemon for t in leaked):
+        # Exiting normally would join them first: the parent would wait until its deadline.
+        # The outcome names them instead, and the process ends now.
+        os._exit(0)
 
 
 def _short_repr(value: object) -> str:

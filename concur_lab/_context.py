@@ -21,6 +21,10 @@ def worker_index() -> int:
 
     Works in both modes: in a worker thread it is that thread's index, in a worker process (and in
     threads that process starts) it is the process's index.
+    The modes differ for threads a worker starts: in process mode they belong to the worker's
+    process and get its index, but in thread mode the index is per thread, so a thread started
+    by a worker thread is outside any worker and gets the :exc:`RuntimeError` (pass the index
+    to it as an argument instead).
 
     :raises RuntimeError: If called outside a worker.
     """

@@ -1,4 +1,10 @@
-"""Mode values: run in threads, or in processes started with a given start method."""
+"""Mode values: run in threads, or in processes started with a given start method.
+
+:data:`THREAD` is thread mode. ``PROCESS`` is process mode with the standard library's default
+start method *at the moment it is read*: it is looked up on each access (module
+``__getattr__``), so ``multiprocessing.set_start_method()`` called after this module was imported
+is still honoured, like :meth:`Mode.process` does.
+"""
 
 from __future__ import annotations
 
@@ -140,5 +146,13 @@ class Mode:
 THREAD = Mode.thread()
 """Thread mode."""
 
-PROCESS = Mode("process", None)
-"""Process mode with the standard library's default start method."""
+#: Process mode with the standard library's default start method, looked up each time
+#: ``PROCESS`` is read, so ``multiprocessing.set_start_method()`` after import is honoured.
+PROCESS: Mode  # declared only: the module __getattr__ below provides the value
+
+
+def __getattr__(name: str) -> Mode:
+    # PROCESS is resolved at each use, never frozen at import (see the module docstring).
+    if name == "PROCESS":
+        return Mode.process()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

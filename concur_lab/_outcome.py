@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -16,14 +17,19 @@ __all__ = [
     "WorkerOutcome",
     "WorkerStartError",
     "WorkerTimeout",
+    "WorkerWarning",
     "outcome_of",
     "raise_for_outcomes",
+    "reemit_warnings",
 ]
 
 T = TypeVar("T")
 Status = Literal["ok", "raised", "crashed", "timed_out", "not_started"]
 
 _OUTCOME_ATTR = "__concur_outcome__"
+# How much of a stack or of stderr a WorkerTimeout/WorkerCrashed shows as a note.
+_NOTE_STACK_LINES = 60
+_NOTE_STDERR_LINES = 20
 
 
 class WorkerError(Exception):
@@ -62,6 +68,46 @@ class WorkerStartError(WorkerError):
     """A worker could not start, or its start was aborted because another worker failed to."""
 
 
+@dataclass(frozen=True)
+class WorkerWarning:
+    """A warning a worker process recorded instead of showing it; see :func:`reemit_warnings`.
+
+    :ivar category: The warning's class (:class:`UserWarning` when the worker's own class could
+        not be found in the parent).
+    :ivar message: The warning's text.
+    :ivar filename: The file the warning points at.
+    :ivar lineno: The line the warning points at.
+    """
+
+    category: type[Warning]
+    message: str
+    filename: str
+    lineno: int
+
+
+def reemit_warnings(outcomes: Iterable[WorkerOutcome[Any]]) -> None:
+    """Issue again, in the calling thread, every warning the workers of *outcomes* recorded.
+
+    Each goes through :func:`warnings.warn_explicit` with the worker's category, text, file and
+    line, so the caller's filters, ``-W error``, and pytest's warnings summary apply to it as if
+    it had been issued here. Only process workers record warnings (see
+    ``WorkerOutcome.warnings``).
+
+    :param outcomes: The outcomes of a run, e.g. from :func:`~concur_lab.run_outcomes`.
+    :raises Warning: When a filter turns one of the warnings into an error.
+    """
+    for outcome in outcomes:
+        for record in outcome.warnings:
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+
+
+def _tail(text: str, lines: int) -> str:
+    kept = text.rstrip("\n").splitlines()
+    if len(kept) <= lines:
+        return "\n".join(kept)
+    return "\n".join([f"... ({len(kept) - lines} earlier lines left out)", *kept[-lines:]])
+
+
 def _signal_name(exitcode: int | None) -> str | None:
     if exitcode is None or exitcode >= 0:
         return None
@@ -93,6 +139,15 @@ class WorkerOutcome(Generic[T]):
     :ivar stack: The worker's stack at a timeout, or faulthandler's output after a crash.
     :ivar still_running: True for a thread that was still running at the deadline.
     :ivar message: A one-line description of a failure that is not an exception of the target.
+    :ivar warnings: Warnings a process worker's target issued, recorded under the caller's warning
+        filters (a filter that turns a warning into an error makes the target raise it instead).
+        Always empty in thread mode, where warnings take the normal, process-wide route: recording
+        them would change the warning state of every thread. Re-issue them with
+        :func:`reemit_warnings`.
+    :ivar leaked_threads: Names of threads a process worker's target started that were still
+        running when it returned (``" (daemon)"`` appended for daemon threads); the process is
+        ended at once instead of waiting for them. Always empty in thread mode: such threads keep
+        running in the caller's process, where the caller can see them.
     """
 
     index: int
@@ -113,6 +168,9 @@ class WorkerOutcome(Generic[T]):
     stack: str = ""
     still_running: bool = False
     message: str = ""
+    # Tuples, not lists: a default that costs nothing per outcome (thread runs make many).
+    warnings: tuple[WorkerWarning, ...] = ()
+    leaked_threads: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -152,6 +210,8 @@ class WorkerOutcome(Generic[T]):
         The target's own exception when it raised; otherwise a :class:`WorkerCrashed`,
         :class:`WorkerTimeout` or :class:`WorkerStartError`.
         Either way it carries a note naming the worker, and :func:`outcome_of` finds this outcome.
+        A crash's and a timeout's exception also carry the worker's stack (and a crash the last
+        lines the worker wrote to stderr) as notes, so that tracebacks show them.
         """
         if self.status == "ok":
             return None
@@ -162,8 +222,10 @@ class WorkerOutcome(Generic[T]):
             exc = WorkerCrashed(
                 f"{self.label} {self.message}", self.exitcode, self.signal, self.stack
             )
+            self._add_diagnostics(exc, stderr=True)
         elif self.status == "timed_out":
             exc = WorkerTimeout(f"{self.label} {self.message}", self.stack, self.still_running)
+            self._add_diagnostics(exc, stderr=False)
         else:
             exc = WorkerStartError(f"{self.label} {self.message}")
             exc.__cause__ = self.exception
@@ -175,6 +237,15 @@ class WorkerOutcome(Generic[T]):
             except (AttributeError, TypeError):
                 pass
         return exc
+
+    def _add_diagnostics(self, exc: BaseException, *, stderr: bool) -> None:
+        if self.stack.strip():
+            exc.add_note(f"stack of {self.label}:\n{_tail(self.stack, _NOTE_STACK_LINES)}")
+        if stderr and self.stderr.strip():
+            exc.add_note(
+                f"last lines {self.label} wrote to stderr:\n"
+                f"{_tail(self.stderr, _NOTE_STDERR_LINES)}"
+            )
 
 
 def outcome_of(exc: BaseException) -> WorkerOutcome[Any] | None:

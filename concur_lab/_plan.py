@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ class Plan:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     worker_args: tuple[tuple[Any, ...], ...] | None = None
     timeout: float | None = None
+    #: The caller's :data:`warnings.filters` as picklable tuples (process mode fills this in).
+    warning_filters: tuple[tuple[Any, ...], ...] = ()
 
     def call_args(self, index: int) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
         """Return the positional and keyword arguments of worker *index*."""
@@ -76,6 +79,13 @@ def make_plan(
         if not (timeout > 0 and math.isfinite(timeout)):
             raise ValueError(
                 f"timeout must be a positive number of seconds (got timeout={timeout!r})"
+            )
+        if timeout > threading.TIMEOUT_MAX:
+            # Waiting on a thread cannot take longer (OverflowError); the process supervisor
+            # waits in slices, so this one bound serves both modes.
+            raise ValueError(
+                f"timeout must be at most {threading.TIMEOUT_MAX:g} seconds, the longest wait "
+                f"this platform supports (got timeout={timeout!r}); use None for no deadline"
             )
     if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
         raise TypeError(f"args must be a sequence of positional arguments, not {args!r}")

@@ -6,11 +6,15 @@ never block the parent: there is no bare ``Queue.get()`` anywhere, and no helper
 engine itself never forks a multi-threaded parent.
 Children report "ready" and then block on a shared gate pipe; the parent opens the gate (writes
 one byte per worker) once all are ready, or closes it, which every waiting child reads as
-end-of-file, when one of them failed to start.
+end-of-file, when one of them failed to start (or timed out or died before all were ready).
+Results arrive as length-prefixed frames (see :mod:`concur_lab._child`) read in pieces as they
+come, so a child that stalls half-way through sending a large result cannot hold the parent past
+its deadline.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import sys
@@ -25,8 +29,8 @@ import multiprocess
 from multiprocess import connection as mp_connection
 
 from concur_lab import _child
-from concur_lab._excship import ExceptionState, RemoteError, restore_exception
-from concur_lab._outcome import WorkerOutcome
+from concur_lab._excship import ExceptionState, RemoteError, _resolve, restore_exception
+from concur_lab._outcome import WorkerOutcome, WorkerWarning
 from concur_lab._plan import Plan
 from concur_lab._shipping import (
     DeferredPayload,
@@ -44,6 +48,9 @@ _TERM_GRACE = 1.0
 # After a child exits: how long its output pipes may stay open (a grandchild may hold them).
 _DRAIN_GRACE = 0.5
 _READ_SIZE = 65536
+# The longest single wait: selectors cannot wait much more than 24 days at once (poll() takes
+# milliseconds in a C int), so a longer deadline is waited for in slices.
+_MAX_WAIT = 86400.0
 _FORK_WARNING = "use of fork() may lead to deadlocks"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -62,8 +69,14 @@ class _Worker:
             "fault": bytearray(),
         }
         self.ready = False
+        # The child's ("ready", pid, thread ident, thread name).
+        self.ready_info: tuple[Any, ...] = ()
+        # Bytes of the result pipe not yet making up a whole frame.
+        self.pending = bytearray()
         self.reply: tuple[Any, ...] | None = None
         self.start_error: str = ""
+        # Set on the worker whose failed start aborted the others: why, naming it.
+        self.abort_reason: str = ""
         self.exited_at: float | None = None
         self.timed_out = False
         self.killed_how = ""
@@ -191,6 +204,7 @@ def run_processes(plan: Plan) -> list[WorkerOutcome[Any]]:
     method = plan.mode.start_method
     assert method is not None
     ctx = _context(method)
+    plan = dataclasses.replace(plan, warning_filters=_child.picklable_filters())
     if method == "fork":
         payload: bytes | Plan | DeferredPayload = plan
         manifest = Manifest()
@@ -258,6 +272,7 @@ def _start_all(
             worker.close()
             reason = f"worker {worker.index} could not start: {type(exc).__name__}: {exc}"
             worker.start_error = f"could not start: {type(exc).__name__}: {exc}"
+            worker.abort_reason = reason
             for later in workers[worker.index + 1 :]:
                 later.start_error = f"not started because {reason}"
             if isinstance(exc, (KeyboardInterrupt, SystemExit, SendError)):
@@ -275,7 +290,7 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
     started = [w for w in workers if w.process is not None]
     gate_open = False
     gate_closed = False
-    abort_reason = next((w.start_error for w in workers if w.start_error), "")
+    abort_reason = next((w.abort_reason for w in workers if w.abort_reason), "")
     by_object: dict[Any, tuple[_Worker, str]] = {}
     while True:
         by_object.clear()
@@ -298,9 +313,9 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
             if now >= deadline:
                 _expire(plan, [w for w in started if w.alive])
                 continue
-            wait_for = deadline - now
+            wait_for = min(deadline - now, _MAX_WAIT)
         else:
-            wait_for = None
+            wait_for = _MAX_WAIT
         for obj in mp_connection.wait(list(by_object), wait_for):
             worker, what = by_object[obj]
             if what == "exit":
@@ -321,8 +336,15 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
                     if worker is failed or worker.start_error:
                         continue
                     worker.start_error = f"start aborted because {abort_reason}"
+            elif any(w.timed_out or w.exited_at is not None for w in started):
+                # The deadline passed (or a worker died) while others were still getting ready:
+                # nobody is left to start together with; closing lets the living ones end.
+                gate_w.close()
+                gate_closed = True
             elif all(w.ready for w in started):
-                os.write(gate_w.fileno(), b"g" * len(started))
+                # BrokenPipeError: every reader is gone already; their outcomes say why.
+                with suppress(BrokenPipeError):
+                    os.write(gate_w.fileno(), b"g" * len(started))
                 gate_open = True
 
 
@@ -335,12 +357,28 @@ def _failed_before_ready(worker: _Worker) -> bool:
 
 
 def _receive(worker: _Worker) -> None:
+    """Read what the result pipe has now; handle every message completed by it."""
     try:
-        data = worker.result.recv_bytes()
-    except (EOFError, OSError):
+        chunk = os.read(worker.result.fileno(), _READ_SIZE)
+    except OSError:
+        chunk = b""
+    if not chunk:
         worker.result.close()
         worker.result = None
         return
+    pending = worker.pending
+    pending += chunk
+    header = _child.FRAME_HEADER.size
+    while len(pending) >= header:
+        (size,) = _child.FRAME_HEADER.unpack_from(pending)
+        if len(pending) < header + size:
+            return
+        data = bytes(pending[header : header + size])
+        del pending[: header + size]
+        _handle(worker, data)
+
+
+def _handle(worker: _Worker, data: bytes) -> None:
     try:
         message = pickle.loads(data)
     except Exception as exc:
@@ -349,9 +387,11 @@ def _receive(worker: _Worker) -> None:
             "unreadable",
             f"the parent could not unpickle what the worker sent: {type(exc).__name__}: {exc}",
             None,
+            {},
         )
     if message[0] == "ready":
         worker.ready = True
+        worker.ready_info = tuple(message)
     else:
         worker.reply = message
 
@@ -371,12 +411,15 @@ def _read_stream(worker: _Worker, name: str) -> None:
 
 def _expire(plan: Plan, alive: list[_Worker]) -> None:
     """At the deadline: dump each live child's stack, then terminate it, then kill it."""
+    signalled = []
     for worker in alive:
         worker.timed_out = True
-        if worker.ready:
+        if worker.ready and _child.DUMP_SIGNAL is not None:
             with suppress(OSError):
                 os.kill(worker.process.pid, _child.DUMP_SIGNAL)
-    _drain_faults(alive, _DUMP_GRACE)
+                signalled.append(worker)
+    # Only a signalled child can answer with a stack: do not wait for the others.
+    _drain_faults(signalled, _DUMP_GRACE)
     for worker in alive:
         if worker.process.is_alive():
             worker.process.terminate()
@@ -439,16 +482,31 @@ def _worker_stack(dump: str) -> str:
     return "\n".join(kept) + ("\n" if kept else "")
 
 
+def _warning(
+    ref: tuple[str, str] | None, message: str, filename: str, lineno: int
+) -> WorkerWarning:
+    category: Any = None
+    if ref is not None:
+        module = sys.modules.get("__main__" if ref[0] == "__mp_main__" else ref[0])
+        category = _resolve(module, ref[1]) if module is not None else None
+    if not (isinstance(category, type) and issubclass(category, Warning)):
+        category = UserWarning
+    return WorkerWarning(category, message, filename, lineno)
+
+
 def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
     outcome: WorkerOutcome[Any] = WorkerOutcome(worker.index, plan.n, plan.mode)
     outcome.stdout, outcome.stderr = _text(worker.data["out"]), _text(worker.data["err"])
     fault = _text(worker.data["fault"])
     if worker.process is not None:
         outcome.pid, outcome.exitcode = worker.pid, worker.exitcode
-        outcome.thread_name = "MainThread"
+    if worker.ready_info:
+        _, outcome.pid, outcome.thread_ident, outcome.thread_name = worker.ready_info
     reply = worker.reply
     if reply is not None and reply[0] == "done":
-        _, status, value, times = reply
+        _, status, value, times, info = reply
+        outcome.warnings = tuple(_warning(*record) for record in info.get("warnings", ()))
+        outcome.leaked_threads = tuple(info.get("leaked_threads", ()))
         if times is not None:
             outcome.started, outcome.finished, outcome.cpu_time = times
         if status == "ok":

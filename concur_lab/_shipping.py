@@ -31,6 +31,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 import dill
+from multiprocess import context as mp_context
 from multiprocess.reduction import ForkingPickler
 
 __all__ = [
@@ -287,6 +288,54 @@ def _closure_culprit(function: object) -> str:
     return ""
 
 
+def _fd_carrying_types() -> tuple[type, ...]:
+    """Types whose multiprocess reducer hands a file descriptor or handle to the receiver.
+
+    Pickled while a child is being started, the descriptor travels with that child. Pickled at
+    any other time, multiprocess serves it from a background "resource sharer" thread, once,
+    to whoever asks first: a payload pickled once for several children then fails in all but
+    one, and the thread stays (making every later fork warn about threads).
+    """
+    # Only from modules already imported: no such object exists otherwise, and importing one
+    # here (inside a pytester in-process run, say, whose sys.modules snapshot then drops it)
+    # would leave two copies of a multiprocess module whose reducers no longer match.
+    found: list[type] = []
+    for module_name, names in (
+        ("socket", ("socket",)),
+        ("multiprocess.connection", ("Connection", "PipeConnection")),
+        ("multiprocess.heap", ("Arena",)),
+    ):
+        module = sys.modules.get(module_name)
+        for name in names:
+            cls = getattr(module, name, None)
+            if isinstance(cls, type):
+                found.append(cls)
+    return tuple(found)
+
+
+def _refuse_outside_start(obj: object) -> Any:
+    raise RuntimeError(
+        f"{type(obj).__name__} objects are sent to each worker process as it starts "
+        "(they should only be shared between processes through inheritance)"
+    )
+
+
+def _pickle(payload: object) -> bytes:
+    """Pickle with multiprocess's reducers, deferring descriptor-carrying ones to a child's start.
+
+    multiprocess's pickler: dill plus its reducers for connections, shared memory arenas and the
+    like, which plain dill does not know.
+    """
+    buffer = io.BytesIO()
+    pickler = ForkingPickler(buffer, dill.HIGHEST_PROTOCOL)
+    if mp_context.get_spawning_popen() is None:
+        for cls in _fd_carrying_types():
+            if cls in pickler.dispatch_table:
+                pickler.dispatch_table[cls] = _refuse_outside_start
+    pickler.dump(payload)
+    return buffer.getvalue()
+
+
 def dumps_payload(
     payload: object,
     *,
@@ -302,10 +351,12 @@ def dumps_payload(
         cannot be pickled, and the modes that would accept it.
     """
     try:
-        # multiprocess's pickler: dill plus its reducers for connections, shared memory arenas
-        # and the like, which plain dill does not know.
-        data = bytes(ForkingPickler.dumps(payload, dill.HIGHEST_PROTOCOL))
+        data = _pickle(payload)
     except Exception as exc:
+        if isinstance(exc, RuntimeError) and "through inheritance" in str(exc):
+            # Not a failure: the caller pickles again per child (DeferredPayload), so finding
+            # the culprit (pickling every argument once more) would be wasted work.
+            raise SendError(f"{exc} (pickled per child at its start)") from exc
         culprit = _find_culprit(target, args, kwargs, worker_args)
         what, obj = culprit if culprit is not None else ("the target or its arguments", payload)
         detail = _closure_culprit(obj) if what == "the target" else ""
@@ -326,7 +377,8 @@ def needs_inheritance(error: SendError) -> bool:
     """Whether *error* came from an object multiprocess only lets a child inherit.
 
     Locks, semaphores, barriers, events and ``Value``/``Array`` refuse to pickle outside of a
-    process start ("should only be shared between processes through inheritance").
+    process start ("should only be shared between processes through inheritance"), and so,
+    here, do connections, sockets and raw shared memory (see :func:`_fd_carrying_types`).
     """
     cause = error.__cause__
     return isinstance(cause, RuntimeError) and "through inheritance" in str(cause)
