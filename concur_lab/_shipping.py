@@ -360,11 +360,17 @@ def dumps_payload(
         culprit = _find_culprit(target, args, kwargs, worker_args)
         what, obj = culprit if culprit is not None else ("the target or its arguments", payload)
         detail = _closure_culprit(obj) if what == "the target" else ""
+        if "thread-mode SharedCounter" in str(exc):
+            # 'fork' would accept it, but each child would count into its own copy.
+            advice = "Use it in thread mode, or create SharedCounter('process') for processes."
+        else:
+            advice = (
+                "Thread mode and process mode with the 'fork' start method accept it, "
+                "because they do not pickle it."
+            )
         raise SendError(
             f"cannot send {what} ({_describe(obj)}) to a process started with "
-            f"{start_method!r}: {type(exc).__name__}: {exc}{detail}. "
-            "Thread mode and process mode with the 'fork' start method accept it, "
-            "because they do not pickle it.",
+            f"{start_method!r}: {type(exc).__name__}: {exc}{detail}. {advice}",
             what=what,
             obj_type=type(obj).__name__,
         ) from exc

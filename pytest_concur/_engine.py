@@ -15,6 +15,7 @@ from concur_lab import (
     default_start_method,
     map_workers,
     raise_for_outcomes,
+    reemit_warnings,
     run_outcomes,
     run_workers,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "make_counter",
     "map_workers",
     "raise_for_outcomes",
+    "reemit_warnings",
     "run_outcomes",
     "run_workers",
 ]

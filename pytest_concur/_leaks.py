@@ -42,9 +42,11 @@ class Leak:
 
     threads: list[threading.Thread] = field(default_factory=list)
     processes: list[tuple[int, str]] = field(default_factory=list)
+    #: Threads a process worker's target left running, as "'name' in <worker label>".
+    in_workers: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.threads or self.processes)
+        return bool(self.threads or self.processes or self.in_workers)
 
 
 def _children_from_proc() -> set[int] | None:
@@ -209,6 +211,8 @@ def describe_leak(leak: Leak, nodeid: str) -> str:
         lines.append(f"  {kind} {thread.name!r} (ident {thread.ident}) is still alive")
     for pid, command in leak.processes:
         lines.append(f"  child process {pid} ({command}) was still running: killed")
+    for where in leak.in_workers:
+        lines.append(f"  thread {where} was still alive when the test body returned: ended")
     lines.append(
         "Join every thread and process a test starts (with a timeout), or use spawn_workers, "
         "which always does."

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 import pytest
 
 from pytest_concur._collect import item_kind, settings_for
-from pytest_concur._engine import Mode, SendError, WorkerOutcome, run_outcomes
+from pytest_concur._engine import Mode, SendError, WorkerOutcome, reemit_warnings, run_outcomes
 
 __all__ = [
     "HEADLINE_KEY",
@@ -99,16 +99,6 @@ def _exception_line(error: BaseException) -> str:
     text = str(error).strip()
     first = text.splitlines()[0] if text else ""
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
-
-
-def _with_stack(outcome: WorkerOutcome[Any]) -> BaseException:
-    error = outcome.error
-    assert error is not None
-    if outcome.stack and outcome.stack not in str(error):
-        # A hang or crash is diagnosed by where the worker was; keep that next to the failure.
-        with contextlib.suppress(AttributeError, TypeError):
-            error.add_note(f"stack of {outcome.label}:\n{outcome.stack.rstrip()}")
-    return error
 
 
 def failure_headline(outcomes: Sequence[WorkerOutcome[Any]]) -> str | None:
@@ -203,7 +193,8 @@ def raise_for_test(outcomes: Sequence[WorkerOutcome[Any]]) -> None:
         lines += [f"  worker {o.index} {verb}: {o.exception}" for o in partial]
         errors.append(PartialOutcomeError("\n".join(lines)))
     target_raised = [o for o in failed if o.status == "raised" and o not in partial]
-    errors += [_with_stack(o) for o in failed if o not in partial]
+    # A crash's or hang's error already carries the worker's stack as a note.
+    errors += [o.error for o in failed if o not in partial and o.error is not None]
     if not target_raised:
         # Crashes, hangs, failed starts and partial skips have no traceback in the test's code:
         # the plugin's own frames would only hide the message and the worker's stack.
@@ -259,6 +250,9 @@ def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
     if headline is not None:
         pyfuncitem.stash[HEADLINE_KEY] = headline
     add_output_sections(pyfuncitem, outcomes)
+    # Process workers record their warnings under this test's filters; issued again here they
+    # reach pytest's warnings summary (thread workers' warnings went there directly).
+    reemit_warnings(outcomes)
     if any(o.ok and o.value is not None for o in outcomes):
         warnings.warn(
             pytest.PytestReturnNotNoneWarning(

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from pytest_concur._engine import Mode, WorkerOutcome, raise_for_outcomes, run_outcomes
+from pytest_concur._engine import (
+    Mode,
+    WorkerOutcome,
+    raise_for_outcomes,
+    reemit_warnings,
+    run_outcomes,
+)
 
 __all__ = ["WorkerSpawner"]
 
@@ -71,6 +77,9 @@ class WorkerSpawner:
         :param worker_args: One tuple of extra positional arguments per worker.
         :returns: One :class:`concur_lab.WorkerOutcome` per worker, in worker order.
         :raises concur_lab.SendError: If *target* or an argument cannot reach process workers.
+        :raises Warning: If the test's warning filters turn a warning a process worker recorded
+            into an error (warnings are issued again in the test, see
+            :func:`concur_lab.reemit_warnings`).
         """
         if n is None and worker_args is None:
             n = self.workers
@@ -84,6 +93,9 @@ class WorkerSpawner:
             timeout=self._timeout(timeout),
         )
         self.history.extend(outcomes)
+        # What process workers warned, issued again here under the test's filters, so that
+        # pytest's warnings summary shows it as it shows thread workers' warnings.
+        reemit_warnings(outcomes)
         return outcomes
 
     def __call__(

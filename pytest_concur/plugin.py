@@ -161,13 +161,13 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     # Thread objects, not idents: once a kept thread has ended, a new one may reuse its ident.
     kept_idents = {t.ident for t in kept.threads if t.is_alive() and t.ident is not None}
     before = Snapshot(snapshot.threads | kept_idents, snapshot.children | kept.children)
-    hung: list[WorkerOutcome[Any]] = []
+    ran: list[WorkerOutcome[Any]] = []
     if OUTCOMES_KEY in item.stash:
         own: list[WorkerOutcome[Any]] = item.stash[OUTCOMES_KEY]
-        hung += own
+        ran += own
     for spawner in item.stash.get(_SPAWNERS_KEY, []):
-        hung += spawner.history
-    hung = [o for o in hung if o.status == "timed_out"]
+        ran += spawner.history
+    hung = [o for o in ran if o.status == "timed_out"]
     interrupted = item.stash.get(INTERRUPTED_KEY, frozenset())
     leak = find_leaks(
         before,
@@ -177,9 +177,20 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         ],
         reported_pids=[o.pid for o in hung if o.pid is not None and o.mode.kind == "process"],
     )
+    # A process worker ends at once when its target leaves threads running (they would hold
+    # it until the deadline); the outcome names them, and they are this test's leak too.
+    leak.in_workers += [
+        f"{_quoted_thread(name)} in {o.label}" for o in ran for name in o.leaked_threads
+    ]
     if leak:
         fail_plainly(describe_leak(leak, item.nodeid))
     return result
+
+
+def _quoted_thread(name: str) -> str:
+    # The engine marks daemon threads by appending " (daemon)" to the name it reports.
+    base, daemon, _ = name.partition(" (daemon)")
+    return f"{base!r}{daemon}"
 
 
 @pytest.hookimpl(wrapper=True)

@@ -28,7 +28,14 @@ from filelock import FileLock
 import concur_lab
 import concur_lab._counter as counter_module
 import concur_lab._process_counter as process_module
-from concur_lab import ModeError, SharedCounter, available_start_methods, run_outcomes, run_workers
+from concur_lab import (
+    ModeError,
+    SendError,
+    SharedCounter,
+    available_start_methods,
+    run_outcomes,
+    run_workers,
+)
 from concur_lab._counter_file import SIZE
 from concur_lab._robust_mutex import PTHREAD
 
@@ -716,6 +723,15 @@ def test_send_error_names_the_public_class(method: str) -> None:
     with SharedCounter("thread") as counter, pytest.raises(Exception) as caught:  # noqa: PT011
         run_workers(_increment_n, 1, mode=f"process:{method}", args=(counter, 1), timeout=DEADLINE)
     assert "(a SharedCounter)" in str(caught.value)
+
+
+@pytest.mark.parametrize("method", [m for m in START_METHODS if m != "fork"])
+def test_send_error_does_not_recommend_fork(method: str) -> None:
+    """Sending a thread-mode counter advises process mode, not fork (whose copy counts alone)."""
+    with SharedCounter("thread") as counter, pytest.raises(SendError) as caught:
+        run_workers(_increment_n, 1, mode=f"process:{method}", args=(counter, 1), timeout=DEADLINE)
+    assert "SharedCounter('process')" in str(caught.value)
+    assert "'fork' start method accept" not in str(caught.value)
 
 
 def test_imports_without_posix_modules() -> None:

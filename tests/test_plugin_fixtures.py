@@ -368,3 +368,24 @@ def test_timed_out_spawned_thread_is_not_reported_again(pytester: pytest.Pyteste
         """
     )
     run(pytester, "thread").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_spawn_workers_warnings_reach_the_summary(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """What spawned workers warn shows in pytest's warnings summary, in every mode."""
+    pytester.makepyfile(
+        """
+        import warnings
+
+        def warn():
+            warnings.warn("from a worker", UserWarning)
+
+        def test_x(spawn_workers):
+            spawn_workers(warn, n=2)
+        """
+    )
+    result = run(pytester, mode, method, "-W", "default")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*warnings summary*", "*UserWarning: from a worker*"])

@@ -524,3 +524,57 @@ def test_marker_start_method_reaches_workers(pytester: pytest.Pytester) -> None:
         """
     )
     run(pytester, "process", "fork").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_worker_warning_reaches_the_summary(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """A warning issued in a worker shows in pytest's warnings summary, in every mode."""
+    pytester.makepyfile(
+        "import warnings, pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n"
+        "    warnings.warn('careful now', UserWarning)\n"
+    )
+    result = run(pytester, mode, method, "-W", "default")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*warnings summary*", "*UserWarning: careful now*"])
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+@pytest.mark.parametrize(
+    "how",
+    [("-W", "error::UserWarning"), ("-o", "filterwarnings=error::UserWarning")],
+    ids=["option", "ini"],
+)
+def test_warning_filter_error_fails_workers(
+    pytester: pytest.Pytester, mode: str, method: str, how: tuple[str, str]
+) -> None:
+    """A filter that makes a warning an error fails the test in every mode, not only threads."""
+    pytester.makepyfile(
+        "import warnings, pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n"
+        "    warnings.warn('careful now', UserWarning)\n"
+    )
+    result = run(pytester, mode, method, *how)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*UserWarning: careful now*"])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_thread_left_in_process_worker_is_a_leak(pytester: pytest.Pytester, method: str) -> None:
+    """A thread a process worker leaves running errors at teardown, without waiting it out."""
+    pytester.makepyfile(
+        """
+        import threading, time
+        import pytest
+
+        @pytest.mark.concur(workers=2, timeout=30)
+        def test_x():
+            threading.Thread(target=time.sleep, args=(600,), name="lingering").start()
+        """
+    )
+    result = run(pytester, "process", method)
+    result.assert_outcomes(passed=1, errors=1)
+    # "passed": the workers were not held until the deadline, which would have failed the test.
+    result.stdout.fnmatch_lines(
+        ["*thread 'lingering' in worker 0 of 2 (process[[]*", "*thread 'lingering' in worker 1*"]
+    )
