@@ -31,6 +31,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "sphinx_copybutton",
     "concur_docs",
+    "concur_bench",
 ]
 
 # demos/ holds one two-line page per demo, filled in by a directive at build time (see

@@ -281,3 +281,47 @@ def test_the_build_writes_nothing_into_the_source_tree(html: tuple[Path, str]) -
         and path.stat().st_mtime >= started
     ]
     assert touched == []
+
+
+def _bench_extension() -> ModuleType:
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        return importlib.import_module("concur_bench")
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+
+
+def test_benchmark_section_stops_at_the_next_heading_of_its_level() -> None:
+    """A report section keeps its sub-sections and ends where its sibling begins."""
+    text = "# T\n## 1. A\na\n### 1b. B\nb\n## 2. C\nc\n"
+    heading, lines = _bench_extension().report_section(text, "1. ")
+    assert heading == "1. A"
+    assert lines == ["a", "### 1b. B", "b"]
+
+
+def test_benchmark_markdown_table_becomes_a_list_table() -> None:
+    """Pipe tables become list-tables; `code` becomes reST code; empty cells stay cells."""
+    rest = _bench_extension().markdown_to_rest(
+        ["| a | `b` |", "|---|---:|", "| 1 |  |", "plain `x` text"]
+    )
+    assert rest == [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - a",
+        "     - ``b``",
+        "   * - 1",
+        "     - \\ ",
+        "",
+        "plain ``x`` text",
+    ]
+
+
+def test_performance_page_shows_every_report_section() -> None:
+    """Each numbered section of the committed benchmark report is shown on the page."""
+    report = (DOCS.parent / "benchmarks" / "results" / "latest.md").read_text(encoding="utf-8")
+    page = (DOCS / "performance.rst").read_text(encoding="utf-8")
+    numbered = re.findall(r"^## (\d+)\. ", report, flags=re.MULTILINE)
+    assert numbered
+    for number in numbered:
+        assert f".. benchmark-report:: {number}. " in page
