@@ -226,10 +226,10 @@ def test_every_demo_has_a_page_with_both_modes(html: tuple[Path, str]) -> None:
         assert ">process[" in text, f"{demo.slug}: no process-mode column"
 
 
-def _extension() -> ModuleType:
+def _extension(name: str = "concur_docs") -> ModuleType:
     sys.path.insert(0, str(DOCS / "_ext"))
     try:
-        return importlib.import_module("concur_docs")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(DOCS / "_ext"))
 
@@ -283,25 +283,17 @@ def test_the_build_writes_nothing_into_the_source_tree(html: tuple[Path, str]) -
     assert touched == []
 
 
-def _bench_extension() -> ModuleType:
-    sys.path.insert(0, str(DOCS / "_ext"))
-    try:
-        return importlib.import_module("concur_bench")
-    finally:
-        sys.path.remove(str(DOCS / "_ext"))
-
-
 def test_benchmark_section_stops_at_the_next_heading_of_its_level() -> None:
     """A report section keeps its sub-sections and ends where its sibling begins."""
     text = "# T\n## 1. A\na\n### 1b. B\nb\n## 2. C\nc\n"
-    heading, lines = _bench_extension().report_section(text, "1. ")
+    heading, lines = _extension("concur_bench").report_section(text, "1. ")
     assert heading == "1. A"
     assert lines == ["a", "### 1b. B", "b"]
 
 
 def test_benchmark_markdown_table_becomes_a_list_table() -> None:
     """Pipe tables become list-tables; `code` becomes reST code; empty cells stay cells."""
-    rest = _bench_extension().markdown_to_rest(
+    rest = _extension("concur_bench").markdown_to_rest(
         ["| a | `b` |", "|---|---:|", "| 1 |  |", "plain `x` text"]
     )
     assert rest == [
