@@ -55,15 +55,19 @@ def test_hung_worker_fails_at_timeout_with_stack(
     assert "All traceback entries are hidden" not in output
 
 
-def test_hung_process_is_killed(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("method", METHODS)
+def test_hung_process_is_killed(pytester: pytest.Pytester, method: str) -> None:
     """The hung worker process is gone once the test has failed."""
+    # The deadline includes starting the worker: under forkserver and spawn a server or a new
+    # interpreter first (forkserver is the default from Python 3.14).
+    timeout = 1 if method == "fork" else 5
     pytester.makepyfile(
         """
         import os, time
         import pytest
         from concur_lab import worker_index
 
-        @pytest.mark.concur(workers=1, timeout=1)
+        @pytest.mark.concur(workers=1, timeout=TIMEOUT)
         def test_hang():
             with open("worker.pid", "w") as f:
                 f.write(str(os.getpid()))
@@ -72,9 +76,11 @@ def test_hung_process_is_killed(pytester: pytest.Pytester) -> None:
         def test_gone():
             pid = int(open("worker.pid").read())
             assert not os.path.exists(f"/proc/{pid}")
-        """
+        """.replace("TIMEOUT", str(timeout))
     )
-    result = pytester.runpytest_subprocess("--concur-mode=process", timeout=120)
+    result = pytester.runpytest_subprocess(
+        "--concur-mode=process", f"--concur-start-method={method}", timeout=120
+    )
     result.assert_outcomes(failed=1, passed=1)
 
 
