@@ -28,7 +28,7 @@ from concur_lab._counter_file import (
 )
 from concur_lab._int64 import as_int, check_int64, overflow
 from concur_lab._modes import Mode
-from concur_lab._robust_mutex import PTHREAD, lock_failed
+from concur_lab._robust_mutex import PTHREAD, acquire_contended
 
 if sys.platform != "win32":
     from fcntl import LOCK_EX, LOCK_SH, LOCK_UN, flock
@@ -37,7 +37,7 @@ __all__ = ["ProcessCounter", "attach"]
 
 # Bound once: the increment path looks them up as module globals (cheap, cached).
 if PTHREAD is not None:
-    _mutex_lock = PTHREAD.lock
+    _mutex_trylock = PTHREAD.trylock
     _mutex_unlock = PTHREAD.unlock
 # The lock backing new process-mode counters; tests switch it to cover both.
 _DEFAULT_BACKEND: str | None = (
@@ -191,9 +191,9 @@ class MutexCounter(ProcessCounter):
         if by.__class__ is not int:
             by = as_int(by, "increment(by=...)")
         mutex = self._mutex
-        code = _mutex_lock(mutex)
+        code = _mutex_trylock(mutex)
         if code:
-            lock_failed(code, mutex)
+            acquire_contended(code, mutex)
         try:
             if self._tag.value != TAG_MUTEX:
                 raise ValueError(self._gone_message())
@@ -210,9 +210,9 @@ class MutexCounter(ProcessCounter):
     @property
     def value(self) -> int:
         mutex = self._mutex
-        code = _mutex_lock(mutex)
+        code = _mutex_trylock(mutex)
         if code:
-            lock_failed(code, mutex)
+            acquire_contended(code, mutex)
         try:
             tag, value = self._tag.value, self._cell.value
         finally:
@@ -224,9 +224,9 @@ class MutexCounter(ProcessCounter):
     def reset(self, value: int = 0) -> None:
         new = check_int64(as_int(value, "reset(value=...)"), "reset(value=...)")
         mutex = self._mutex
-        code = _mutex_lock(mutex)
+        code = _mutex_trylock(mutex)
         if code:
-            lock_failed(code, mutex)
+            acquire_contended(code, mutex)
         try:
             if self._tag.value != TAG_MUTEX:
                 raise ValueError(self._gone_message())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import gc
 import operator
 import os
 import pickle
+import platform
 import random
 import signal
 import stat
@@ -490,6 +492,54 @@ def test_sigkill_while_looping(method: str, make_counter: Callable[[str], Shared
     completed = done.value
     assert completed >= 500
     assert 9000 + completed <= counter.value <= 9000 + completed + 1
+
+
+_FUTEX_WAITERS = 0x80000000  # glibc: the lock word's "somebody sleeps on me" bit
+
+
+def _hold_then_free_without_waking(counter: SharedCounter, holding: Any, free: Any) -> None:
+    assert PTHREAD is not None
+    assert isinstance(counter, process_module.MutexCounter)
+    assert PTHREAD.lock(counter._mutex) == 0
+    holding.set()
+    assert free.wait(DEADLINE)
+    # What a waiter SIGKILLed right after being woken leaves behind: a free mutex, a sleeper.
+    ctypes.c_uint32.from_address(counter._mutex).value = 0
+    os._exit(0)
+
+
+def _asleep_on_a_futex(pid: int) -> bool:
+    with open(f"/proc/{pid}/wchan") as wchan:
+        return "futex" in wchan.read()
+
+
+@pytest.mark.skipif(
+    PTHREAD is None or platform.libc_ver()[0] != "glibc" or "fork" not in START_METHODS,
+    reason="needs glibc's robust mutex (its lock word layout) and fork",
+)
+def test_waiter_whose_wake_up_was_lost_still_counts(
+    monkeypatch: pytest.MonkeyPatch, make_counter: Callable[[str], SharedCounter]
+) -> None:
+    """A waiter asleep on a mutex that was freed without waking it still gets the mutex."""
+    monkeypatch.setattr(process_module, "_DEFAULT_BACKEND", "mutex")
+    counter = make_counter("process:fork")
+    assert isinstance(counter, process_module.MutexCounter)
+    ctx = multiprocess.get_context("fork")
+    holding, free = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_then_free_without_waking, args=(counter, holding, free))
+    holder.start()
+    assert holding.wait(DEADLINE)
+    waiter = ctx.Process(target=_increment_n, args=(counter, 1))
+    waiter.start()
+    lock_word = ctypes.c_uint32.from_address(counter._mutex)
+    deadline = time.monotonic() + DEADLINE
+    while not (lock_word.value & _FUTEX_WAITERS and _asleep_on_a_futex(waiter.pid)):
+        assert time.monotonic() < deadline, "the waiter never went to sleep on the mutex"
+        time.sleep(0.001)
+    free.set()
+    _join_all([holder, waiter])
+    assert [holder.exitcode, waiter.exitcode] == [0, 0]
+    assert counter.value == 1
 
 
 def test_crash_in_engine_worker_leaves_counter_usable(
