@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _processes import MODES, PROCESS_MODES, SPAWNING, child_processes
 
 import concur_lab
 from concur_lab import (
@@ -29,28 +30,6 @@ from concur_lab import (
     worker_index,
 )
 
-MODES = ["thread", *(f"process:{m}" for m in concur_lab.available_start_methods())]
-PROCESS_MODES = [m for m in MODES if m != "thread"]
-SPAWNING = [m for m in PROCESS_MODES if m != "process:fork"]
-
-
-def _children() -> list[tuple[int, str]]:
-    """Direct children of this process, zombies included, as (pid, state)."""
-    me = os.getpid()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == me:
-            found.append((int(entry), fields[0]))
-    return found
-
 
 @pytest.fixture(autouse=True)
 def _no_leaks() -> Iterator[None]:
@@ -59,7 +38,7 @@ def _no_leaks() -> Iterator[None]:
     yield
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not [t.name for t in leftover if t.name.startswith("concur-worker")]
-    children = [c for c in _children() if c[1] == "Z"]
+    children = [c for c in child_processes() if c[1] == "Z"]
     assert not children, f"zombie children: {children}"
 
 

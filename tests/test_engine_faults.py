@@ -18,6 +18,7 @@ from typing import Any
 
 import multiprocess
 import pytest
+from _processes import MODES, PROCESS_MODES, SPAWNING, child_processes
 
 import concur_lab
 from concur_lab import (
@@ -29,39 +30,18 @@ from concur_lab import (
     worker_index,
 )
 
-MODES = ["thread", *(f"process:{m}" for m in concur_lab.available_start_methods())]
-PROCESS_MODES = [m for m in MODES if m != "thread"]
-SPAWNING = [m for m in PROCESS_MODES if m != "process:fork"]
-
-
-def _live_children() -> list[int]:
-    """Direct children of this process that are not zombies."""
-    me = os.getpid()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me:
-            found.append(int(entry))
-    return found
-
 
 @pytest.fixture(autouse=True)
 def _no_leaks() -> Iterator[None]:
     """Fail a test that leaves a worker thread, a resource-sharer thread or a worker process."""
     before_threads = set(threading.enumerate())
-    before_children = set(_live_children())
+    before_children = {pid for pid, state in child_processes() if state != "Z"}
     yield
     # Worker threads, and multiprocess's resource-sharer thread ("Thread-N (_serve)").
     leftover = [t.name for t in threading.enumerate() if t not in before_threads and t.is_alive()]
     assert not leftover, leftover
     # The fork server and the resource tracker may start during a test and stay.
-    for pid in set(_live_children()) - before_children:
+    for pid in {pid for pid, state in child_processes() if state != "Z"} - before_children:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
         assert "forkserver" in cmdline or "resource_tracker" in cmdline, cmdline
