@@ -51,7 +51,11 @@ FRAME_HEADER = struct.Struct("!Q")
 
 
 class WorkerPipes:
-    """The write ends a child reports through, and the read end of the start gate."""
+    """The write ends a child reports through, and the read end of the start gate.
+
+    Each is a ``multiprocess`` connection (which pickles for ``spawn`` and ``forkserver``) or,
+    under ``fork``, a bare descriptor the child inherits.
+    """
 
     def __init__(self, result: Any, out: Any, err: Any, fault: Any, gate: Any) -> None:
         self.result = result
@@ -78,8 +82,19 @@ def _write_frame(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _send(conn: Any, message: object) -> None:
-    _write_frame(conn.fileno(), dumps_message(message))
+def _send(fd: int, message: object) -> None:
+    _write_frame(fd, dumps_message(message))
+
+
+def _fileno(end: Any) -> int:
+    return end if isinstance(end, int) else int(end.fileno())
+
+
+def _close(end: Any) -> None:
+    if isinstance(end, int):
+        os.close(end)
+    else:
+        end.close()
 
 
 def picklable_filters() -> tuple[tuple[Any, ...], ...]:
@@ -150,9 +165,9 @@ def _recorded(caught: Sequence[warnings.WarningMessage]) -> list[tuple[Any, ...]
     return records
 
 
-def _redirect(conn: Any, fd: int, name: str) -> None:
-    os.dup2(conn.fileno(), fd)
-    conn.close()
+def _redirect(end: Any, fd: int, name: str) -> None:
+    os.dup2(_fileno(end), fd)
+    _close(end)
     stream = io.TextIOWrapper(
         io.FileIO(fd, "w", closefd=False),
         encoding="utf-8",
@@ -180,18 +195,19 @@ def main(
     """Run worker *index* of the plan in *payload* and report through *pipes*."""
     for fd in inherited_fds:
         # Under fork the child inherits the parent's end of the gate: keep it open and an
-        # aborted start would never reach this worker as end-of-file.
+        # aborted start would never reach this worker as end-of-file. Likewise the write ends
+        # of the workers forked after this one: their pipes would stay open until it exits.
         with suppress(OSError):
             os.close(fd)
     _redirect(pipes.out, 1, "stdout")
     _redirect(pipes.err, 2, "stderr")
-    fault_fd = pipes.fault.fileno()
+    fault_fd = _fileno(pipes.fault)
     faulthandler.enable(file=fault_fd, all_threads=True)
     if _CAN_DUMP and DUMP_SIGNAL is not None:
         register = faulthandler.register  # type: ignore[attr-defined,unused-ignore]
         register(DUMP_SIGNAL, file=fault_fd, all_threads=True, chain=False)
     _set_process_worker(index)
-    result = pipes.result
+    result = _fileno(pipes.result)
     try:
         if isinstance(payload, Plan):
             plan = payload
@@ -205,7 +221,7 @@ def main(
         return
     thread = threading.current_thread()
     _send(result, ("ready", os.getpid(), thread.ident, thread.name))
-    if not os.read(pipes.gate.fileno(), 1):
+    if not os.read(_fileno(pipes.gate), 1):
         _send(result, ("aborted",))
         return
     before = set(threading.enumerate())
@@ -241,7 +257,7 @@ def main(
             obj_type=type(value).__name__,
         )
         data = dumps_message(("done", "raised", capture_exception(error), times, info))
-    _write_frame(result.fileno(), data)
+    _write_frame(result, data)
     if any(not t.daemon for t in leaked):
         # Exiting normally would join them first: the parent would wait until its deadline.
         # The outcome names them instead, and the process ends now.

@@ -498,3 +498,33 @@ def test_fork_server_keeps_the_callers_preloads(pytester: pytest.Pytester) -> No
     result = pytester.run(sys.executable, str(script), timeout=120)
     assert result.ret == 0, result.stderr.str()
     assert "[(True, True)]" in result.stdout.lines
+
+
+def _write_pipes() -> set[str]:
+    """The pipes this process holds a write end of, as "pipe:[inode]" (Linux /proc)."""
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+            with open(f"/proc/self/fdinfo/{name}") as info:
+                flags = int(info.read().split("flags:")[1].split()[0], 8)
+        except (OSError, IndexError):
+            continue
+        if target.startswith("pipe:") and flags & os.O_ACCMODE == os.O_WRONLY:
+            found.add(target)
+    return found
+
+
+def _output_pipes_and_write_pipes() -> tuple[set[str], set[str]]:
+    return {os.readlink("/proc/self/fd/1"), os.readlink("/proc/self/fd/2")}, _write_pipes()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fdinfo"), reason="needs Linux /proc")
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_workers_hold_no_other_workers_pipes(mode: str) -> None:
+    """No worker holds another worker's output pipes open, so each reaches end-of-file alone."""
+    found = run_workers(_output_pipes_and_write_pipes, 4, mode=mode)
+    for index, (output, _) in enumerate(found):
+        assert len(output) == 2 and all(pipe.startswith("pipe:") for pipe in output)
+        holders = [other for other, (_, held) in enumerate(found) if output & held]
+        assert holders == [index], f"worker {index}'s stdout/stderr are held by {holders}"
