@@ -67,7 +67,8 @@ def _header(info: Mapping[str, Any], preset: str) -> list[str]:
         f"- Date: {info['date_utc']}; preset: `{preset}`",
         f"- Machine: {info['cores']} cores ({info['usable_cores']} usable), {info['cpu']}, "
         f"{info['os']}; load average at start: {load}",
-        f"- Python: {info['python']} (GIL {'enabled' if info['gil_enabled'] else 'disabled'})",
+        f"- Python: {info['python']} (GIL {'enabled' if info['gil_enabled'] else 'disabled'}); "
+        f"bytecode: {info.get('bytecode', 'as found')}",
         f"- Packages: {packages}",
         "",
         "Every comparison was measured in this run, interleaved (A B A B ..., the order rotating "
