@@ -20,6 +20,7 @@ import importlib.util
 import io
 import marshal
 import os
+import pickle
 import sys
 import sysconfig
 import types
@@ -86,6 +87,21 @@ class Manifest:
 
     modules: tuple[ModuleEntry, ...] = ()
     assertions: Mapping[str, Any] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # multiprocess pickles a child's arguments with dill's pure-Python pickler, which took
+        # ~0.36 ms per child for a five-module manifest; the C pickler takes ~0.013 ms. It
+        # holds only strings, bytes and ModuleEntry (importable by name), and the assertion
+        # settings, which are plain values; anything unexpected there falls back to dill.
+        fields = (self.modules, self.assertions)
+        try:
+            return (_manifest_from_bytes, (pickle.dumps(fields, pickle.HIGHEST_PROTOCOL),))
+        except Exception:
+            return (Manifest, fields)
+
+
+def _manifest_from_bytes(data: bytes) -> Manifest:
+    return Manifest(*pickle.loads(data))
 
 
 # The ini values pytest's comparison explanations read (pytest 8 and 9).
