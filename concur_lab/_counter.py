@@ -18,7 +18,9 @@ Kernel locks, not semaphores
     ``multiprocess`` semaphore (what ``Value.get_lock()`` is) held by a killed process is never
     released, and every other worker deadlocks. ``flock`` is dropped by the kernel when the
     holder's last descriptor closes; a robust mutex is marked "owner died", and the next locker
-    gets ``EOWNERDEAD``, repairs it with ``pthread_mutex_consistent`` and goes on. The value is
+    gets ``EOWNERDEAD``, repairs it with ``pthread_mutex_consistent`` and goes on. (A *waiter*
+    killed just after it was woken takes the wake-up with it; so nobody waits for the mutex
+    without a deadline: see :mod:`concur_lab._robust_mutex`.) The value is
     then consistent because it is written with one aligned 8-byte store through a
     :mod:`ctypes` cell, so a killed increment either happened or did not. (``struct.pack_into``
     would not do: it zero-fills its target before storing, and a kill in between left 0.)
