@@ -36,6 +36,7 @@ __all__ = [
     "DUMP_SIGNAL",
     "FRAME_HEADER",
     "WorkerPipes",
+    "close_end",
     "dumps_message",
     "main",
     "picklable_filters",
@@ -95,7 +96,8 @@ def _fileno(end: Any) -> int:
     return end if isinstance(end, int) else int(end.fileno())
 
 
-def _close(end: Any) -> None:
+def close_end(end: Any) -> None:
+    """Close a pipe end: a bare descriptor or a connection."""
     if isinstance(end, int):
         os.close(end)
     else:
@@ -172,7 +174,7 @@ def _recorded(caught: Sequence[warnings.WarningMessage]) -> list[tuple[Any, ...]
 
 def _redirect(end: Any, fd: int, name: str) -> None:
     os.dup2(_fileno(end), fd)
-    _close(end)
+    close_end(end)
     stream = io.TextIOWrapper(
         io.FileIO(fd, "w", closefd=False),
         encoding="utf-8",

@@ -28,7 +28,7 @@ from concur_lab._counter_file import (
 )
 from concur_lab._int64 import as_int, check_int64, overflow
 from concur_lab._modes import Mode
-from concur_lab._robust_mutex import PTHREAD, acquire_contended
+from concur_lab._robust_mutex import PTHREAD, acquire, acquire_contended
 
 if sys.platform != "win32":
     from fcntl import LOCK_EX, LOCK_SH, LOCK_UN, flock
@@ -191,6 +191,7 @@ class MutexCounter(ProcessCounter):
         if by.__class__ is not int:
             by = as_int(by, "increment(by=...)")
         mutex = self._mutex
+        # acquire(mutex), inlined: this is the hot path.
         code = _mutex_trylock(mutex)
         if code:
             acquire_contended(code, mutex)
@@ -210,9 +211,7 @@ class MutexCounter(ProcessCounter):
     @property
     def value(self) -> int:
         mutex = self._mutex
-        code = _mutex_trylock(mutex)
-        if code:
-            acquire_contended(code, mutex)
+        acquire(mutex)
         try:
             tag, value = self._tag.value, self._cell.value
         finally:
@@ -224,9 +223,7 @@ class MutexCounter(ProcessCounter):
     def reset(self, value: int = 0) -> None:
         new = check_int64(as_int(value, "reset(value=...)"), "reset(value=...)")
         mutex = self._mutex
-        code = _mutex_trylock(mutex)
-        if code:
-            acquire_contended(code, mutex)
+        acquire(mutex)
         try:
             if self._tag.value != TAG_MUTEX:
                 raise ValueError(self._gone_message())

@@ -57,7 +57,6 @@ _READ_SIZE = 65536
 # milliseconds in a C int), so a longer deadline is waited for in slices.
 _MAX_WAIT = 86400.0
 _FORK_WARNING = "use of fork() may lead to deadlocks"
-_pipe = mp_connection.Pipe
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -318,7 +317,7 @@ def _start_all(
                 ends.append(write_fd)
             else:
                 # Connections, which pickle for a child that inherits nothing.
-                read_end, write_end = _pipe(duplex=False)
+                read_end, write_end = mp_connection.Pipe(duplex=False)
                 parent_ends.append(read_end)
                 ends.append(write_end)
         worker.result = parent_ends[0]
@@ -328,8 +327,8 @@ def _start_all(
     for worker, ends in zip(workers, child_ends, strict=True):
         # Under fork a child inherits whatever the parent has open, the write ends of the
         # workers forked after it included: it closes those, and the gate's write end.
-        later = [fd for other in child_ends[worker.index + 1 :] for fd in other] if fork else []
-        inherited = (gate_w.fileno(), *later) if fork else ()
+        later = child_ends[worker.index + 1 :]
+        inherited = (gate_w.fileno(), *(fd for other in later for fd in other)) if fork else ()
         result_w, out_w, err_w, fault_w = ends
         pipes = _child.WorkerPipes(result_w, out_w, err_w, fault_w, gate_r)
         processes.append(
@@ -367,10 +366,7 @@ def _start_all(
 def _close_ends(ends: list[Any]) -> None:
     for end in ends:
         with suppress(OSError):
-            if isinstance(end, int):
-                os.close(end)
-            else:
-                end.close()
+            _child.close_end(end)
 
 
 def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float | None) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "PTHREAD",
     "RETRY_SECONDS",
     "RobustMutexLib",
+    "acquire",
     "acquire_contended",
     "lock_failed",
 ]
@@ -131,6 +132,17 @@ def _load() -> RobustMutexLib | None:
 
 #: The bound functions, or ``None`` where this platform has no robust mutex reachable.
 PTHREAD = _load()
+
+
+def acquire(mutex: int) -> None:
+    """Take the mutex at address *mutex*, repairing it if its owner died.
+
+    :raises OSError: As :func:`lock_failed`.
+    """
+    assert PTHREAD is not None
+    code = PTHREAD.trylock(mutex)
+    if code:
+        acquire_contended(code, mutex)
 
 
 def acquire_contended(code: int, mutex: int) -> None:

@@ -95,11 +95,20 @@ def _increment_holder(holder: Holder, n: int) -> None:
     _increment_n(holder.counters["hits"], n)
 
 
-def _env_with_package() -> dict[str, str]:
-    """Return an environment in which a child Python imports this concur_lab."""
+def _run_python(code: str, stdin: bytes = b"") -> str:
+    """Run *code* in a new Python that imports this concur_lab; return its output, or fail."""
     package_root = str(Path(counter_module.__file__).resolve().parents[1])
     path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
 
 
 def _join_all(procs: list[Any]) -> None:
@@ -375,16 +384,8 @@ def test_visible_from_subprocess(make_counter: Callable[[str], SharedCounter]) -
         """
     )
     counter.increment(5)
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        input=pickle.dumps(counter),
-        capture_output=True,
-        env=_env_with_package(),
-        timeout=DEADLINE,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    assert result.stdout.decode().strip() == "15"
+    output = _run_python(code, stdin=pickle.dumps(counter))
+    assert output.strip() == "15"
     assert counter.value == 15
 
 
@@ -652,15 +653,8 @@ def test_interpreter_exit_removes_files_but_a_forked_child_exit_does_not() -> No
         print(counter.path, os.path.exists(counter.path), counter.value)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        env=_env_with_package(),
-        timeout=DEADLINE,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    path, exists_after_child, value = result.stdout.decode().split()
+    output = _run_python(code)
+    path, exists_after_child, value = output.split()
     assert (exists_after_child, value) == ("True", "1")
     assert not Path(path).parent.exists()
 
@@ -806,15 +800,8 @@ def test_imports_without_posix_modules() -> None:
                 print(exc)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        env=_env_with_package(),
-        timeout=DEADLINE,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    lines = result.stdout.decode().splitlines()
+    output = _run_python(code)
+    lines = output.splitlines()
     assert len(lines) == 2
     assert all("win32 lacks; use SharedCounter('thread')" in line for line in lines)
 
