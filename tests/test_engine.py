@@ -531,3 +531,22 @@ def test_workers_hold_no_other_workers_pipes(mode: str) -> None:
         assert len(output) == 2 and all(pipe.startswith("pipe:") for pipe in output)
         holders = [other for other, (_, held) in enumerate(found) if output & held]
         assert holders == [index], f"worker {index}'s stdout/stderr are held by {holders}"
+
+
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_callers_own_child_stays_listed(mode: str) -> None:
+    """After a run, multiprocess still lists the caller's own child and none of the workers."""
+    import multiprocess
+
+    ctx = multiprocess.get_context(mode.split(":")[1])
+    stop = ctx.Event()
+    own = ctx.Process(target=stop.wait, args=(60,))
+    own.start()
+    try:
+        pids = run_workers(os.getpid, 3, mode=mode)
+        listed = {child.pid for child in multiprocess.active_children()}
+        assert own.pid in listed
+        assert not listed & set(pids)
+    finally:
+        stop.set()
+        own.join(60)
