@@ -23,8 +23,9 @@ from typing import Any
 from benchmarks import counter as counter_bench
 from benchmarks._machine import machine_info
 from benchmarks._report import render_markdown, verdicts
-from benchmarks.engine import measure_scaling, measure_vs_hand
+from benchmarks.engine import measure_scaling, measure_vs_hand, powers
 from benchmarks.gate import measure_gate
+from benchmarks.stackcache import measure_with_stack_cache
 from benchmarks.startmethods import CONFIGS, measure_start_methods
 from benchmarks.suite import VARIANTS, measure_suite
 from concur_lab import Mode, available_start_methods
@@ -97,11 +98,14 @@ def _modes(preset: str) -> list[Mode]:
     return [Mode.thread(), *(Mode.process(m) for m in methods)]
 
 
-def _powers(limit: int) -> list[int]:
-    out = [1]
-    while out[-1] * 2 <= limit:
-        out.append(out[-1] * 2)
-    return out
+def _scaling(plan: list[tuple[Mode, list[int]]], p: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = measure_scaling(plan, p["scaling_rounds"])
+    if "thread" in p["scaling"]:
+        rounds = p["scaling_rounds"].get("thread", p["scaling_rounds"]["*"])
+        row = measure_with_stack_cache(p["scaling"]["thread"], rounds)
+        if row is not None:
+            rows.append(row)
+    return rows
 
 
 def _suite(p: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +165,7 @@ def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
     p = PRESETS[preset]
     available = available_start_methods()
     scaling_plan = [
-        (Mode.parse(name if name == "thread" else f"process:{name}"), _powers(limit))
+        (Mode.parse(name if name == "thread" else f"process:{name}"), powers(limit))
         for name, limit in p["scaling"].items()
         if name == "thread" or name in available
     ]
@@ -178,7 +182,7 @@ def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
                 p["gate_rounds"],
             ),
         ),
-        "scaling": ("scaling", lambda: measure_scaling(scaling_plan, p["scaling_rounds"])),
+        "scaling": ("scaling", lambda: _scaling(scaling_plan, p)),
         "start-methods": (
             "start_methods",
             lambda: measure_start_methods(

@@ -16,7 +16,7 @@ from benchmarks._baselines import (
 from benchmarks._stats import interleave, ratio_stats, summary
 from concur_lab import Mode, run_workers
 
-__all__ = ["SCALING_TARGET", "VS_HAND_TARGET", "measure_scaling", "measure_vs_hand"]
+__all__ = ["SCALING_TARGET", "VS_HAND_TARGET", "measure_scaling", "measure_vs_hand", "powers"]
 
 VS_HAND_TARGET = 1.25
 """Engine time / hand-written time, at most, in every row (issue 6, item 1)."""
@@ -89,6 +89,14 @@ def measure_vs_hand(
                 }
             )
     return rows
+
+
+def powers(limit: int) -> list[int]:
+    """Return 1, 2, 4, ... up to *limit*: the worker counts of a scaling row."""
+    out = [1]
+    while out[-1] * 2 <= limit:
+        out.append(out[-1] * 2)
+    return out
 
 
 def measure_scaling(

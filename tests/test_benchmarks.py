@@ -6,6 +6,7 @@ No test here asserts a speed: the numbers of a smoke run mean nothing.
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,16 @@ def test_smoke_markdown_has_every_heading(
     headings = ["- Machine:", "## 1.", "### 1b.", "## 2.", "## 3.", "## 4.", "## 5."]
     headings.append("## Targets:")
     assert [h for h in headings if h not in text] == []
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the diagnosis needs glibc")
+def test_smoke_scaling_has_the_stack_cache_row(smoke: Smoke) -> None:
+    """Thread scaling is measured again with a large glibc stack cache, held to no target."""
+    _, out = smoke
+    rows = json.loads((out / "latest.json").read_text())["scaling"]
+    [row] = [r for r in rows if r["mode"] == "thread, glibc stack cache 1 GiB"]
+    assert row["target"] is None and row["points"]
+    assert "scaling thread, glibc" not in (out / "latest.md").read_text().split("## Targets")[1]
 
 
 def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:
