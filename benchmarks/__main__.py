@@ -39,18 +39,20 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {
         "vs_hand_sizes": (1, 5, 20),
-        "vs_hand_rounds": {"*": 11, "thread": 21, "process[spawn]": 7},
+        # 11 rounds of fork and forkserver rows gave the same code 1.05 and 1.29 (fork, n=1)
+        # in two runs 20 minutes apart on the shared 2-core machine: more rounds, steadier medians.
+        "vs_hand_rounds": {"*": 25, "thread": 21, "process[spawn]": 7},
         "gate_sizes": (5, 20),
-        "gate_rounds": 11,
+        "gate_rounds": 15,
         "gate_methods": 2,
         "scaling": {"thread": 64, "fork": 64, "forkserver": 16},
-        "scaling_rounds": {"*": 7, "thread": 11},
+        "scaling_rounds": {"*": 9, "thread": 15},
         "start_sizes": (1, 4),
         "start_rounds": 9,
         "start_configs": CONFIGS,
         "start_padding": 60,
         "suite_tests": 200,
-        "suite_rounds": 7,
+        "suite_rounds": 9,
         "suite_xdist": (0, 2),
         "counter_quick": False,
     },
