@@ -54,8 +54,8 @@ FRAME_HEADER = struct.Struct("!Q")
 class WorkerPipes:
     """The write ends a child reports through, and the read end of the start gate.
 
-    Each is a ``multiprocess`` connection (which pickles for ``spawn`` and ``forkserver``) or,
-    under ``fork``, a bare descriptor the child inherits.
+    In the parent each is a ``multiprocess`` connection under ``spawn`` and ``forkserver``, or a
+    bare descriptor the child inherits under ``fork``; the child always gets bare descriptors.
     """
 
     def __init__(self, result: Any, out: Any, err: Any, fault: Any, gate: Any) -> None:
