@@ -409,9 +409,22 @@ class TestModes:
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="the fork warning exists from 3.12")
+def _skip_unless_single_threaded() -> None:
+    """Skip a test about a single-threaded parent when this process already runs other threads.
+
+    A pytest-xdist worker does (execnet's, on some Pythons started outside ``threading``); the
+    engine then warns about forking, rightly.
+    """
+    tasks = f"/proc/{os.getpid()}/task"
+    count = len(os.listdir(tasks)) if os.path.isdir(tasks) else threading.active_count()
+    if count > 1:
+        pytest.skip(f"this process already runs {count - 1} other thread(s)")
+
+
 class TestForkWithThreads:
     def test_engine_alone_does_not_warn(self) -> None:
         """Forking workers from a single-threaded parent raises no warning."""
+        _skip_unless_single_threaded()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             run_workers(double, 2, mode="process:fork", args=(1,))
@@ -443,6 +456,7 @@ def test_worker_index_outside_a_worker() -> None:
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="the fork warning exists from 3.12")
 def test_fork_right_after_a_thread_run_does_not_warn() -> None:
     """Threads of a finished thread-mode run never count as other threads at the next fork."""
+    _skip_unless_single_threaded()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for _ in range(20):
