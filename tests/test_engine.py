@@ -408,7 +408,6 @@ class TestModes:
         assert Mode.process().start_method == expected == concur_lab.default_start_method()
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="the fork warning exists from 3.12")
 def _skip_unless_single_threaded() -> None:
     """Skip a test about a single-threaded parent when this process already runs other threads.
 
@@ -421,6 +420,7 @@ def _skip_unless_single_threaded() -> None:
         pytest.skip(f"this process already runs {count - 1} other thread(s)")
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="the fork warning exists from 3.12")
 class TestForkWithThreads:
     def test_engine_alone_does_not_warn(self) -> None:
         """Forking workers from a single-threaded parent raises no warning."""
