@@ -357,18 +357,20 @@ def _set_aside_while_starting() -> Iterator[Callable[[Any], None]]:
     The supervisor reaps them; they are back in the set, for ``active_children()``, on return.
     """
     children = getattr(mp_process, "_children", None)
+    if not isinstance(children, set):
+        # Another multiprocess layout: start as it does, polling included.
+        yield lambda process: None
+        return
     started: list[Any] = []
 
     def set_aside(process: Any) -> None:
-        if isinstance(children, set):
-            started.append(process)
-            children.discard(process)
+        started.append(process)
+        children.discard(process)
 
     try:
         yield set_aside
     finally:
-        if isinstance(children, set):
-            children.update(started)
+        children.update(started)
 
 
 def _start_each(

@@ -127,8 +127,8 @@ def _children() -> set[int]:
 
 def _describe_process(pid: int) -> str:
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            command = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        raw = _read_proc_file(f"/proc/{pid}/cmdline")
+        command = raw.replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         command = ""
     return command[:120] or "?"
