@@ -12,6 +12,7 @@ Run alone: ``python -m benchmarks.stackcache LARGEST_N ROUNDS`` prints the row a
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -64,9 +65,26 @@ def measure_with_stack_cache(largest: int, rounds: int) -> dict[str, Any] | None
     return row
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _main(argv: Sequence[str]) -> int:
-    largest, rounds = (int(a) for a in argv)
-    [row] = measure_scaling([(Mode.thread(), powers(largest))], {"*": rounds})
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.stackcache",
+        description="Measure thread scaling in this Python and print the row as JSON "
+        "(run it with GLIBC_TUNABLES set; python -m benchmarks does).",
+    )
+    parser.add_argument("largest", type=_positive, help="The largest worker count (LARGEST_N)")
+    parser.add_argument("rounds", type=_positive, help="Interleaved rounds (ROUNDS)")
+    options = parser.parse_args(argv)
+    [row] = measure_scaling([(Mode.thread(), powers(options.largest))], {"*": options.rounds})
     print(json.dumps(row))
     return 0
 

@@ -84,6 +84,20 @@ def test_smoke_scaling_has_the_stack_cache_row(smoke: Smoke) -> None:
     assert "scaling thread, glibc" not in (out / "latest.md").read_text().split("## Targets")[1]
 
 
+def test_stack_cache_child_names_a_bad_count() -> None:
+    """The stack-cache child refuses a worker count that is not a positive number, naming it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.stackcache", "many", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "largest" in proc.stderr and "'many'" in proc.stderr
+
+
 def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:
     """An unknown --sections value exits 2 and names the bad value."""
     proc = _run("--sections", "engine,bogus", "--out", str(tmp_path))
