@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from concur_lab._context import worker_index
+    from concur_lab._context import iteration_index, worker_index
     from concur_lab._counter import SharedCounter
     from concur_lab._engine import map_workers, run_outcomes, run_workers
     from concur_lab._excship import RemoteError
@@ -51,6 +51,7 @@ __all__ = [
     "WorkerWarning",
     "available_start_methods",
     "default_start_method",
+    "iteration_index",
     "map_workers",
     "outcome_of",
     "raise_for_outcomes",
@@ -65,6 +66,7 @@ __all__ = [
 # for the engine, the counter and ctypes it does not use.
 _WHERE = {
     "worker_index": "_context",
+    "iteration_index": "_context",
     "SharedCounter": "_counter",
     "map_workers": "_engine",
     "run_outcomes": "_engine",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from concur_lab._iterations import iterated
 from concur_lab._modes import Mode
 from concur_lab._outcome import WorkerOutcome, raise_for_outcomes
 from concur_lab._plan import make_plan
@@ -25,6 +26,7 @@ def run_outcomes(
     kwargs: Mapping[str, Any] | None = None,
     worker_args: Iterable[Sequence[Any]] | None = None,
     timeout: float | None = None,
+    iterations: int = 1,
 ) -> list[WorkerOutcome[T]]:
     """Run *target* in *n* workers of *mode* and return every worker's outcome, in worker order.
 
@@ -42,6 +44,10 @@ def run_outcomes(
     :param kwargs: Keyword arguments for every worker.
     :param worker_args: One tuple of extra positional arguments per worker.
     :param timeout: Seconds the whole run may take; ``None`` waits for ever.
+    :param iterations: How many times each worker calls *target*; all workers meet at a barrier
+        before each iteration, :func:`iteration_index` tells which one is running, and a worker's
+        value is its last call's. A worker that raises ends the run's iterations: the others
+        stop after their current one.
     :raises SendError: If the target or an argument cannot be sent to a worker process.
     :raises ModeError: If *mode* is unknown or names a start method the platform lacks.
     :raises TypeError: If an argument has the wrong type.
@@ -50,9 +56,20 @@ def run_outcomes(
     plan = make_plan(
         target, n, mode=mode, args=args, kwargs=kwargs, worker_args=worker_args, timeout=timeout
     )
-    if plan.mode.kind == "thread":
-        return run_threads(plan)
-    return run_processes(plan)
+    if isinstance(iterations, bool) or not isinstance(iterations, int):
+        raise TypeError(
+            f"iterations must be an int, not {type(iterations).__name__} {iterations!r}"
+        )
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1 (got iterations={iterations})")
+    if iterations == 1:
+        return run_threads(plan) if plan.mode.kind == "thread" else run_processes(plan)
+    wrapped = iterated(plan.target, iterations, plan.n, plan.mode)
+    plan.target = wrapped
+    try:
+        return run_threads(plan) if plan.mode.kind == "thread" else run_processes(plan)
+    finally:
+        wrapped.close()
 
 
 def run_workers(
@@ -64,6 +81,7 @@ def run_workers(
     kwargs: Mapping[str, Any] | None = None,
     worker_args: Iterable[Sequence[Any]] | None = None,
     timeout: float | None = None,
+    iterations: int = 1,
 ) -> list[T]:
     """Run *target* in *n* workers of *mode* and return their return values, in worker order.
 
@@ -78,7 +96,14 @@ def run_workers(
     [1024, 1024, 1024]
     """
     outcomes = run_outcomes(
-        target, n, mode=mode, args=args, kwargs=kwargs, worker_args=worker_args, timeout=timeout
+        target,
+        n,
+        mode=mode,
+        args=args,
+        kwargs=kwargs,
+        worker_args=worker_args,
+        timeout=timeout,
+        iterations=iterations,
     )
     raise_for_outcomes(outcomes)
     return [o.value for o in outcomes]  # type: ignore[misc]
