@@ -42,7 +42,7 @@ class Leak:
 
     threads: list[threading.Thread] = field(default_factory=list)
     processes: list[tuple[int, str]] = field(default_factory=list)
-    #: Threads a process worker's target left running, as "'name' in <worker label>".
+    #: Threads the test body left running in its workers, each as one sentence.
     in_workers: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -226,7 +226,7 @@ def describe_leak(leak: Leak, nodeid: str) -> str:
     for pid, command in leak.processes:
         lines.append(f"  child process {pid} ({command}) was still running: killed")
     for where in leak.in_workers:
-        lines.append(f"  thread {where} was still alive when the test body returned: ended")
+        lines.append(f"  {where}")
     lines.append(
         "Join every thread and process a test starts (with a timeout), or use spawn_workers, "
         "which always does."

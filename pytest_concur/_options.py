@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
+import sys
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -19,13 +21,16 @@ import pytest
 from pytest_concur._engine import Mode, available_start_methods, default_start_method
 
 __all__ = [
+    "DEFAULT_UNSAFE_DEPTH",
     "KINDS",
     "SETTINGS_KEY",
     "ConcurUsageError",
     "ItemSettings",
     "Settings",
     "add_options",
+    "cpu_count",
     "item_settings",
+    "parse_modes_argument",
     "settings_from_config",
 ]
 
@@ -37,12 +42,47 @@ _INI_UNION_TYPES = pytest.version_tuple[:2] >= (9, 2)
 
 DEFAULT_WORKERS = 4
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_UNSAFE_DEPTH = 2
 
 # 'Help' formatting follows pytest's: capitalised, no final period for a single phrase.
 MODE_HELP = "Modes to run concurrency tests in: thread, process or both (default: thread)"
 WORKERS_HELP = (
-    "Workers per concur-marked test, and the default n of spawn_workers (default: "
-    f"{DEFAULT_WORKERS})"
+    "Workers per concur-marked test, and the default n of spawn_workers: a number, or auto for "
+    f"the CPUs this process may use (default: {DEFAULT_WORKERS})"
+)
+ALL_HELP = (
+    "Run every collected Python test (functions, methods, unittest.TestCase methods) as a "
+    "concurrency test: its body in --concur-workers workers of each selected mode"
+)
+ITERATIONS_HELP = (
+    "Times each worker runs a concurrency test's body, all workers meeting at a barrier before "
+    "each iteration (default: 1)"
+)
+SKIP_UNSAFE_HELP = (
+    "Skip tests that are unsafe to run concurrently in a mode (concur_unsafe, thread_unsafe, "
+    "detected) instead of running their body once"
+)
+SWITCH_INTERVAL_HELP = (
+    "sys.setswitchinterval while thread-mode bodies run, to make races under the GIL more likely "
+    "(e.g. 1e-6; default: unchanged)"
+)
+IGNORE_GIL_HELP = (
+    "On a free-threaded build, do not fail a test during which the GIL was enabled again"
+)
+REPORT_HELP = "Write the suite report as JSON to this file"
+UNSAFE_INI = {
+    "concur_thread_unsafe_fixtures": "Fixtures that make a test unsafe in thread mode, added "
+    "to the built-in ones",
+    "concur_thread_unsafe_functions": "Functions (module.name or module.*) whose call makes a "
+    "test unsafe in thread mode, added to the built-in ones",
+    "concur_process_unsafe_fixtures": "Fixtures that make a test unsafe in process mode, added "
+    "to the built-in ones",
+    "concur_process_unsafe_functions": "Functions (module.name or module.*) whose call makes a "
+    "test unsafe in process mode, added to the built-in ones",
+}
+DEPTH_HELP = (
+    "How deep the unsafe-call detection follows the test's calls into functions of the same "
+    f"project (default: {DEFAULT_UNSAFE_DEPTH}; 0: the test function only)"
 )
 START_METHOD_HELP = (
     "Start method of process workers: fork, forkserver or spawn (default: the standard "
@@ -66,20 +106,50 @@ class Settings:
     :ivar workers: Workers per marked test and default ``n`` of ``spawn_workers``.
     :ivar start_method: Start method of process workers.
     :ivar timeout: Seconds before workers fail as hung, or ``None`` for no limit.
+    :ivar concur_all: Whether every Python test is a concurrency test (``--concur-all``).
+    :ivar iterations: Times each worker runs the body (``--concur-iterations``).
+    :ivar skip_unsafe: Skip unsafe tests instead of running them once.
+    :ivar switch_interval: ``sys.setswitchinterval`` for thread-mode bodies, or ``None``.
+    :ivar ignore_gil_enabled: Do not fail tests during which the GIL was enabled again.
+    :ivar report_path: Where to write the JSON suite report, or ``None``.
+    :ivar workers_auto: Whether *workers* came from ``auto``.
+    :ivar unsafe_fixtures: Per mode, fixtures the ini adds to the built-in unsafe ones.
+    :ivar unsafe_functions: Per mode, ``module.name`` entries the ini adds.
+    :ivar unsafe_depth: How deep the call detection follows same-project functions.
     """
 
     modes: tuple[str, ...]
     workers: int
     start_method: str
     timeout: float | None
+    concur_all: bool = False
+    iterations: int = 1
+    skip_unsafe: bool = False
+    switch_interval: float | None = None
+    ignore_gil_enabled: bool = False
+    report_path: str | None = None
+    workers_auto: bool = False
+    unsafe_fixtures: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    unsafe_functions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    unsafe_depth: int = DEFAULT_UNSAFE_DEPTH
 
     def describe(self) -> str:
         """Return the one-line summary shown in the report header."""
         timeout = "none" if self.timeout is None else f"{self.timeout:g}s"
-        return (
-            f"modes {', '.join(self.modes)} | start method {self.start_method} | "
-            f"workers {self.workers} | timeout {timeout}"
-        )
+        workers = f"auto ({self.workers})" if self.workers_auto else str(self.workers)
+        parts = [
+            f"modes {', '.join(self.modes)}",
+            f"start method {self.start_method}",
+            f"workers {workers}",
+            f"timeout {timeout}",
+        ]
+        if self.iterations != 1:
+            parts.append(f"iterations {self.iterations}")
+        if self.concur_all:
+            parts.append("all tests" + (", unsafe ones skipped" if self.skip_unsafe else ""))
+        if self.switch_interval is not None:
+            parts.append(f"switch interval {self.switch_interval:g}s")
+        return " | ".join(parts)
 
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -93,7 +163,9 @@ class ItemSettings:
     :ivar workers: Workers that run the body of a marked test.
     :ivar start_method: Start method of process workers.
     :ivar timeout: Seconds before workers fail as hung, or ``None``.
-    :ivar marked: Whether the test carries the ``concur`` marker (its body runs in workers).
+    :ivar marked: Whether the test's body runs in workers: it carries the ``concur`` marker, or
+        ``--concur-all`` is on.
+    :ivar iterations: Times each worker runs the body.
     """
 
     modes: tuple[str, ...]
@@ -101,6 +173,7 @@ class ItemSettings:
     start_method: str
     timeout: float | None
     marked: bool
+    iterations: int = 1
 
     def mode(self, kind: str) -> Mode:
         """Return the :class:`~concur_lab.Mode` of *kind* with this test's start method."""
@@ -123,6 +196,29 @@ def add_options(parser: pytest.Parser) -> None:
         # key's type is a union with str (str keeps bad values ours to report, with their source).
         ini_type: Any = numeric if numeric is not None and _INI_UNION_TYPES else "string"
         parser.addini(dest, help_text, type=ini_type, default="")
+    for flag, help_text, metavar, numeric in (
+        ("--concur-iterations", ITERATIONS_HELP, "N", int | str),
+        ("--concur-switch-interval", SWITCH_INTERVAL_HELP, "SECONDS", int | float | str),
+        ("--concur-report", REPORT_HELP, "FILE", None),
+    ):
+        dest = flag[2:].replace("-", "_")
+        group.addoption(flag, dest=dest, default=None, metavar=metavar, help=help_text)
+        ini_type = numeric if numeric is not None and _INI_UNION_TYPES else "string"
+        parser.addini(dest, help_text, type=ini_type, default="")
+    for flag, help_text in (
+        ("--concur-all", ALL_HELP),
+        ("--concur-skip-unsafe", SKIP_UNSAFE_HELP),
+        ("--concur-ignore-gil-enabled", IGNORE_GIL_HELP),
+    ):
+        dest = flag[2:].replace("-", "_")
+        group.addoption(flag, dest=dest, action="store_true", default=None, help=help_text)
+        # A string, not pytest's "bool": a bad value is then ours to report, naming the key.
+        ini_type = bool | str if _INI_UNION_TYPES else "string"
+        parser.addini(dest, help_text, type=ini_type, default="")
+    for name, help_text in UNSAFE_INI.items():
+        parser.addini(name, help_text, type="linelist", default=[])
+    depth_type: Any = int | str if _INI_UNION_TYPES else "string"
+    parser.addini("concur_unsafe_depth", DEPTH_HELP, type=depth_type, default="")
 
 
 def parse_mode(value: object, where: str) -> tuple[str, ...]:
@@ -140,11 +236,26 @@ def parse_mode(value: object, where: str) -> tuple[str, ...]:
     )
 
 
-def parse_workers(value: object, where: str) -> int:
-    """Parse a worker count.
+def cpu_count() -> int:
+    """Return how many CPUs this process may use, at least 1.
 
-    :raises ConcurUsageError: If *value* is not an integer of at least 1.
+    ``os.process_cpu_count()`` where it exists (3.13+), else the affinity mask, else
+    ``os.cpu_count()``.
     """
+    counter = getattr(os, "process_cpu_count", None)
+    count = counter() if callable(counter) else None
+    if count is None and hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    return max(1, count or os.cpu_count() or 1)
+
+
+def parse_workers(value: object, where: str, *, auto: bool = True) -> int:
+    """Parse a worker count: an integer of at least 1, or ``auto`` (:func:`cpu_count`).
+
+    :raises ConcurUsageError: If *value* is neither.
+    """
+    if auto and isinstance(value, str) and value.strip().lower() == "auto":
+        return cpu_count()
     if isinstance(value, bool):
         number = None
     elif isinstance(value, int):
@@ -157,6 +268,139 @@ def parse_workers(value: object, where: str) -> int:
     if number is None or number < 1:
         raise ConcurUsageError(
             f"invalid concur workers {value!r} {where}: expected an integer of at least 1"
+            + (" or auto" if auto else "")
+        )
+    return number
+
+
+def _parse_count(value: object, where: str, what: str) -> int:
+    """Parse a whole number of at least 1 (iterations).
+
+    :raises ConcurUsageError: If *value* is not one.
+    """
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    if number is None or number < 1:
+        raise ConcurUsageError(
+            f"invalid concur {what} {value!r} {where}: expected an integer of at least 1"
+        )
+    return number
+
+
+def parse_bool(value: object, where: str, what: str) -> bool:
+    """Parse an ini boolean the way pytest spells them (true/false, yes/no, on/off, 1/0).
+
+    :raises ConcurUsageError: If *value* is none of them.
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConcurUsageError(f"invalid concur {what} {value!r} {where}: expected true or false")
+
+
+def parse_switch_interval(value: object, where: str) -> float:
+    """Parse a switch interval: a positive, finite number of seconds.
+
+    :raises ConcurUsageError: If *value* is not one.
+    """
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not number > 0:
+        raise ConcurUsageError(
+            f"invalid concur switch interval {value!r} {where}: expected a number of seconds "
+            "greater than 0 (e.g. 1e-6)"
+        )
+    if not math.isfinite(number):
+        raise ConcurUsageError(
+            f"invalid concur switch interval {value!r} {where}: it is infinite; expected a "
+            "finite number of seconds greater than 0 (e.g. 1e-6)"
+        )
+    try:
+        # The interpreter's own check, without changing anything: it rejects only <= 0.
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(number)
+        sys.setswitchinterval(previous)
+    except (ValueError, OverflowError) as exc:
+        raise ConcurUsageError(f"invalid concur switch interval {value!r} {where}: {exc}") from None
+    return number
+
+
+def parse_report_path(value: object, where: str) -> str:
+    """Parse the JSON report's path: its folder must exist.
+
+    :raises ConcurUsageError: If the folder does not exist or the path is a folder.
+    """
+    path = os.path.abspath(os.fspath(str(value).strip()))
+    if not str(value).strip():
+        raise ConcurUsageError(f"invalid concur report path {value!r} {where}: it is empty")
+    if os.path.isdir(path):
+        raise ConcurUsageError(
+            f"invalid concur report path {value!r} {where}: it is a folder; name a file"
+        )
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise ConcurUsageError(
+            f"invalid concur report path {value!r} {where}: its folder {folder!r} does not exist"
+        )
+    return path
+
+
+def _parse_functions(values: Iterable[str], where: str) -> frozenset[str]:
+    entries = set()
+    for value in values:
+        text = value.strip()
+        module, dot, name = text.rpartition(".")
+        if (
+            not (dot and module and name)
+            or not all(part.isidentifier() for part in module.split("."))
+            or not (name == "*" or name.isidentifier())
+        ):
+            raise ConcurUsageError(
+                f"invalid entry {value!r} {where}: expected module.function or module.* "
+                "(e.g. os.chdir, unittest.mock.*)"
+            )
+        entries.add(text)
+    return frozenset(entries)
+
+
+def _parse_fixtures(values: Iterable[str], where: str) -> frozenset[str]:
+    names = set()
+    for value in values:
+        text = value.strip()
+        if not text.isidentifier():
+            raise ConcurUsageError(f"invalid entry {value!r} {where}: expected a fixture name")
+        names.add(text)
+    return frozenset(names)
+
+
+def _parse_depth(value: object, where: str) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    if number is None or number < 0:
+        raise ConcurUsageError(
+            f"invalid concur unsafe depth {value!r} {where}: expected an integer of at least 0"
         )
     return number
 
@@ -229,11 +473,52 @@ def settings_from_config(config: pytest.Config) -> Settings:
     modes = parse_mode(*found) if found else ("thread",)
     found = _raw(config, "concur_workers")
     workers = parse_workers(*found) if found else DEFAULT_WORKERS
+    workers_auto = found is not None and str(found[0]).strip().lower() == "auto"
     found = _raw(config, "concur_start_method")
     start_method = parse_start_method(*found) if found else default_start_method()
     found = _raw(config, "concur_timeout")
     timeout = parse_timeout(*found) if found else DEFAULT_TIMEOUT
-    return Settings(modes=modes, workers=workers, start_method=start_method, timeout=timeout)
+    found = _raw(config, "concur_iterations")
+    iterations = _parse_count(*found, "iterations") if found else 1
+    found = _raw(config, "concur_switch_interval")
+    switch_interval = parse_switch_interval(*found) if found else None
+    found = _raw(config, "concur_report")
+    report_path = parse_report_path(*found) if found else None
+    flags = {}
+    for name in ("concur_all", "concur_skip_unsafe", "concur_ignore_gil_enabled"):
+        found = _raw(config, name)
+        flags[name] = (
+            parse_bool(*found, name[len("concur_") :].replace("_", " ")) if found else False
+        )
+    fixtures: dict[str, frozenset[str]] = {}
+    functions: dict[str, frozenset[str]] = {}
+    for kind in KINDS:
+        key = f"concur_{kind}_unsafe_fixtures"
+        fixtures[kind] = _parse_fixtures(config.getini(key), f"in ini {key}")
+        key = f"concur_{kind}_unsafe_functions"
+        functions[kind] = _parse_functions(config.getini(key), f"in ini {key}")
+    depth_ini = config.getini("concur_unsafe_depth")
+    depth = (
+        _parse_depth(depth_ini, "from ini concur_unsafe_depth")
+        if depth_ini not in ("", None)
+        else DEFAULT_UNSAFE_DEPTH
+    )
+    return Settings(
+        modes=modes,
+        workers=workers,
+        start_method=start_method,
+        timeout=timeout,
+        concur_all=flags["concur_all"],
+        iterations=iterations,
+        skip_unsafe=flags["concur_skip_unsafe"],
+        switch_interval=switch_interval,
+        ignore_gil_enabled=flags["concur_ignore_gil_enabled"],
+        report_path=report_path,
+        workers_auto=workers_auto,
+        unsafe_fixtures=fixtures,
+        unsafe_functions=functions,
+        unsafe_depth=depth,
+    )
 
 
 def _marker_signature(
@@ -241,11 +526,20 @@ def _marker_signature(
     modes: object = None,
     timeout: object = None,
     start_method: object = None,
+    iterations: object = None,
 ) -> None:
     """Carry the ``concur`` marker's signature, for binding its arguments."""
 
 
 _MARKER_SIGNATURE = inspect.signature(_marker_signature)
+
+
+def parse_modes_argument(value: object, where: str) -> tuple[str, ...]:
+    """Parse a marker's ``modes``: ``"thread"``, ``"process"`` or a list of them.
+
+    :raises ConcurUsageError: If it is anything else.
+    """
+    return _parse_modes_argument(value, where)
 
 
 def _parse_modes_argument(value: object, where: str) -> tuple[str, ...]:
@@ -273,13 +567,21 @@ def item_settings(
     :raises ConcurUsageError: If a marker argument is invalid.
     """
     marker = node.get_closest_marker("concur")
+    # pytest-run-parallel's iterations(n), for a suite annotated for that plugin.
+    peer = node.get_closest_marker("iterations")
+    default_iterations = settings.iterations
+    if peer is not None and peer.args:
+        default_iterations = _parse_count(
+            peer.args[0], f"from iterations marker on {name}", "iterations"
+        )
     if marker is None:
         return ItemSettings(
             modes=KINDS,
             workers=settings.workers,
             start_method=settings.start_method,
             timeout=settings.timeout,
-            marked=False,
+            marked=settings.concur_all,
+            iterations=default_iterations,
         )
     where = f"from marker on {name}"
     try:
@@ -287,13 +589,14 @@ def item_settings(
     except TypeError as exc:
         raise ConcurUsageError(
             f"invalid concur marker arguments {where}: {exc}; the marker takes "
-            "workers=None, modes=None, timeout=None, start_method=None"
+            "workers=None, modes=None, timeout=None, start_method=None, iterations=None"
         ) from None
     args = bound.arguments
     workers = args.get("workers")
     modes = args.get("modes")
     timeout = args.get("timeout")
     start_method = args.get("start_method")
+    iterations = args.get("iterations")
     return ItemSettings(
         modes=KINDS if modes is None else _parse_modes_argument(modes, where),
         workers=settings.workers if workers is None else parse_workers(workers, where),
@@ -304,4 +607,9 @@ def item_settings(
         ),
         timeout=settings.timeout if timeout is None else parse_timeout(timeout, where),
         marked=True,
+        iterations=(
+            default_iterations
+            if iterations is None
+            else _parse_count(iterations, where, "iterations")
+        ),
     )

@@ -19,25 +19,37 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
+import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 import pytest
 
-from pytest_concur._collect import item_kind, settings_for
+from pytest_concur._body import Body, worker_values
+from pytest_concur._collect import index_fixture_names, item_kind, settings_for
 from pytest_concur._engine import Mode, SendError, WorkerOutcome, reemit_warnings, run_outcomes
+from pytest_concur._gil import gil_watch
+from pytest_concur._options import SETTINGS_KEY
 
 __all__ = [
     "HEADLINE_KEY",
     "INTERRUPTED_KEY",
+    "IN_PARENT_KEY",
+    "LEFT_RUNNING_IDENTS_KEY",
+    "LEFT_RUNNING_KEY",
     "OUTCOMES_KEY",
+    "PLAIN_KEY",
+    "RAN_KEY",
+    "UNSAFE_KEY",
     "PartialOutcomeError",
+    "RunPlainly",
     "add_output_sections",
     "fail_plainly",
     "failure_headline",
     "raise_for_test",
+    "run_body",
     "run_marked_test",
 ]
 
@@ -205,11 +217,156 @@ def raise_for_test(outcomes: Sequence[WorkerOutcome[Any]]) -> None:
     raise BaseExceptionGroup(f"{len(failed)} of {n} workers failed ({mode})", errors)
 
 
-def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
-    """Run a marked test's body in its workers (``pytest_pyfunc_call``).
+UNSAFE_KEY = pytest.StashKey[str]()
+"""Why a concurrency item's body must not run in several workers of its mode (set at collection)."""
 
-    :returns: ``True`` when the call was handled, ``None`` for tests that are not marked, so
-        pytest (or another plugin) calls them as usual.
+IN_PARENT_KEY = pytest.StashKey[bool]()
+"""Set with :data:`UNSAFE_KEY` when the body must run in the test's own process: detected rules
+are about state of the parent (warnings, capture, patches) that no worker would have."""
+
+PLAIN_KEY = pytest.StashKey[str]()
+"""Why a concurrency item's body ran once in the test's own process instead (set when run)."""
+
+RAN_KEY = pytest.StashKey[tuple[int, int]]()
+"""How many workers ran the body, and how many of them failed."""
+
+LEFT_RUNNING_KEY = pytest.StashKey[tuple[str, ...]]()
+"""Names of threads a thread-mode body started and left running when it returned."""
+
+LEFT_RUNNING_IDENTS_KEY = pytest.StashKey[frozenset[int]]()
+"""Their idents: the leak check has reported them already."""
+
+
+class RunPlainly(Exception):
+    """The body cannot run in workers; run it as plain pytest would (the reason is stashed)."""
+
+
+@contextlib.contextmanager
+def _switch_interval(seconds: float | None) -> Iterator[None]:
+    """Set :func:`sys.setswitchinterval` for the block; restore it however the block ends."""
+    if seconds is None:
+        yield
+        return
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def run_body(
+    item: pytest.Item,
+    function: Callable[..., Any],
+    testargs: Mapping[str, Any],
+    kind: str,
+    instance: object = None,
+) -> None:
+    """Run a concurrency test's body in its workers and raise the test's outcome.
+
+    An item unsafe in its mode by its ``concur_unsafe`` marker runs in one worker of a process
+    mode; every other unsafe item runs plainly (:class:`RunPlainly`).
+
+    :raises RunPlainly: When the body must run in the test's own thread instead: it is unsafe
+        in thread mode, or unsafe by a detected rule, or (under ``--concur-all``, for a test
+        without the ``concur`` marker) a fixture value cannot be sent to process workers.
+    :raises BaseException: The test's outcome, as described in this module's docstring.
+    """
+    __tracebackhide__ = True
+    settings = settings_for(item)
+    session = item.config.stash[SETTINGS_KEY]
+    unsafe = item.stash.get(UNSAFE_KEY, None)
+    if unsafe is not None and (kind == "thread" or item.stash.get(IN_PARENT_KEY, False)):
+        raise RunPlainly
+    workers = 1 if unsafe is not None else settings.workers
+    iterations = 1 if unsafe is not None else settings.iterations
+    mode = settings.mode(kind)
+    values = worker_values(testargs, kind, iterations, index_fixture_names(item.config))
+    body = Body(function, values, workers, instance)
+    problem: str | None = None
+    threads_before = {thread.ident for thread in threading.enumerate()}
+    try:
+        with (
+            _switch_interval(session.switch_interval if kind == "thread" else None),
+            gil_watch(item, session.ignore_gil_enabled),
+        ):
+            outcomes = run_outcomes(
+                body,
+                workers,
+                mode=mode,
+                # The worker's own values replace these: the parent's are never sent.
+                kwargs={name: v for name, v in testargs.items() if name not in values},
+                worker_args=[(index,) for index in range(workers)],
+                timeout=settings.timeout,
+                iterations=iterations,
+            )
+    except SendError as exc:
+        problem = _send_error_message(exc, mode)
+    except BaseException:
+        # Interrupted (pytest-timeout, Ctrl-C): the interruption's own report shows the
+        # workers, so the leak check must not report the threads that cannot be killed again.
+        started = {t.ident for t in threading.enumerate()} - threads_before
+        item.stash[INTERRUPTED_KEY] = frozenset(i for i in started if i is not None)
+        raise
+    if problem is not None:
+        if item.get_closest_marker("concur") is None:
+            # --concur-all: a test nobody wrote for workers runs as it would without us.
+            item.stash[PLAIN_KEY] = problem.splitlines()[0].removeprefix("concur: ")
+            raise RunPlainly
+        fail_plainly(problem)
+    item.stash[OUTCOMES_KEY] = outcomes
+    item.stash[RAN_KEY] = (len(outcomes), sum(not o.ok for o in outcomes))
+    if kind == "thread":
+        _note_threads_left_running(item, threads_before, outcomes)
+    headline = failure_headline(outcomes)
+    if headline is not None:
+        item.stash[HEADLINE_KEY] = headline
+    add_output_sections(item, outcomes)
+    # Process workers record their warnings under this test's filters; issued again here they
+    # reach pytest's warnings summary (thread workers' warnings went there directly).
+    reemit_warnings(outcomes)
+    if instance is None and any(o.ok and o.value is not None for o in outcomes):
+        warnings.warn(
+            pytest.PytestReturnNotNoneWarning(
+                f"Test functions should return None, but {item.nodeid} returned "
+                f"{type(next(o.value for o in outcomes if o.value is not None))!r}.\n"
+                "Did you mean to use `assert` instead of `return`?\n"
+                "See https://docs.pytest.org/en/stable/how-to/assert.html#return-not-none for "
+                "more information."
+            ),
+            stacklevel=1,
+        )
+    raise_for_test(outcomes)
+
+
+def _note_threads_left_running(
+    item: pytest.Item, before: set[int | None], outcomes: Sequence[WorkerOutcome[Any]]
+) -> None:
+    """Note the threads the workers started that still run, as a process worker notes its own.
+
+    Checked at once, as in process mode, so that the leak check reports the same in both modes
+    whether or not the thread happens to end during teardown.
+    """
+    workers = {o.thread_ident for o in outcomes}
+    left = [
+        thread
+        for thread in threading.enumerate()
+        if thread.ident not in before and thread.ident not in workers and thread.is_alive()
+    ]
+    if left:
+        item.stash[LEFT_RUNNING_KEY] = tuple(
+            t.name + (" (daemon)" if t.daemon else "") for t in left
+        )
+        item.stash[LEFT_RUNNING_IDENTS_KEY] = frozenset(
+            t.ident for t in left if t.ident is not None
+        )
+
+
+def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a concurrency test's body in its workers (``pytest_pyfunc_call``).
+
+    :returns: ``True`` when the call was handled, ``None`` for tests whose body does not run in
+        workers, so pytest (or another plugin) calls them as usual.
     :raises BaseException: The test's outcome, as described in this module's docstring.
     """
     __tracebackhide__ = True
@@ -221,6 +378,9 @@ def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
         return None
     function = pyfuncitem.obj
     if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        if pyfuncitem.get_closest_marker("concur") is None:
+            pyfuncitem.stash[PLAIN_KEY] = "an async test: its event loop plugin runs it"
+            return None
         fail_plainly(
             "concur: the concur marker runs plain functions only; an async test needs its "
             "own event loop plugin (use spawn_workers inside it instead)"
@@ -228,41 +388,8 @@ def run_marked_test(pyfuncitem: pytest.Function) -> bool | None:
     # What pytest's own pytest_pyfunc_call passes: the test's own arguments, not the closure.
     funcargs = pyfuncitem.funcargs
     testargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    mode = settings.mode(kind)
-    problem: str | None = None
-    threads_before = {thread.ident for thread in threading.enumerate()}
     try:
-        outcomes = run_outcomes(
-            function, settings.workers, mode=mode, kwargs=testargs, timeout=settings.timeout
-        )
-    except SendError as exc:
-        problem = _send_error_message(exc, mode)
-    except BaseException:
-        # Interrupted (pytest-timeout, Ctrl-C): the interruption's own report shows the
-        # workers, so the leak check must not report the threads that cannot be killed again.
-        started = {t.ident for t in threading.enumerate()} - threads_before
-        pyfuncitem.stash[INTERRUPTED_KEY] = frozenset(i for i in started if i is not None)
-        raise
-    if problem is not None:
-        fail_plainly(problem)
-    pyfuncitem.stash[OUTCOMES_KEY] = outcomes
-    headline = failure_headline(outcomes)
-    if headline is not None:
-        pyfuncitem.stash[HEADLINE_KEY] = headline
-    add_output_sections(pyfuncitem, outcomes)
-    # Process workers record their warnings under this test's filters; issued again here they
-    # reach pytest's warnings summary (thread workers' warnings went there directly).
-    reemit_warnings(outcomes)
-    if any(o.ok and o.value is not None for o in outcomes):
-        warnings.warn(
-            pytest.PytestReturnNotNoneWarning(
-                f"Test functions should return None, but {pyfuncitem.nodeid} returned "
-                f"{type(next(o.value for o in outcomes if o.value is not None))!r}.\n"
-                "Did you mean to use `assert` instead of `return`?\n"
-                "See https://docs.pytest.org/en/stable/how-to/assert.html#return-not-none for "
-                "more information."
-            ),
-            stacklevel=1,
-        )
-    raise_for_test(outcomes)
+        run_body(pyfuncitem, function, testargs, kind)
+    except RunPlainly:
+        return None
     return True

@@ -20,15 +20,17 @@ from typing import Any
 import pytest
 
 from pytest_concur._collect import (
+    INDEX_NAMES_KEY,
+    LATE_MARKER_KEY,
+    NOT_CONCURRENT_PROPERTY,
     generate_tests,
     item_kind,
-    mark_unsupported_modes,
+    prepare_items,
     settings_for,
 )
 from pytest_concur._engine import Mode, SharedCounter, WorkerOutcome, make_counter
 from pytest_concur._leaks import Snapshot, describe_leak, find_leaks, take_snapshot
 from pytest_concur._options import (
-    KINDS,
     SETTINGS_KEY,
     ConcurUsageError,
     add_options,
@@ -36,28 +38,62 @@ from pytest_concur._options import (
 )
 from pytest_concur._report import (
     RESULTS_KEY,
+    RUN_PROPERTY,
     collect_result,
     header_lines,
-    isolation_lines,
     record_report,
+    terminal_summary,
+    write_json_report,
 )
 from pytest_concur._run import (
     HEADLINE_KEY,
     INTERRUPTED_KEY,
+    LEFT_RUNNING_IDENTS_KEY,
+    LEFT_RUNNING_KEY,
     OUTCOMES_KEY,
+    PLAIN_KEY,
+    RAN_KEY,
     fail_plainly,
     run_marked_test,
 )
 from pytest_concur._spawn import WorkerSpawner
 
-__all__ = ["concur_mode", "shared_counter", "spawn_workers"]
+__all__ = [
+    "concur_iteration_index",
+    "concur_mode",
+    "concur_worker_index",
+    "concur_workers",
+    "shared_counter",
+    "spawn_workers",
+]
 
 MARKER_HELP = (
-    "concur(workers=None, modes=None, timeout=None, start_method=None): run the test body "
-    "concurrently in `workers` workers (default --concur-workers) of the item's mode; `modes` "
-    "lists the modes the test supports (others are skipped); `timeout` and `start_method` "
-    "override --concur-timeout and --concur-start-method"
+    "concur(workers=None, modes=None, timeout=None, start_method=None, iterations=None): run "
+    "the test body concurrently in `workers` workers (default --concur-workers; 'auto': the "
+    "CPUs) of the item's mode, `iterations` times each; `modes` lists the modes the test "
+    "supports (others are skipped); `timeout` and `start_method` override --concur-timeout and "
+    "--concur-start-method"
 )
+UNSAFE_MARKER_HELP = (
+    "concur_unsafe(reason=None, modes=None): in these modes (default: all) the test is not "
+    "safe to run concurrently: its body runs once, in one worker (thread mode: in the test's "
+    "own thread), or is skipped with --concur-skip-unsafe"
+)
+# pytest-run-parallel's markers, honoured as the thread-mode form; registered only when that
+# plugin is not loaded (it registers them itself), so --strict-markers accepts an annotated suite.
+PEER_MARKERS = (
+    "thread_unsafe(reason=None): not safe to run in several threads (pytest-run-parallel; "
+    "pytest-concur runs it once in thread mode)",
+    "parallel_threads(n): run in n threads (pytest-run-parallel; n=1 means thread-unsafe to "
+    "pytest-concur)",
+    "parallel_threads_limit(n): at most n threads (pytest-run-parallel)",
+    "force_parallel_threads(n): exactly n threads (pytest-run-parallel)",
+    "iterations(n): run the body n times in each worker (pytest-run-parallel; honoured by "
+    "pytest-concur)",
+)
+PEER_PLUGIN = "run-parallel"
+PEER_INDEX_FIXTURES = frozenset({"thread_index", "iteration_index", "num_parallel_threads"})
+OWN_INDEX_FIXTURES = frozenset({"concur_worker_index", "concur_iteration_index", "concur_workers"})
 
 _SNAPSHOT_KEY = pytest.StashKey[Snapshot]()
 _SPAWNERS_KEY = pytest.StashKey[list[WorkerSpawner]]()
@@ -82,6 +118,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Validate the options, store the settings and register the ``concur`` marker."""
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line("markers", UNSAFE_MARKER_HELP)
+    peer_loaded = config.pluginmanager.has_plugin(PEER_PLUGIN)
+    if not peer_loaded:
+        for line in PEER_MARKERS:
+            config.addinivalue_line("markers", line)
+        config.pluginmanager.register(_PeerIndexFixtures(), "concur-peer-index-fixtures")
+    config.stash[INDEX_NAMES_KEY] = OWN_INDEX_FIXTURES | (
+        frozenset() if peer_loaded else PEER_INDEX_FIXTURES
+    )
     try:
         config.stash[SETTINGS_KEY] = settings_from_config(config)
     except ConcurUsageError as exc:
@@ -108,9 +153,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     generate_tests(metafunc)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip items in modes their marker leaves out; tag concurrency items for the reports."""
-    mark_unsupported_modes(items)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make unittest methods per mode, skip unsupported modes, decide what is unsafe, tag items.
+
+    Not tryfirst/trylast: after a conftest's own hook (which may add ``concur`` markers) and
+    before pytest's ``-k``/``-m`` deselection, which then sees the items made here.
+    """
+    prepare_items(config, items)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -123,6 +172,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     """Take the leak check's snapshot just before a concurrency test's fixtures are set up."""
+    late = item.stash.get(LATE_MARKER_KEY, None)
+    if late is not None:
+        fail_plainly(late)
     if item_kind(item) is not None:
         # Before setup, so that a function-scoped fixture's forgotten thread is caught; what
         # wider-scoped fixtures start here is theirs to keep (see pytest_fixture_setup).
@@ -174,13 +226,23 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         reported_threads=[
             *interrupted,
             *(o.thread_ident for o in hung if o.thread_ident is not None),
+            *item.stash.get(LEFT_RUNNING_IDENTS_KEY, ()),
         ],
         reported_pids=[o.pid for o in hung if o.pid is not None and o.mode.kind == "process"],
     )
-    # A process worker ends at once when its target leaves threads running (they would hold
-    # it until the deadline); the outcome names them, and they are this test's leak too.
+    # One rule in both modes: a thread the body started and left running when it returned.
+    # A process worker ends at once in that case (the thread would hold it until the deadline),
+    # and the outcome names the thread; in thread mode the run noted the same (_run).
     leak.in_workers += [
-        f"{_quoted_thread(name)} in {o.label}" for o in ran for name in o.leaked_threads
+        f"thread {_quoted_thread(name)}, started in {o.label}, was still running when the test "
+        "body returned (the worker process ended it)"
+        for o in ran
+        for name in o.leaked_threads
+    ]
+    leak.in_workers += [
+        f"thread {_quoted_thread(name)}, started in the thread workers, was still running when "
+        "the test body returned"
+        for name in item.stash.get(LEFT_RUNNING_KEY, ())
     ]
     if leak:
         fail_plainly(describe_leak(leak, item.nodeid))
@@ -208,6 +270,13 @@ def pytest_runtest_makereport(
     crash = getattr(report.longrepr, "reprcrash", None)
     if report.when == "call" and report.failed and headline is not None and crash is not None:
         crash.message = headline
+    if report.when == "teardown":
+        plain = item.stash.get(PLAIN_KEY, None)
+        if plain is not None:
+            report.user_properties.append((NOT_CONCURRENT_PROPERTY, plain))
+        ran = item.stash.get(RAN_KEY, None)
+        if ran is not None:
+            report.user_properties.append((RUN_PROPERTY, f"{ran[0]}/{ran[1]}"))
     record_report(item, report)
     return report
 
@@ -228,17 +297,17 @@ class _ResultCollector:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    """Add the "concur: thread vs process" section when the run used both modes."""
-    if config.stash[SETTINGS_KEY].modes != KINDS:
+    """Add the suite report and, when both modes ran, the thread-vs-process isolation report."""
+    terminal_summary(terminalreporter, config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write ``--concur-report`` (in the pytest-xdist controller only, from every report)."""
+    config = session.config
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or settings.report_path is None or hasattr(config, "workerinput"):
         return
-    results = config.stash.get(RESULTS_KEY, {})
-    if not results:
-        return
-    lines, count = isolation_lines(results, config.get_verbosity())
-    terminalreporter.write_sep("=", "concur: thread vs process (isolation report)")
-    for line in lines:
-        terminalreporter.write_line(line)
-    terminalreporter.write_line(count)
+    write_json_report(config, settings.report_path)
 
 
 @pytest.fixture
@@ -263,16 +332,16 @@ def concur_mode(request: pytest.FixtureRequest) -> Mode:
 
 @pytest.fixture
 def spawn_workers(request: pytest.FixtureRequest, concur_mode: Mode) -> WorkerSpawner:
-    """Run a callable in workers of this test's mode and return their results in order.
+    """spawn_workers(target, n=None, args=(), kwargs=None, timeout=None) -> list of results.
 
-    ``spawn_workers(target, n=None, args=(), kwargs=None, timeout=None)`` calls ``target`` in
-    ``n`` workers (default ``--concur-workers``) and returns the list of return values; a failed
-    worker raises its own exception, several raise an exception group, a crash or hang raises
+    Calls ``target`` in ``n`` workers of this test's mode (default ``--concur-workers``) and
+    returns their return values in worker order; a failed worker raises its own exception,
+    several raise an exception group, a crash or hang raises
     ``WorkerCrashed`` / ``WorkerTimeout``. ``spawn_workers.outcomes(...)`` returns every
     worker's outcome instead of raising (``worker_args=`` gives each worker its own arguments);
     ``spawn_workers.map(target, items)`` runs one worker per item. ``timeout`` defaults to
     ``--concur-timeout`` (``0``: none). Requesting it makes the test a concurrency test.
-    """
+    """  # noqa: D402 - the fixture's own call signature, for pytest --fixtures
     settings = settings_for(request.node) if isinstance(request.node, pytest.Item) else None
     workers = settings.workers if settings else request.config.stash[SETTINGS_KEY].workers
     timeout = settings.timeout if settings else request.config.stash[SETTINGS_KEY].timeout
@@ -295,3 +364,62 @@ def shared_counter(concur_mode: Mode) -> Iterator[SharedCounter]:
         yield counter
     finally:
         counter.close()
+
+
+@pytest.fixture
+def concur_worker_index() -> int:
+    """Return the index (0 to n-1) of the worker running this test's body.
+
+    Each worker of a concurrency test whose body runs in workers (``concur`` marker,
+    ``--concur-all``) gets its own value as the test's argument; elsewhere (fixtures, plain
+    tests) it is 0. ``concur_lab.worker_index()`` gives the same inside any worker.
+    """
+    return 0
+
+
+@pytest.fixture
+def concur_iteration_index() -> int:
+    """Return the iteration (0 to iterations-1) the worker is in (``--concur-iterations``).
+
+    The worker's own value as the test's argument, 0 elsewhere; ``concur_lab.iteration_index()``
+    gives the same inside any worker.
+    """
+    return 0
+
+
+@pytest.fixture
+def concur_workers(request: pytest.FixtureRequest) -> int:
+    """Return how many workers run this test's body (``--concur-workers`` or its marker's)."""
+    if isinstance(request.node, pytest.Item) and item_kind(request.node) is not None:
+        return settings_for(request.node).workers
+    return request.config.stash[SETTINGS_KEY].workers
+
+
+class _PeerIndexFixtures:
+    """pytest-run-parallel's index fixtures, for a suite written for it.
+
+    Registered only when that plugin is not loaded.
+    """
+
+    @pytest.fixture
+    def thread_index(self) -> int:
+        """Return the worker's index, as pytest-run-parallel's fixture does.
+
+        The same as ``concur_worker_index``.
+        """
+        return 0
+
+    @pytest.fixture
+    def iteration_index(self) -> int:
+        """Return the worker's iteration, as pytest-run-parallel's fixture does.
+
+        The same as ``concur_iteration_index``.
+        """
+        return 0
+
+    @pytest.fixture
+    def num_parallel_threads(self, request: pytest.FixtureRequest) -> int:
+        """Return how many workers run the body, as pytest-run-parallel's fixture does."""
+        if isinstance(request.node, pytest.Item) and item_kind(request.node) is not None:
+            return settings_for(request.node).workers
+        return int(request.config.stash[SETTINGS_KEY].workers)

@@ -236,22 +236,28 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["concur_mode*", "*Return the mode this test runs in*"])
 
 
-def test_marker_on_unittest_method_warns(pytester: pytest.Pytester) -> None:
-    """The marker on a unittest.TestCase method cannot take effect, and says so."""
+def test_marker_on_unittest_method_runs_it_in_workers(pytester: pytest.Pytester) -> None:
+    """The marker on a unittest.TestCase method runs the method in its workers, per mode."""
     pytester.makepyfile(
         """
+        import threading
         import unittest
         import pytest
 
+        SEEN = set()
+
         class TestCase(unittest.TestCase):
-            @pytest.mark.concur(workers=2)
+            @pytest.mark.concur(workers=3, modes="thread")
             def test_x(self):
-                pass
+                SEEN.add(threading.get_ident())
+
+            def test_y_after(self):
+                assert len(SEEN) == 3
         """
     )
-    result = pytester.runpytest("-W", "default::pytest.PytestConfigWarning")
-    result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*concur: the concur marker has no effect on TestCaseFunction*"])
+    result = pytester.runpytest("-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*TestCase::test_x[[]thread[]] PASSED*"])
 
 
 def test_concur_mode_via_getfixturevalue(pytester: pytest.Pytester) -> None:

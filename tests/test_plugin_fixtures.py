@@ -184,9 +184,14 @@ def test_shared_counter_with_spawn_workers(pytester: pytest.Pytester, mode: str)
 
 
 def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
-    """pytest --fixtures shows spawn_workers and shared_counter with their docstrings."""
+    """pytest --fixtures shows spawn_workers with its call signature first, and shared_counter."""
     result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines(["spawn_workers*", "*Run a callable in workers of this test*"])
+    result.stdout.fnmatch_lines(
+        [
+            "spawn_workers*",
+            "*spawn_workers(target, n=None, args=(), kwargs=None, timeout=None) -> list of *",
+        ]
+    )
     result.stdout.fnmatch_lines(["shared_counter*", "*Return a fresh*SharedCounter*"])
 
 

@@ -578,5 +578,9 @@ def test_thread_left_in_process_worker_is_a_leak(pytester: pytest.Pytester, meth
     result.assert_outcomes(passed=1, errors=1)
     # "passed": the workers were not held until the deadline, which would have failed the test.
     result.stdout.fnmatch_lines(
-        ["*thread 'lingering' in worker 0 of 2 (process[[]*", "*thread 'lingering' in worker 1*"]
+        [
+            "*thread 'lingering', started in worker 0 of 2 (process[[]*), was still running when "
+            "the test body returned (the worker process ended it)",
+            "*thread 'lingering', started in worker 1*",
+        ]
     )

@@ -121,7 +121,7 @@ def test_timeout_zero_disables(pytester: pytest.Pytester) -> None:
             ["--concur-workers=0"],
             "",
             "invalid concur workers '0' from command line --concur-workers: "
-            "expected an integer of at least 1",
+            "expected an integer of at least 1 or auto",
         ),
         (
             [],
@@ -227,7 +227,8 @@ def test_longest_timeout_is_the_platforms_longest_wait(pytester: pytest.Pytester
     [
         (
             "workers=0",
-            "invalid concur workers 0 from marker on test_x: expected an integer of at least 1",
+            "invalid concur workers 0 from marker on test_x: expected an integer of at least 1 "
+            "or auto",
         ),
         ("timeout=-3", "invalid concur timeout -3 from marker on test_x: *"),
         (
@@ -237,7 +238,7 @@ def test_longest_timeout_is_the_platforms_longest_wait(pytester: pytest.Pytester
         ("modes=['threads']", "invalid concur modes ['threads'] from marker on test_x: *"),
         ("start_method='fast'", "invalid concur start method 'fast' from marker on test_x: *"),
         ("worker=2", "invalid concur marker arguments from marker on test_x: *"),
-        ("1, 2, 3, 4, 5", "invalid concur marker arguments from marker on test_x: *"),
+        ("1, 2, 3, 4, 5, 6", "invalid concur marker arguments from marker on test_x: *"),
     ],
     ids=[
         "workers",
@@ -297,7 +298,10 @@ def test_markers_lists_concur(pytester: pytest.Pytester) -> None:
     """--markers documents the concur marker and its arguments."""
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.concur(workers=None, modes=None, timeout=None, start_method=None): *"]
+        [
+            "@pytest.mark.concur(workers=None, modes=None, timeout=None, start_method=None, "
+            "iterations=None): *"
+        ]
     )
 
 
