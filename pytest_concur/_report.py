@@ -459,6 +459,10 @@ def write_json_report(config: pytest.Config, path: str) -> None:
     folder = os.path.dirname(path)
     fd, temporary = tempfile.mkstemp(prefix=".concur-report-", suffix=".json", dir=folder)
     try:
+        # mkstemp makes the file private (0600); a report is an ordinary file for CI to keep.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(data + "\n")
         os.replace(temporary, path)

@@ -14,7 +14,8 @@ It does four things:
   built*, each run in a fresh interpreter with a timeout) and ``demo-timeline`` (the Gantt chart
   of the scheduling demos, drawn by :func:`concur_lab.timeline.plot_gantt`);
 * provides ``autopublic`` (autodoc of every name in a module's ``__all__``), ``pytest-run`` (an
-  example test file run with the plugin, output shown) and ``concur-cli`` (a command's output).
+  example test file run with the plugin, output shown), ``concur-cli`` (a command's output) and
+  ``concur-unsafe-rules`` (the plugin's built-in unsafe-detection rules, as a table).
 
 Demos run only for HTML builders (``concur_run_demos = "auto"``); other builders, such as the
 doctest builder, get a one-line placeholder, so checking the examples does not run every demo.
@@ -1157,6 +1158,44 @@ def _drop_class_return_type(
             content.remove(field_list)
 
 
+class UnsafeRules(SphinxDirective):
+    """The built-in unsafe-detection rules, as a table made from ``pytest_concur._unsafe``.
+
+    Each row is one of :func:`pytest_concur._unsafe.iter_rule_rows`: the kind of rule (a fixture
+    the test uses, or a call it makes), its name, the modes it applies in and why, so the table
+    cannot drift from the code.
+    """
+
+    def run(self) -> list[nodes.Node]:
+        from pytest_concur import _unsafe
+
+        self.env.note_dependency(str(Path(_unsafe.__file__).resolve()))
+        table = nodes.table(classes=["concur-unsafe-rules"])
+        group = nodes.tgroup(cols=4)
+        table += group
+        for width in (10, 30, 20, 40):
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        group += head
+        body = nodes.tbody()
+        group += body
+
+        def row(cells: tuple[str, ...], literal: tuple[bool, ...]) -> nodes.row:
+            line = nodes.row()
+            for text, code in zip(cells, literal, strict=True):
+                entry = nodes.entry()
+                para = nodes.paragraph()
+                para += nodes.literal(text, text) if code else nodes.Text(text)
+                entry += para
+                line += entry
+            return line
+
+        head += row(("rule", "name", "unsafe in", "why"), (False,) * 4)
+        for kind, name, modes, why in _unsafe.iter_rule_rows():
+            body += row((kind, name, modes, why), (False, True, False, False))
+        return [table]
+
+
 # --------------------------------------------------------------------------- setup
 
 
@@ -1186,6 +1225,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("autopublic", AutoPublic)
     app.add_directive("pytest-run", PytestRun)
     app.add_directive("concur-cli", ConcurCli)
+    app.add_directive("concur-unsafe-rules", UnsafeRules)
     app.add_directive("run-example", RunExample)
     app.add_directive("demo-lesson", DemoLesson)
     app.add_directive("demo-observations", DemoObservations)
