@@ -74,13 +74,42 @@ def _worker_count(text: str) -> int:
     return value
 
 
+_START_METHODS = ("fork", "forkserver", "spawn")
+_MODE_CHOICES = ("thread", "process", "both")
+# What a learner is likely to type for a mode: the plural, as in "run it in threads".
+_MODE_ALIASES = {"threads": "thread", "processes": "process"}
+
+
+def _did_you_mean(text: str, choices: Sequence[str]) -> str:
+    """Return " (did you mean 'x'?)" for the closest of *choices*, or "" if none is close."""
+    close = difflib.get_close_matches(text.lower(), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _start_method(text: str) -> str:
-    if text not in available_start_methods():
+    methods = available_start_methods()
+    if text in methods:
+        return text
+    if text in _START_METHODS:
         raise argparse.ArgumentTypeError(
             f"start method {text!r} is not available on {sys.platform}: "
-            f"choose from {', '.join(available_start_methods())}"
+            f"choose from {', '.join(methods)}"
         )
-    return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a start method{_did_you_mean(text, methods)}; "
+        f"the start methods are {', '.join(methods)}"
+    )
+
+
+def _mode_choice(text: str) -> str:
+    wanted = text.strip().lower()
+    wanted = _MODE_ALIASES.get(wanted, wanted)
+    if wanted in _MODE_CHOICES:
+        return wanted
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r}{_did_you_mean(wanted, _MODE_CHOICES)}; "
+        f"choose from {', '.join(_MODE_CHOICES)}"
+    )
 
 
 def _positive_seconds(text: str) -> float:
@@ -176,7 +205,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     run.add_argument("slug", metavar="SLUG", help=f"The demo to run (see '{prog} list')")
     run.add_argument(
-        "--mode", choices=("thread", "process", "both"), default="both",
+        "--mode", type=_mode_choice, default="both", metavar="{thread,process,both}",
         help="Run in threads, in processes, or both, threads first (default: both)",
     )
     _add_start_method(run)
@@ -244,7 +273,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """
     parser = build_parser(prog)
     try:
-        args = parser.parse_args(argv)
+        arguments = list(sys.argv[1:] if argv is None else argv)
+        _check_command(parser, arguments)
+        args = parser.parse_args(arguments)
         handler: Callable[[argparse.Namespace], int] = args.handler
         try:
             return handler(args)
@@ -262,6 +293,25 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+_COMMANDS = ("list", "run", "tour")
+
+
+def _check_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Refuse an unknown command with a suggestion, as an unknown demo is refused."""
+    if not argv or argv[0].startswith("-") or argv[0] in _COMMANDS:
+        return
+    word = argv[0]
+    hint = _did_you_mean(word, _COMMANDS)
+    if not hint:
+        catalogue, _ = _catalogue()
+        slug = word.strip().lower().replace("_", "-")
+        if any(demo.slug == slug for demo in catalogue):
+            hint = f" (did you mean 'run {slug}'?)"
+    if not hint:
+        hint = f"; new here? start with '{parser.prog} tour'"
+    parser.error(f"unknown command {word!r}{hint}; the commands are {', '.join(_COMMANDS)}")
 
 
 def _prog(args: argparse.Namespace) -> str:

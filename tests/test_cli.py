@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from concur_lab import default_start_method, demos
+from concur_lab import available_start_methods, default_start_method, demos
 from concur_lab._modes import Mode
 from concur_lab.cli import main
 
@@ -206,10 +206,70 @@ class TestUsage:
 
     @pytest.mark.usefixtures("catalogue")
     def test_unknown_start_method_is_named(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """An unavailable start method exits 2 naming it and the choices."""
+        """A name that is no start method exits 2 saying so and listing the start methods."""
         status, _, err = run_cli(capsys, "run", "shared-global", "--start-method", "vfork")
         assert status == 2
-        assert "argument --start-method: start method 'vfork' is not available" in err
+        assert "argument --start-method: 'vfork' is not a start method" in err
+        assert f"the start methods are {', '.join(available_start_methods())}" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_misspelt_start_method_gets_a_suggestion(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--start-method spwan suggests spawn and does not blame the platform."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--start-method", "spwan")
+        assert status == 2
+        assert "'spwan' is not a start method (did you mean 'spawn'?)" in err
+        assert "not available" not in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_missing_start_method_blames_the_platform(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A real start method this platform lacks is reported as not available here."""
+        monkeypatch.setattr("concur_lab.cli.available_start_methods", lambda: ("spawn",))
+        status, _, err = run_cli(capsys, "run", "shared-global", "--start-method", "fork")
+        assert status == 2
+        assert f"start method 'fork' is not available on {sys.platform}" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    @pytest.mark.parametrize(("typed", "kind"), [("threads", "thread"), ("Processes", "process")])
+    def test_plural_mode_is_accepted(
+        self, capsys: pytest.CaptureFixture[str], typed: str, kind: str
+    ) -> None:
+        """--mode threads and --mode processes run the mode they name."""
+        status, out, _ = run_cli(capsys, "run", "shared-global", "--mode", typed, "--json")
+        assert status == 0
+        assert [run["mode"] for run in json.loads(out)["runs"]] == [kind]
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_misspelt_mode_gets_a_suggestion(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--mode thred suggests thread."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--mode", "thred")
+        assert status == 2
+        assert "invalid choice: 'thred' (did you mean 'thread'?)" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_misspelt_command_gets_a_suggestion(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An unknown command close to a real one suggests it."""
+        status, _, err = run_cli(capsys, "tuor")
+        assert status == 2
+        assert "unknown command 'tuor' (did you mean 'tour'?)" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_slug_as_command_suggests_run(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A demo slug typed as the command suggests 'run SLUG'."""
+        status, _, err = run_cli(capsys, "shared_global")
+        assert status == 2
+        assert "(did you mean 'run shared-global'?)" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_hopeless_command_points_to_the_tour(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An unknown command like no other names the commands and where to start."""
+        status, _, err = run_cli(capsys, "frobnicate")
+        assert status == 2
+        assert "unknown command 'frobnicate'; new here? start with 'concur-lab tour'" in err
+        assert "the commands are list, run, tour" in err
 
     @pytest.mark.usefixtures("catalogue")
     def test_start_method_with_thread_mode_is_refused(
