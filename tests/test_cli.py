@@ -108,6 +108,12 @@ def cleanup_fails_after_interrupt(mode: Mode, workers: int | None = None) -> dic
         raise RuntimeError("threads still alive")
 
 
+def retried(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo that ran three times and reports a run of 0.4 s."""
+    return {"summary": "kept the quiet run", "attempts": 3 if mode == "process" else 1,
+            "attempt_s": 0.4}
+
+
 FAKES = (
     make_demo("shared-global", shared_global, order=1, timeline=True),
     make_demo("shared-memory", no_timeline, theme="sharing", order=1),
@@ -556,6 +562,37 @@ class TestRunPictures:
         assert status == 2
         assert out == ""
         assert 'pip install "concur-lab[plot]"' in err
+
+
+class TestTimes:
+    def test_run_header_shows_the_reported_attempt(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """run's column headers give the kept run's time and the tries, not their sum."""
+        catalogue(make_demo("gil-cpu-bound", retried, theme="performance"))
+        _, out, _ = run_cli(capsys, "run", "gil-cpu-bound")
+        header = out.splitlines()[1].split()
+        assert header[:2] == ["thread", "(0.40"]
+        assert "(0.40 s, best of 3 tries)" in out.splitlines()[1]
+
+    def test_tour_progress_shows_the_reported_attempt(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """The tour's progress line gives the kept run's time and the number of tries."""
+        catalogue(make_demo("gil-cpu-bound", retried, theme="performance"))
+        _, out, _ = run_cli(capsys, "tour")
+        line = next(line for line in out.splitlines() if line.startswith("[1/1]"))
+        assert "thread 0.40 s  process 0.40 s, best of 3 tries  ok" in line
+
+    def test_json_keeps_the_total_and_the_attempt(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """run --json gives the reported run's time and the tries beside the total."""
+        catalogue(make_demo("gil-cpu-bound", retried, theme="performance"))
+        _, out, _ = run_cli(capsys, "run", "gil-cpu-bound", "--json")
+        process = json.loads(out)["runs"][1]
+        assert (process["attempt_seconds"], process["attempts"]) == (0.4, 3)
+        assert "seconds" in process
 
 
 class TestTour:

@@ -14,8 +14,11 @@ Each demo module in this package defines:
   list of spans, see :mod:`concur_lab.timeline`), ``"varies"`` (why the outcome depends on the
   interpreter, build, start method or library), ``"summary"`` (one short line for side-by-side
   display), ``"chart"`` (drawing hints for the timeline, see
-  :meth:`concur_lab.timeline.ModeTimeline.from_observations`) and ``"others_cores"`` (how many
-  cores other programs used meanwhile, for the demos whose lesson needs free cores).
+  :meth:`concur_lab.timeline.ModeTimeline.from_observations`), ``"others_cores"`` (how many
+  cores other programs used meanwhile, for the demos whose lesson needs free cores), and
+  ``"attempts"`` with ``"attempt_s"`` (a demo that ran several times to find a quiet moment:
+  how many runs it made, and how long the run it reports took; the CLI shows that time, not
+  the sum).
 """
 
 from __future__ import annotations

@@ -79,6 +79,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "others_cores": best.others_cores,
         "machine_busy": best.busy,
         "attempts": best.attempts,
+        "attempt_s": round(best.seconds, 3),
         "load_average": round(os.getloadavg()[0], 2),
         "truncated": any(t.truncated for t in traces),
         "expected": {

@@ -50,6 +50,12 @@ def test_other_programs_cpu_is_measured(observed: dict[str, Any]) -> None:
         assert observed["others_cores"] is not None
 
 
+def test_kept_run_has_its_own_time(observed: dict[str, Any]) -> None:
+    """The observations give the kept run's own duration, which includes its measured window."""
+    assert isinstance(observed["attempt_s"], float)
+    assert observed["attempt_s"] >= observed["duration_s"]
+
+
 def test_busy_machine_is_said(observed: dict[str, Any]) -> None:
     """A run short of the cores it needed says so in its summary and chart; a quiet one does not."""
     needed = observed["expected"]["cpu_wall_ratio"]  # 1 for GIL threads, else min(workers, cores)
