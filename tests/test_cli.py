@@ -428,7 +428,9 @@ class TestRunHuman:
         """A list of records named by their first field gets one row per record."""
         _, out, _ = run_cli(capsys, "run", "shared-global")
         second = next(line for line in out.splitlines() if "second" in line)
-        assert second.split() == ["*", "second", "seen=2,", "by=thread", "seen=1,", "by=process"]
+        assert second.split() == [
+            "*", "second", "seen:", "2,", "by:", "thread", "seen:", "1,", "by:", "process",
+        ]
 
     @pytest.mark.usefixtures("catalogue")
     def test_long_key_wraps_with_its_mark_and_value(
@@ -436,9 +438,19 @@ class TestRunHuman:
     ) -> None:
         """A key wider than its column wraps; mark, key start and values share the first line."""
         _, out, _ = run_cli(capsys, "run", "shared-global")
-        first = next(line for line in out.splitlines() if "an_observation" in line)
-        assert first.startswith("* an_observation_with")
+        first = next(line for line in out.splitlines() if "an observation" in line)
+        assert first.startswith("* an observation with")
         assert first.split()[-2:] == ["thread", "process"]
+
+    def test_keys_become_labels(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """Observation keys are shown as words: no underscores, seconds as '(s)'."""
+        catalogue(make_demo("timed", lambda mode, workers=None: {"wall_s": 0.5, "late_set": 1}))
+        _, out, _ = run_cli(capsys, "run", "timed")
+        labels = [line.split("  ")[1] for line in out.splitlines()[3:5]]
+        assert labels == ["wall (s)", "late set"]
+        assert "_" not in "".join(out.splitlines()[3:5])
 
     @pytest.mark.usefixtures("catalogue")
     def test_lesson_and_varies_under_the_table(self, capsys: pytest.CaptureFixture[str]) -> None:
@@ -620,11 +632,10 @@ class TestTour:
         """The table gives each mode's summary, or says nothing differed."""
         _, out, _ = run_cli(capsys, "tour")
         table = out.split("What differed between the modes", 1)[1]
-        assert "shared-global (varies)" in table
         assert "threads saw [1, 2, 3]" in table
         assert "processs saw [1, 1, 1]" in table
         pid_line = next(line for line in table.splitlines() if "pid-report" in line)
-        assert pid_line.split()[1:] == ["(same", "in", "both", "modes)"]
+        assert pid_line.split()[1:] == ["same", "in", "both", "modes"]
 
     @pytest.mark.usefixtures("healthy")
     def test_differing_rows_are_marked_and_counted(
@@ -649,10 +660,24 @@ class TestTour:
         _, out, _ = run_cli(capsys, "tour")
         table = out.split("What differed between the modes", 1)[1]
         row = next(line for line in table.splitlines() if "gil-cpu-bound" in line)
-        assert row.split() == ["gil-cpu-bound", "(busy)", "(same", "in", "both", "modes)",
+        assert row.split() == ["gil-cpu-bound", "(busy)", "same", "in", "both", "modes:",
                                "CPU/wall", "1.0"]
         assert "0 of 1 demos differed" in table
-        assert "(busy): other programs took CPU during 1 demo " in table
+        assert "(busy): other programs used the CPU during 1 demo that needs free cores" in table
+
+    def test_only_chance_results_are_marked(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """'(may differ)' marks a demo whose numbers timing decides, not one that merely varies."""
+        chance = make_demo("print-interleaving", no_timeline, theme="races")
+        chance.module.BY_CHANCE = True  # type: ignore[attr-defined]
+        catalogue(FAKES[0], chance)
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1]
+        assert "print-interleaving (may differ)" in table
+        assert "shared-global (" not in table
+        assert "(varies)" not in table
+        assert table.count("(may differ): timing decides these numbers") == 1
 
     def test_broken_demo_is_reported_and_the_tour_goes_on(
         self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
@@ -679,6 +704,68 @@ class TestTour:
         ]
         assert document["broken"] == []
         assert "[1/3] shared-global" in err
+
+
+def wordy(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo with long summaries, keys and values, as the real tour has."""
+    words = "the workers saw one two three four five and the caller's global ended at five "
+    return {
+        "summary": f"{mode.kind}: " + words * 3,
+        "a_rather_long_observation_name_for_a_key": words * 2,
+        "records": [{"case": "sys.exit(256)", "exitcode": 0, "note": words}],
+        "varies": words * 2,
+    }
+
+
+class TestWidth:
+    @pytest.fixture
+    def narrow(self, monkeypatch: pytest.MonkeyPatch, catalogue: Callable[..., None]) -> None:
+        """An 80-column terminal and demos with long cells."""
+        monkeypatch.setenv("COLUMNS", "80")
+        catalogue(
+            make_demo("a-demo-with-a-long-slug-name", wordy, timeline=False),
+            make_demo("shared-global", shared_global, order=2, timeline=True),
+        )
+
+    @pytest.mark.usefixtures("narrow")
+    @pytest.mark.parametrize(
+        "argv", [("tour",), ("list",), ("run", "shared-global"),
+                 ("run", "a-demo-with-a-long-slug-name")],
+    )
+    def test_every_line_fits_80_columns(
+        self, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+    ) -> None:
+        """At COLUMNS=80 no line of tour, list or run is wider than 80 columns."""
+        status, out, _ = run_cli(capsys, *argv)
+        assert status == 0
+        assert max(len(line) for line in out.splitlines()) <= 80
+
+    @pytest.mark.usefixtures("narrow")
+    def test_narrow_tour_stacks_the_modes(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """In 80 columns the closing table puts each mode on its own lines under the demo."""
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1].splitlines()
+        row = table.index("* shared-global")
+        assert table[row + 1].split()[:3] == ["thread:", "threads", "saw"]
+        assert any(line.split()[:1] == ["process[fork]:"] for line in table[row + 1:row + 4])
+
+    def test_wide_terminal_uses_its_width(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        catalogue: Callable[..., None],
+    ) -> None:
+        """A 160-column terminal puts the modes side by side and uses more than 100 columns."""
+        catalogue(make_demo("a-demo-with-a-long-slug-name", wordy))
+        monkeypatch.setenv("COLUMNS", "160")
+        _, out, _ = run_cli(capsys, "tour")
+        widths = [len(line) for line in out.splitlines()]
+        assert 100 < max(widths) <= 160
+
+    def test_real_commands_fit_80_columns(self) -> None:
+        """The real list and a real run fit an 80-column terminal."""
+        for argv in (["list"], ["run", "pid-report"]):
+            done = cli(*argv, env={"COLUMNS": "80"})
+            assert done.returncode == 0, done.stderr
+            assert max(len(line) for line in done.stdout.splitlines()) <= 80, argv
 
 
 GOOD_MODULE = """
@@ -750,11 +837,14 @@ class TestBrokenModules:
 
 # -- end to end, in a child interpreter --------------------------------------------------
 
-def cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run python -m concur_lab with *argv*."""
+def cli(
+    *argv: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run python -m concur_lab with *argv*, with *env* added to the environment."""
     return subprocess.run(
         [sys.executable, "-m", "concur_lab", *argv],
         capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
