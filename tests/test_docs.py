@@ -260,6 +260,36 @@ def test_small_records_are_one_line_each_with_repeats_counted() -> None:
     assert rendered == "saw=4  (×3)\nraised='NameError'"
 
 
+def test_busy_build_says_so_in_plain_words() -> None:
+    """A run that found the machine busy gets a note with the cores taken and the tries."""
+    note = _extension()._busy_note(
+        "gil-cpu-bound",
+        {"thread": {"machine_busy": False, "others_cores": 0.1, "cores": 2},
+         "process[fork]": {"machine_busy": True, "others_cores": 1.4, "cores": 2}},
+        3,
+    )
+    assert note is not None
+    assert "other programs used 1.4 of 2 cores during the process[fork] run" in note
+    assert "after trying 3 times" in note
+
+
+def test_quiet_build_has_no_busy_note() -> None:
+    """No run found the machine busy: no note."""
+    runs = {"thread": {"machine_busy": False, "others_cores": 0.0, "cores": 2}}
+    assert _extension()._busy_note("gil-cpu-bound", runs, 1) is None
+
+
+def test_busy_runs_are_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy run is repeated up to the retry count, and a quiet one ends the retries."""
+    ext = _extension()
+    answers = iter([{"machine_busy": True}, {"machine_busy": True}, {"machine_busy": False}])
+    monkeypatch.setattr(ext, "_observe_once", lambda slug, mode, timeout: next(answers))
+    monkeypatch.setattr(ext, "_RUNS", {})
+    monkeypatch.setattr(ext, "_TRIES", {})
+    assert ext._observe("x", "process", 1.0, retries=5, pause=0.0) == {"machine_busy": False}
+    assert ext._TRIES[("x", "process")] == 3
+
+
 def test_every_demo_has_a_page_source_and_every_page_a_demo() -> None:
     """docs/demos/ holds one stub per demo (and the catalogue), and no stub of a removed demo."""
     from concur_lab.demos import all_demos

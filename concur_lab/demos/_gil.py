@@ -31,6 +31,7 @@ from concur_lab.demos import _machine
 __all__ = [
     "GAP",
     "MAX_SPANS",
+    "RETRY_PAUSE",
     "Run",
     "Trace",
     "busy_chart_note",
@@ -48,6 +49,9 @@ __all__ = [
 
 GAP = 0.0005
 """Seconds between two timestamps beyond which a worker counts as not running in between."""
+
+RETRY_PAUSE = 0.3
+"""Seconds :func:`run_best` waits before trying a busy run again."""
 
 MAX_SPANS = 4000
 """Cap on the spans of one run, shared by its workers, so that a noisy machine or many workers
@@ -371,6 +375,8 @@ def run_best(
             best = Run(t0, traces, others, attempt, seconds=seconds)
         if not _machine.is_busy(others, cores, needed):
             break
+        if attempt < attempts:
+            time.sleep(RETRY_PAUSE)  # let a burst of other work pass
     assert best is not None
     best.attempts = attempt
     best.busy = _machine.is_busy(best.others_cores, cores, needed)
