@@ -226,6 +226,17 @@ def test_every_demo_has_a_page_with_both_modes(html: tuple[Path, str]) -> None:
         assert ">process[" in text, f"{demo.slug}: no process-mode column"
 
 
+def test_tutorial_is_one_path_through_the_gil(html: tuple[Path, str]) -> None:
+    """The tutorial reaches the GIL with real output, one line per mode, code before next."""
+    outdir, messages = html
+    text = (outdir / "tutorial.html").read_text(encoding="utf-8")
+    assert "$ python cpu_bound.py" in text and "$ python io_bound.py" in text, messages
+    assert "demo-summaries" in text
+    assert 'class="demo-observations' not in text  # no key = value tables on the path
+    assert text.index("the same with concur-lab") < text.index("Where next")
+    assert text.index("multiprocess</span></code>") > text.index("hello from a thread")
+
+
 def _extension(name: str = "concur_docs") -> ModuleType:
     sys.path.insert(0, str(DOCS / "_ext"))
     try:
@@ -258,6 +269,14 @@ def test_small_records_are_one_line_each_with_repeats_counted() -> None:
     """Per-worker records of one or two fields read as key=value lines; a repeated line once."""
     rendered = _extension()._render_value([{"saw": 4}] * 3 + [{"raised": "NameError"}])
     assert rendered == "saw=4  (×3)\nraised='NameError'"
+
+
+def test_keys_become_labels_without_trailing_dots() -> None:
+    """Observation keys show as words, a group as its name alone, seconds as '(s)'."""
+    label = _extension()._label
+    assert [label("late_set"), label("from_zero.caller_after"), label("wall_s")] == [
+        "late set", "from zero: caller after", "wall (s)",
+    ]
 
 
 def test_busy_build_says_so_in_plain_words() -> None:

@@ -441,15 +441,17 @@ def _split_key(key: str) -> tuple[str, str]:
     return group, name
 
 
-def _key_literal(key: str, *, classes: list[str] | None = None) -> nodes.literal:
-    """A key as inline code that may wrap only after a dot or an underscore, never mid-word."""
-    literal = nodes.literal(key, "", classes=classes or [])
-    pieces = key.replace(".", ".\0").replace("_", "_\0").split("\0")
-    for i, piece in enumerate(pieces):
-        if i:
-            literal += nodes.raw("", "<wbr>", format="html")
-        literal += nodes.Text(piece)
-    return literal
+def _label(key: str) -> str:
+    """An observation key as a label: ``wall_s`` is ``wall (s)``, ``a.b_c`` is ``a: b c``.
+
+    The same rule as the command line's, so a learner meets one name for one observation.
+    """
+    parts = []
+    for part in key.split("."):
+        if part.endswith("_s") and len(part) > 2:
+            part = part[:-2] + " (s)"
+        parts.append(part.replace("_", " "))
+    return ": ".join(parts)
 
 
 def _merge_orders(orders: list[list[str]]) -> list[str]:
@@ -536,6 +538,7 @@ class DemoObservations(_DemoDirective):
     option_spec: ClassVar[dict[str, Any]] = {
         "modes": directives.unchanged,
         "keys": directives.unchanged,
+        "summary": directives.flag,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -562,7 +565,12 @@ class DemoObservations(_DemoDirective):
                 result.append(nodes.error("", nodes.literal_block(detail, detail)))
                 continue
             runs[_mode_label(mode)] = observed
-        if runs:
+        if runs and "summary" in self.options:
+            # What a learner reads first: one line per mode, the full table one click away.
+            result.extend(self._summaries(runs))
+            result.extend(self.busy_notes(demo.slug, runs))
+            result.append(self._more(demo.slug))
+        elif runs:
             result.extend(self._summaries(runs))
             result.extend(self.busy_notes(demo.slug, runs))
             result.append(self._legend(runs))
@@ -575,11 +583,24 @@ class DemoObservations(_DemoDirective):
             result.extend(self._varies(runs))
         return result
 
+    def _more(self, slug: str) -> nodes.paragraph:
+        """A line pointing to the demo's own page, which has every observation."""
+        para = nodes.paragraph(classes=["demo-more"])
+        para += nodes.Text("Every observation, the lesson in full and the code: ")
+        ref = addnodes.pending_xref(
+            "", refdomain="std", reftype="ref", reftarget=f"demo-{slug}", refexplicit=False,
+            refwarn=True,
+        )
+        ref += nodes.inline(slug, slug)
+        para += ref
+        para += nodes.Text(".")
+        return para
+
     @staticmethod
     def _legend(runs: dict[str, dict[str, Any]]) -> nodes.paragraph:
         text = (
             "Each mode ran in a fresh interpreter of its own, so process IDs (such as "
-            "caller_pid) differ between the columns even where the behaviour is the same."
+            "caller pid) differ between the columns even where the behaviour is the same."
         )
         if len(runs) > 1:
             text = "A bar on the left marks the observations where the modes differ. " + text
@@ -661,7 +682,7 @@ class DemoObservations(_DemoDirective):
                 ]
             else:
                 cells = ["—" if v is _MISSING else _render_value(v) for v in values]
-            row = self._value_row(shown_key, cells, indent=shown_key != key)
+            row = self._value_row(_label(shown_key), cells, indent=shown_key != key)
             if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
                 row["classes"].append("differs")
             body += row
@@ -695,21 +716,22 @@ class DemoObservations(_DemoDirective):
     ) -> nodes.table:
         labels = list(per_mode)
         table = self._records_frame(
-            key, "one row per record", [first, *labels], [30] + [70 // len(labels)] * len(labels)
+            key, "one row per record", [_label(first), *labels],
+            [30] + [70 // len(labels)] * len(labels),
         )
         body = table[-1][-1]
         for i, name in enumerate(next(iter(per_mode.values()))):
             values = []
             for records in per_mode.values():
                 record = {k: v for k, v in records[i].items() if k != first}
-                values.append("\n".join(f"{k} = {_py(v)}" for k, v in record.items()))
+                values.append("\n".join(f"{_label(k)}: {_py(v)}" for k, v in record.items()))
             body += self._value_row(str(name[first]), values, indent=False)
         return table
 
     def _fields_table(
         self, key: str, label: str, fields: list[str], records: list[dict[str, Any]]
     ) -> nodes.table:
-        table = self._records_frame(key, f"in {label} mode", fields, None)
+        table = self._records_frame(key, f"in {label} mode", [_label(f) for f in fields], None)
         body = table[-1][-1]
         for record in records:
             row = nodes.row()
@@ -730,8 +752,7 @@ class DemoObservations(_DemoDirective):
             classes.append("colwidths-given")
         table = nodes.table(classes=classes)
         title = nodes.title()
-        title += _key_literal(key)
-        title += nodes.Text(f": {caption}")
+        title += nodes.Text(f"{_label(key)}: {caption}")
         table += title
         group = nodes.tgroup(cols=len(columns))
         table += group
@@ -768,14 +789,14 @@ class DemoObservations(_DemoDirective):
     def _group_row(prefix: str, span: int) -> nodes.row:
         row = nodes.row(classes=["demo-group"])
         entry = nodes.entry(morecols=span - 1)
-        entry += nodes.paragraph("", "", _key_literal(prefix + "."))
+        entry += nodes.paragraph(text=_label(prefix))
         row += entry
         return row
 
     def _value_row(self, key: str, cells: list[str], *, indent: bool) -> nodes.row:
         row = nodes.row(classes=["demo-grouped"] if indent else [])
         entry = nodes.entry()
-        entry += nodes.paragraph("", "", _key_literal(key))
+        entry += nodes.paragraph(text=key)
         row += entry
         for text in cells:
             if text.endswith("records: in the table below"):
@@ -956,7 +977,7 @@ class ConcurCli(SphinxDirective):
         shown = " ".join(["$ python -m concur_lab", *map(shlex.quote, args)])
         if "--help" not in args and not _should_run(self.env.app):
             return [nodes.literal_block(shown, shown, language="console")]
-        env = {**os.environ, "COLUMNS": "88", "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {**os.environ, "COLUMNS": "80", "PYTHONDONTWRITEBYTECODE": "1"}
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "concur_lab", *args],
