@@ -292,6 +292,14 @@ def test_busy_build_says_so_in_plain_words() -> None:
     assert "after trying 3 times" in note
 
 
+def test_busy_note_without_a_core_count() -> None:
+    """A demo that does not report its cores (gil-timeline) gets the machine's count."""
+    runs = {"process[fork]": {"machine_busy": True, "others_cores": 1.0}}
+    note = _extension()._busy_note("gil-timeline", runs, 1)
+    assert note is not None
+    assert f"1.0 of {os.cpu_count()} cores" in note
+
+
 def test_quiet_build_has_no_busy_note() -> None:
     """No run found the machine busy: no note."""
     runs = {"thread": {"machine_busy": False, "others_cores": 0.0, "cores": 2}}

@@ -322,7 +322,8 @@ def _observe(
 def _busy_note(slug: str, runs: dict[str, dict[str, Any]], tries: int) -> str | None:
     """Say that the pages were built on a busy machine, or return ``None`` if it was not."""
     busy = [
-        f"{observed['others_cores']:.1f} of {observed['cores']} cores during the {label} run"
+        f"{observed['others_cores']:.1f} of {observed.get('cores') or os.cpu_count() or 1} "
+        f"cores during the {label} run"
         for label, observed in runs.items()
         if _was_busy(observed) and isinstance(observed.get("others_cores"), int | float)
     ]
