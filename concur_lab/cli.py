@@ -778,7 +778,8 @@ def _print_table(
     if spaced and len(header) > 1 and column < _MIN_COLUMN:
         _print_stacked(rows, header, width, out, mark_differences=mark_differences)
         return
-    titles = [_wrap([title], column) for title in header]
+    # A title too wide for its column breaks before its time: "process[spawn]" / "(0.40 s)".
+    titles = [_wrap(_title_lines(title, column), column) for title in header]
     for line in range(max(len(t) for t in titles)):
         text = " " * key_width + "".join(
             f"{' ' * gap}{(t[line] if line < len(t) else ''):<{column}}" for t in titles
@@ -809,6 +810,14 @@ def _print_table(
                 f"{' ' * gap}{(w[line] if line < len(w) else ''):<{column}}" for w in wrapped
             )
             print(text.rstrip(), file=out)
+
+
+def _title_lines(title: str, width: int) -> list[str]:
+    """Split a column title that does not fit before its time: ``mode`` / ``(0.40 s)``."""
+    name, paren, rest = title.partition(" (")
+    if len(title) <= width or not paren:
+        return [title]
+    return [name, f"({rest}"]
 
 
 def _differs(cells: Sequence[Sequence[str]]) -> bool:
@@ -1089,7 +1098,7 @@ def _print_differences(
         notes.append(
             f"{_BUSY_MARK}: other programs used the CPU during {busy} "
             f"demo{'' if busy == 1 else 's'} that need{'s' if busy == 1 else ''} free cores; "
-            "run it again when the machine is idle."
+            f"run {'it' if busy == 1 else 'them'} again when the machine is idle."
         )
     for note in notes:
         print(textwrap.fill(note, width=width, subsequent_indent="  "), file=out)

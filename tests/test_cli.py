@@ -749,6 +749,17 @@ class TestWidth:
         assert table[row + 1].split()[:3] == ["thread:", "threads", "saw"]
         assert any(line.split()[:1] == ["process[fork]:"] for line in table[row + 1:row + 4])
 
+    def test_narrow_title_breaks_before_its_time(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A mode title too wide for its column puts its time on the next line, whole."""
+        catalogue(make_demo("gil-cpu-bound", retried, theme="performance"))
+        monkeypatch.setenv("COLUMNS", "80")
+        _, out, _ = run_cli(capsys, "run", "gil-cpu-bound")
+        assert out.splitlines()[1].split() == ["thread", "(0.40", "s)", "process[fork]"]
+        assert out.splitlines()[2].split() == ["(0.40", "s,", "best", "of", "3", "tries)"]
+
     def test_wide_terminal_uses_its_width(
         self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         catalogue: Callable[..., None],

@@ -102,7 +102,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     if len({r["thread_ident"] for r in reports}) < n:
         result["thread_ident_is"] = (
             "the same in several workers: threading.get_ident() is unique only inside one "
-            "process; native_id is unique on the machine"
+            "process; the native id, the system's thread id, is unique on the machine"
         )
     if mode.kind == "process":
         result["varies"] = (
