@@ -53,6 +53,13 @@ _DEMO_TIMEOUT = 60.0
 _MAX_WORKERS = 64
 # Keys of the observations that get their own treatment instead of a table row.
 _SPECIAL_KEYS = ("summary", "varies", "timeline", "chart")
+# The tour's marks on a demo's row, explained once under the table.
+_CHANCE_MARK = "(may differ)"
+# A closing-table cell for a demo whose modes agreed.
+_SAME = "same in both modes"
+_BUSY_MARK = "(busy)"
+# Columns narrower than this are hard to read: the tour stacks the modes instead.
+_MIN_COLUMN = 30
 
 
 class _UsageError(Exception):
@@ -74,13 +81,42 @@ def _worker_count(text: str) -> int:
     return value
 
 
+_START_METHODS = ("fork", "forkserver", "spawn")
+_MODE_CHOICES = ("thread", "process", "both")
+# What a learner is likely to type for a mode: the plural, as in "run it in threads".
+_MODE_ALIASES = {"threads": "thread", "processes": "process"}
+
+
+def _did_you_mean(text: str, choices: Sequence[str]) -> str:
+    """Return " (did you mean 'x'?)" for the closest of *choices*, or "" if none is close."""
+    close = difflib.get_close_matches(text.lower(), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _start_method(text: str) -> str:
-    if text not in available_start_methods():
+    methods = available_start_methods()
+    if text in methods:
+        return text
+    if text in _START_METHODS:
         raise argparse.ArgumentTypeError(
             f"start method {text!r} is not available on {sys.platform}: "
-            f"choose from {', '.join(available_start_methods())}"
+            f"choose from {', '.join(methods)}"
         )
-    return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a start method{_did_you_mean(text, methods)}; "
+        f"the start methods are {', '.join(methods)}"
+    )
+
+
+def _mode_choice(text: str) -> str:
+    wanted = text.strip().lower()
+    wanted = _MODE_ALIASES.get(wanted, wanted)
+    if wanted in _MODE_CHOICES:
+        return wanted
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r}{_did_you_mean(wanted, _MODE_CHOICES)}; "
+        f"choose from {', '.join(_MODE_CHOICES)}"
+    )
 
 
 def _positive_seconds(text: str) -> float:
@@ -176,7 +212,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     run.add_argument("slug", metavar="SLUG", help=f"The demo to run (see '{prog} list')")
     run.add_argument(
-        "--mode", choices=("thread", "process", "both"), default="both",
+        "--mode", type=_mode_choice, default="both", metavar="{thread,process,both}",
         help="Run in threads, in processes, or both, threads first (default: both)",
     )
     _add_start_method(run)
@@ -244,7 +280,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """
     parser = build_parser(prog)
     try:
-        args = parser.parse_args(argv)
+        arguments = list(sys.argv[1:] if argv is None else argv)
+        _check_command(parser, arguments)
+        args = parser.parse_args(arguments)
         handler: Callable[[argparse.Namespace], int] = args.handler
         try:
             return handler(args)
@@ -262,6 +300,25 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+_COMMANDS = ("list", "run", "tour")
+
+
+def _check_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Refuse an unknown command with a suggestion, as an unknown demo is refused."""
+    if not argv or argv[0].startswith("-") or argv[0] in _COMMANDS:
+        return
+    word = argv[0]
+    hint = _did_you_mean(word, _COMMANDS)
+    if not hint:
+        catalogue, _ = _catalogue()
+        slug = word.strip().lower().replace("_", "-")
+        if any(demo.slug == slug for demo in catalogue):
+            hint = f" (did you mean 'run {slug}'?)"
+    if not hint:
+        hint = f"; new here? start with '{parser.prog} tour'"
+    parser.error(f"unknown command {word!r}{hint}; the commands are {', '.join(_COMMANDS)}")
 
 
 def _prog(args: argparse.Namespace) -> str:
@@ -364,11 +421,34 @@ class _Run:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def attempts(self) -> int:
+        """How many times the demo ran to get the run it reports (1 for most demos)."""
+        count = self.observed.get("attempts") if self.observed else None
+        return count if isinstance(count, int) and not isinstance(count, bool) else 1
+
+    @property
+    def shown_seconds(self) -> float:
+        """The time of the reported run: a demo that retried says how long its kept run took."""
+        own = self.observed.get("attempt_s") if self.observed else None
+        if isinstance(own, int | float) and not isinstance(own, bool) and own >= 0:
+            return float(own)
+        return self.seconds
+
+    def time_text(self) -> str:
+        """The reported run's time, and the number of runs if there were several."""
+        text = f"{self.shown_seconds:.2f} s"
+        if self.attempts > 1:
+            text += f", best of {self.attempts} tries"
+        return text
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "mode": self.mode.kind,
             "start_method": self.mode.start_method,
             "seconds": round(self.seconds, 3),
+            "attempt_seconds": round(self.shown_seconds, 3),
+            "attempts": self.attempts,
             "observed": self.observed,
         }
         if self.error is not None:
@@ -525,8 +605,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 ),
                 file=out,
             )
+    print(file=out)
     print(
-        f"\n{len(catalogue)} demos. Run one with '{prog} run SLUG', or all with '{prog} tour'.",
+        textwrap.fill(
+            f"{len(catalogue)} demos. Run one with '{prog} run SLUG', or all with '{prog} tour'.",
+            width=width,
+        ),
         file=out,
     )
     return status
@@ -567,7 +651,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         _print_side_by_side(demo, runs, sys.stdout)
     for note in notes:
-        print(note, file=sys.stderr if args.json else sys.stdout)
+        print(
+            textwrap.fill(note, width=_width(), subsequent_indent="  ", break_on_hyphens=False),
+            file=sys.stderr if args.json else sys.stdout,
+        )
     for run in runs:
         if not run.ok:
             print(
@@ -652,7 +739,7 @@ def _print_side_by_side(demo: demos.Demo, runs: Sequence[_Run], out: TextIO) -> 
     timelines = [run.observed.get("timeline") if run.observed else None for run in runs]
     if any(timelines):
         rows.append(("timeline", [[_timeline_note(t)] if t else ["-"] for t in timelines]))
-    header = [f"{run.mode.label} ({run.seconds:.2f} s)" for run in runs]
+    header = [f"{run.mode.label} ({run.time_text()})" for run in runs]
     differ = len(runs) > 1
     _print_table(rows, header, width, out, mark_differences=differ)
     varies = [run.observed.get("varies") for run in runs if run.observed]
@@ -679,20 +766,33 @@ def _print_table(
     mark_differences: bool,
     spaced: bool = False,
 ) -> None:
+    """Print *rows* with one column per mode, or one block per row when columns would be narrow.
+
+    Every line fits in *width*: cells and titles wrap inside their column, and when the columns
+    would be too narrow to read (an 80-column terminal with long cells) the modes are stacked
+    under each row's label instead.
+    """
     key_width = min(max((len(key) for key, _ in rows), default=0) + 3, max(width * 2 // 5, 20))
     gap = 3
-    column = max((width - key_width - gap * len(header)) // max(len(header), 1), 16)
+    column = max((width - key_width - gap * len(header)) // max(len(header), 1), 8)
+    if spaced and len(header) > 1 and column < _MIN_COLUMN:
+        _print_stacked(rows, header, width, out, mark_differences=mark_differences)
+        return
+    # A title too wide for its column breaks before its time: "process[spawn]" / "(0.40 s)".
+    titles = [_wrap(_title_lines(title, column), column) for title in header]
+    for line in range(max(len(t) for t in titles)):
+        text = " " * key_width + "".join(
+            f"{' ' * gap}{(t[line] if line < len(t) else ''):<{column}}" for t in titles
+        )
+        print(text.rstrip(), file=out)
     print(
-        " " * key_width + "".join(f"{' ' * gap}{title:<{column}}" for title in header).rstrip(),
-        file=out,
-    )
-    print(
-        " " * key_width + "".join(f"{' ' * gap}{'-' * len(t):<{column}}" for t in header).rstrip(),
+        " " * key_width
+        + "".join(f"{' ' * gap}{'-' * max(len(x) for x in t):<{column}}" for t in titles).rstrip(),
         file=out,
     )
     line_count = 0
     for key, cells in rows:
-        differs = mark_differences and any(list(c) != list(cells[0]) for c in cells[1:])
+        differs = _differs(cells) if mark_differences else False
         if len(cells) == 1 < len(header):
             # One cell for all columns: the modes agreed, and saying it twice would hide that.
             wrapped = [_wrap(cells[0], column * len(header) + gap * (len(header) - 1))]
@@ -710,6 +810,48 @@ def _print_table(
                 f"{' ' * gap}{(w[line] if line < len(w) else ''):<{column}}" for w in wrapped
             )
             print(text.rstrip(), file=out)
+
+
+def _title_lines(title: str, width: int) -> list[str]:
+    """Split a column title that does not fit before its time: ``mode`` / ``(0.40 s)``."""
+    name, paren, rest = title.partition(" (")
+    if len(title) <= width or not paren:
+        return [title]
+    return [name, f"({rest}"]
+
+
+def _differs(cells: Sequence[Sequence[str]]) -> bool:
+    return any(list(c) != list(cells[0]) for c in cells[1:])
+
+
+def _print_stacked(
+    rows: Sequence[tuple[str, Sequence[Sequence[str]]]],
+    header: Sequence[str],
+    width: int,
+    out: TextIO,
+    *,
+    mark_differences: bool,
+) -> None:
+    """Print each row as its label, then one indented line per mode, wrapped to *width*."""
+    title_width = max(len(title) for title in header) + 2
+    for number, (key, cells) in enumerate(rows):
+        if number:
+            print(file=out)
+        differs = mark_differences and _differs(cells)
+        print(textwrap.fill(("* " if differs else "  ") + key.strip(), width=width), file=out)
+        if len(cells) == 1 < len(header):
+            # The modes agreed: the cell says so, once, under the label.
+            pairs = [("", cells[0])]
+        else:
+            pairs = list(zip(header, cells, strict=False))
+        indent = " " * 4
+        for title, cell in pairs:
+            lead = f"{indent}{title + ':':<{title_width}}" if title else indent
+            if len(lead) > width // 2:
+                lead = f"{indent}{title}: "
+            body = _wrap(cell, max(width - len(lead), 20))
+            for i, line in enumerate(body):
+                print(((lead if i == 0 else " " * len(lead)) + line).rstrip(), file=out)
 
 
 def _key_label(key: str, mark: str, width: int) -> list[str]:
@@ -743,7 +885,7 @@ def _tree_rows(values: Sequence[object], depth: int) -> list[tuple[str, list[lis
             continue
         children = [v.get(key, _MISSING) if isinstance(v, Mapping) else _MISSING for v in values]
         children = _key_records(children)
-        label = "  " * depth + str(key)
+        label = "  " * depth + _label(key)
         nested = [c for c in children if c is not _MISSING]
         if all(isinstance(c, Mapping) and c for c in nested):
             rows.append((label, [[] for _ in values]))
@@ -779,7 +921,7 @@ def _key_records(values: list[Any]) -> list[Any]:
     return [
         v if v is _MISSING else {
             str(record[field]): ", ".join(
-                f"{k}={_scalar(x)}" for k, x in record.items() if k != field
+                f"{_label(k)}: {_scalar(x)}" for k, x in record.items() if k != field
             )
             for record in v
         }
@@ -816,8 +958,16 @@ def _flatten(observed: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _cell_lines(value: Any) -> list[str]:
     """Format one observation as lines: lists of dicts one item a line, the rest compactly."""
     if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-        return [", ".join(f"{k}={_scalar(v)}" for k, v in item.items()) for item in value]
+        return [", ".join(f"{_label(k)}: {_scalar(v)}" for k, v in item.items()) for item in value]
     return [_scalar(value)]
+
+
+def _label(key: object) -> str:
+    """Turn an observation key into a label: ``wall_s`` becomes ``wall (s)``, ``_`` a space."""
+    text = str(key)
+    if text.endswith("_s") and len(text) > 2:
+        text = text[:-2] + " (s)"
+    return text.replace("_", " ")
 
 
 def _scalar(value: Any) -> str:
@@ -854,6 +1004,7 @@ def _cmd_tour(args: argparse.Namespace) -> int:
         print(f"BROKE: {error}", file=progress, flush=True)
     slug_width = max((len(d.slug) for d in catalogue), default=0)
     count_width = len(str(len(catalogue)))
+    width = _width()
     started = time.perf_counter()
     results: list[tuple[demos.Demo, list[_Run]]] = []
     for number, demo in enumerate(catalogue, start=1):
@@ -862,13 +1013,27 @@ def _cmd_tour(args: argparse.Namespace) -> int:
             end="", file=progress, flush=True,
         )
         runs = []
+        used = count_width * 2 + 4 + slug_width
         for mode in modes:
             run = _run_demo(demo, mode, None, args.demo_timeout)
             runs.append(run)
-            print(f"  {mode.kind} {run.seconds:5.2f} s", end="", file=progress, flush=True)
+            part = f"  {mode.kind} {run.time_text():>6}"
+            if used + len(part) > width:
+                print(file=progress)
+                part, used = " " * (count_width * 2 + 3) + part, count_width * 2 + 3
+            used += len(part)
+            print(part, end="", file=progress, flush=True)
         broken = [run for run in runs if not run.ok]
         verdict = "ok" if not broken else f"BROKE in {broken[0].mode.label}: {broken[0].error}"
-        print(f"  {verdict}", file=progress, flush=True)
+        if used + 2 + len(verdict) <= width:
+            print(f"  {verdict}", file=progress, flush=True)
+        else:
+            print(file=progress)
+            print(
+                textwrap.fill(verdict, width=width, initial_indent="    ",
+                              subsequent_indent="      ", break_on_hyphens=False),
+                file=progress, flush=True,
+            )
         results.append((demo, runs))
     elapsed = time.perf_counter() - started
     broke = [demo.slug for demo, runs in results if not all(run.ok for run in runs)]
@@ -894,7 +1059,7 @@ def _cmd_tour(args: argparse.Namespace) -> int:
         )
     else:
         summary += ", none broke"
-    print(summary, file=progress)
+    print(textwrap.fill(summary, width=width, break_on_hyphens=False), file=progress)
     return 1 if broke else 0
 
 
@@ -902,38 +1067,41 @@ def _print_differences(
     results: Sequence[tuple[demos.Demo, Sequence[_Run]]], modes: Sequence[Mode], out: TextIO
 ) -> None:
     rows: list[tuple[str, list[list[str]]]] = []
-    varies = busy = differed = 0
+    chance = busy = differed = 0
     for demo, runs in results:
         label = demo.slug
-        if any(run.observed and run.observed.get("varies") for run in runs):
-            label += " (varies)"
-            varies += 1
+        if demo.by_chance:
+            label += f" {_CHANCE_MARK}"
+            chance += 1
         if any(_was_busy(run) for run in runs):
-            label += " (busy)"
+            label += f" {_BUSY_MARK}"
             busy += 1
         cells = _difference_cells(runs)
         differed += len(cells) > 1 and any(cell != cells[0] for cell in cells[1:])
         rows.append((label, cells))
+    width = _width()
     print("\nWhat differed between the modes", file=out)
     _print_table(
-        rows, [mode.label for mode in modes], _width(), out, mark_differences=True, spaced=True
+        rows, [mode.label for mode in modes], width, out, mark_differences=True, spaced=True
     )
     print(
         f"\n{differed} of {len(results)} demos differed between the modes (marked *).",
         file=out,
     )
-    if varies:
-        print(
-            "(varies): the outcome depends on the interpreter, build, start method or library; "
-            "'run SLUG' says how.",
-            file=out,
+    notes = []
+    if chance:
+        notes.append(
+            f"{_CHANCE_MARK}: timing decides these numbers, so your run may show others; "
+            "the lesson stays the same."
         )
     if busy:
-        print(
-            f"(busy): other programs took CPU during {busy} demo{'' if busy == 1 else 's'} "
-            "whose lesson needs free cores; rerun on an idle machine for the clean result.",
-            file=out,
+        notes.append(
+            f"{_BUSY_MARK}: other programs used the CPU during {busy} "
+            f"demo{'' if busy == 1 else 's'} that need{'s' if busy == 1 else ''} free cores; "
+            f"run {'it' if busy == 1 else 'them'} again when the machine is idle."
         )
+    for note in notes:
+        print(textwrap.fill(note, width=width, subsequent_indent="  "), file=out)
 
 
 def _was_busy(run: _Run) -> bool:
@@ -952,7 +1120,7 @@ def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
     if all("summary" in o for o in observed):
         summaries = [str(o["summary"]) for o in observed]
         if len(runs) > 1 and len(set(summaries)) == 1:
-            return [[f"(same in both modes) {summaries[0]}"]]
+            return [[f"{_SAME}: {summaries[0]}"]]
         return [[summary] for summary in summaries]
     flat = [_flatten(o) for o in observed]
     for key in flat[0]:
@@ -960,5 +1128,6 @@ def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
             continue
         values = [f.get(key, "-") for f in flat]
         if any(v != values[0] for v in values[1:]):
-            return [[f"{key}: {_scalar(v)}"] for v in values]
-    return [["(same in both modes)"]]
+            label = " ".join(_label(part) for part in key.split("."))
+            return [[f"{label}: {_scalar(v)}"] for v in values]
+    return [[_SAME]]

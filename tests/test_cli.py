@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from concur_lab import default_start_method, demos
+from concur_lab import available_start_methods, default_start_method, demos
 from concur_lab._modes import Mode
 from concur_lab.cli import main
 
@@ -106,6 +106,12 @@ def cleanup_fails_after_interrupt(mode: Mode, workers: int | None = None) -> dic
         raise KeyboardInterrupt
     finally:
         raise RuntimeError("threads still alive")
+
+
+def retried(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo that ran three times and reports a run of 0.4 s."""
+    return {"summary": "kept the quiet run", "attempts": 3 if mode == "process" else 1,
+            "attempt_s": 0.4}
 
 
 FAKES = (
@@ -206,10 +212,70 @@ class TestUsage:
 
     @pytest.mark.usefixtures("catalogue")
     def test_unknown_start_method_is_named(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """An unavailable start method exits 2 naming it and the choices."""
+        """A name that is no start method exits 2 saying so and listing the start methods."""
         status, _, err = run_cli(capsys, "run", "shared-global", "--start-method", "vfork")
         assert status == 2
-        assert "argument --start-method: start method 'vfork' is not available" in err
+        assert "argument --start-method: 'vfork' is not a start method" in err
+        assert f"the start methods are {', '.join(available_start_methods())}" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_misspelt_start_method_gets_a_suggestion(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--start-method spwan suggests spawn and does not blame the platform."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--start-method", "spwan")
+        assert status == 2
+        assert "'spwan' is not a start method (did you mean 'spawn'?)" in err
+        assert "not available" not in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_missing_start_method_blames_the_platform(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A real start method this platform lacks is reported as not available here."""
+        monkeypatch.setattr("concur_lab.cli.available_start_methods", lambda: ("spawn",))
+        status, _, err = run_cli(capsys, "run", "shared-global", "--start-method", "fork")
+        assert status == 2
+        assert f"start method 'fork' is not available on {sys.platform}" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    @pytest.mark.parametrize(("typed", "kind"), [("threads", "thread"), ("Processes", "process")])
+    def test_plural_mode_is_accepted(
+        self, capsys: pytest.CaptureFixture[str], typed: str, kind: str
+    ) -> None:
+        """--mode threads and --mode processes run the mode they name."""
+        status, out, _ = run_cli(capsys, "run", "shared-global", "--mode", typed, "--json")
+        assert status == 0
+        assert [run["mode"] for run in json.loads(out)["runs"]] == [kind]
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_misspelt_mode_gets_a_suggestion(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--mode thred suggests thread."""
+        status, _, err = run_cli(capsys, "run", "shared-global", "--mode", "thred")
+        assert status == 2
+        assert "invalid choice: 'thred' (did you mean 'thread'?)" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_misspelt_command_gets_a_suggestion(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An unknown command close to a real one suggests it."""
+        status, _, err = run_cli(capsys, "tuor")
+        assert status == 2
+        assert "unknown command 'tuor' (did you mean 'tour'?)" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_slug_as_command_suggests_run(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A demo slug typed as the command suggests 'run SLUG'."""
+        status, _, err = run_cli(capsys, "shared_global")
+        assert status == 2
+        assert "(did you mean 'run shared-global'?)" in err
+
+    @pytest.mark.usefixtures("catalogue")
+    def test_hopeless_command_points_to_the_tour(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An unknown command like no other names the commands and where to start."""
+        status, _, err = run_cli(capsys, "frobnicate")
+        assert status == 2
+        assert "unknown command 'frobnicate'; new here? start with 'concur-lab tour'" in err
+        assert "the commands are list, run, tour" in err
 
     @pytest.mark.usefixtures("catalogue")
     def test_start_method_with_thread_mode_is_refused(
@@ -362,7 +428,9 @@ class TestRunHuman:
         """A list of records named by their first field gets one row per record."""
         _, out, _ = run_cli(capsys, "run", "shared-global")
         second = next(line for line in out.splitlines() if "second" in line)
-        assert second.split() == ["*", "second", "seen=2,", "by=thread", "seen=1,", "by=process"]
+        assert second.split() == [
+            "*", "second", "seen:", "2,", "by:", "thread", "seen:", "1,", "by:", "process",
+        ]
 
     @pytest.mark.usefixtures("catalogue")
     def test_long_key_wraps_with_its_mark_and_value(
@@ -370,9 +438,19 @@ class TestRunHuman:
     ) -> None:
         """A key wider than its column wraps; mark, key start and values share the first line."""
         _, out, _ = run_cli(capsys, "run", "shared-global")
-        first = next(line for line in out.splitlines() if "an_observation" in line)
-        assert first.startswith("* an_observation_with")
+        first = next(line for line in out.splitlines() if "an observation" in line)
+        assert first.startswith("* an observation with")
         assert first.split()[-2:] == ["thread", "process"]
+
+    def test_keys_become_labels(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """Observation keys are shown as words: no underscores, seconds as '(s)'."""
+        catalogue(make_demo("timed", lambda mode, workers=None: {"wall_s": 0.5, "late_set": 1}))
+        _, out, _ = run_cli(capsys, "run", "timed")
+        labels = [line.split("  ")[1] for line in out.splitlines()[3:5]]
+        assert labels == ["wall (s)", "late set"]
+        assert "_" not in "".join(out.splitlines()[3:5])
 
     @pytest.mark.usefixtures("catalogue")
     def test_lesson_and_varies_under_the_table(self, capsys: pytest.CaptureFixture[str]) -> None:
@@ -498,6 +576,37 @@ class TestRunPictures:
         assert 'pip install "concur-lab[plot]"' in err
 
 
+class TestTimes:
+    def test_run_header_shows_the_reported_attempt(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """run's column headers give the kept run's time and the tries, not their sum."""
+        catalogue(make_demo("gil-cpu-bound", retried, theme="performance"))
+        _, out, _ = run_cli(capsys, "run", "gil-cpu-bound")
+        header = out.splitlines()[1].split()
+        assert header[:2] == ["thread", "(0.40"]
+        assert "(0.40 s, best of 3 tries)" in out.splitlines()[1]
+
+    def test_tour_progress_shows_the_reported_attempt(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """The tour's progress line gives the kept run's time and the number of tries."""
+        catalogue(make_demo("gil-cpu-bound", retried, theme="performance"))
+        _, out, _ = run_cli(capsys, "tour")
+        line = next(line for line in out.splitlines() if line.startswith("[1/1]"))
+        assert "thread 0.40 s  process 0.40 s, best of 3 tries  ok" in line
+
+    def test_json_keeps_the_total_and_the_attempt(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """run --json gives the reported run's time and the tries beside the total."""
+        catalogue(make_demo("gil-cpu-bound", retried, theme="performance"))
+        _, out, _ = run_cli(capsys, "run", "gil-cpu-bound", "--json")
+        process = json.loads(out)["runs"][1]
+        assert (process["attempt_seconds"], process["attempts"]) == (0.4, 3)
+        assert "seconds" in process
+
+
 class TestTour:
     @pytest.fixture
     def healthy(self, catalogue: Callable[..., None]) -> None:
@@ -523,11 +632,10 @@ class TestTour:
         """The table gives each mode's summary, or says nothing differed."""
         _, out, _ = run_cli(capsys, "tour")
         table = out.split("What differed between the modes", 1)[1]
-        assert "shared-global (varies)" in table
         assert "threads saw [1, 2, 3]" in table
         assert "processs saw [1, 1, 1]" in table
         pid_line = next(line for line in table.splitlines() if "pid-report" in line)
-        assert pid_line.split()[1:] == ["(same", "in", "both", "modes)"]
+        assert pid_line.split()[1:] == ["same", "in", "both", "modes"]
 
     @pytest.mark.usefixtures("healthy")
     def test_differing_rows_are_marked_and_counted(
@@ -552,10 +660,24 @@ class TestTour:
         _, out, _ = run_cli(capsys, "tour")
         table = out.split("What differed between the modes", 1)[1]
         row = next(line for line in table.splitlines() if "gil-cpu-bound" in line)
-        assert row.split() == ["gil-cpu-bound", "(busy)", "(same", "in", "both", "modes)",
+        assert row.split() == ["gil-cpu-bound", "(busy)", "same", "in", "both", "modes:",
                                "CPU/wall", "1.0"]
         assert "0 of 1 demos differed" in table
-        assert "(busy): other programs took CPU during 1 demo " in table
+        assert "(busy): other programs used the CPU during 1 demo that needs free cores" in table
+
+    def test_only_chance_results_are_marked(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
+    ) -> None:
+        """'(may differ)' marks a demo whose numbers timing decides, not one that merely varies."""
+        chance = make_demo("print-interleaving", no_timeline, theme="races")
+        chance.module.BY_CHANCE = True  # type: ignore[attr-defined]
+        catalogue(FAKES[0], chance)
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1]
+        assert "print-interleaving (may differ)" in table
+        assert "shared-global (" not in table
+        assert "(varies)" not in table
+        assert table.count("(may differ): timing decides these numbers") == 1
 
     def test_broken_demo_is_reported_and_the_tour_goes_on(
         self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None]
@@ -582,6 +704,79 @@ class TestTour:
         ]
         assert document["broken"] == []
         assert "[1/3] shared-global" in err
+
+
+def wordy(mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    """A fake demo with long summaries, keys and values, as the real tour has."""
+    words = "the workers saw one two three four five and the caller's global ended at five "
+    return {
+        "summary": f"{mode.kind}: " + words * 3,
+        "a_rather_long_observation_name_for_a_key": words * 2,
+        "records": [{"case": "sys.exit(256)", "exitcode": 0, "note": words}],
+        "varies": words * 2,
+    }
+
+
+class TestWidth:
+    @pytest.fixture
+    def narrow(self, monkeypatch: pytest.MonkeyPatch, catalogue: Callable[..., None]) -> None:
+        """An 80-column terminal and demos with long cells."""
+        monkeypatch.setenv("COLUMNS", "80")
+        catalogue(
+            make_demo("a-demo-with-a-long-slug-name", wordy, timeline=False),
+            make_demo("shared-global", shared_global, order=2, timeline=True),
+        )
+
+    @pytest.mark.usefixtures("narrow")
+    @pytest.mark.parametrize(
+        "argv", [("tour",), ("list",), ("run", "shared-global"),
+                 ("run", "a-demo-with-a-long-slug-name")],
+    )
+    def test_every_line_fits_80_columns(
+        self, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+    ) -> None:
+        """At COLUMNS=80 no line of tour, list or run is wider than 80 columns."""
+        status, out, _ = run_cli(capsys, *argv)
+        assert status == 0
+        assert max(len(line) for line in out.splitlines()) <= 80
+
+    @pytest.mark.usefixtures("narrow")
+    def test_narrow_tour_stacks_the_modes(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """In 80 columns the closing table puts each mode on its own lines under the demo."""
+        _, out, _ = run_cli(capsys, "tour")
+        table = out.split("What differed between the modes", 1)[1].splitlines()
+        row = table.index("* shared-global")
+        assert table[row + 1].split()[:3] == ["thread:", "threads", "saw"]
+        assert any(line.split()[:1] == ["process[fork]:"] for line in table[row + 1:row + 4])
+
+    def test_narrow_title_breaks_before_its_time(
+        self, capsys: pytest.CaptureFixture[str], catalogue: Callable[..., None],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A mode title too wide for its column puts its time on the next line, whole."""
+        catalogue(make_demo("gil-cpu-bound", retried, theme="performance"))
+        monkeypatch.setenv("COLUMNS", "80")
+        _, out, _ = run_cli(capsys, "run", "gil-cpu-bound")
+        assert out.splitlines()[1].split() == ["thread", "(0.40", "s)", "process[fork]"]
+        assert out.splitlines()[2].split() == ["(0.40", "s,", "best", "of", "3", "tries)"]
+
+    def test_wide_terminal_uses_its_width(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        catalogue: Callable[..., None],
+    ) -> None:
+        """A 160-column terminal puts the modes side by side and uses more than 100 columns."""
+        catalogue(make_demo("a-demo-with-a-long-slug-name", wordy))
+        monkeypatch.setenv("COLUMNS", "160")
+        _, out, _ = run_cli(capsys, "tour")
+        widths = [len(line) for line in out.splitlines()]
+        assert 100 < max(widths) <= 160
+
+    def test_real_commands_fit_80_columns(self) -> None:
+        """The real list and a real run fit an 80-column terminal."""
+        for argv in (["list"], ["run", "pid-report"]):
+            done = cli(*argv, env={"COLUMNS": "80"})
+            assert done.returncode == 0, done.stderr
+            assert max(len(line) for line in done.stdout.splitlines()) <= 80, argv
 
 
 GOOD_MODULE = """
@@ -653,11 +848,14 @@ class TestBrokenModules:
 
 # -- end to end, in a child interpreter --------------------------------------------------
 
-def cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run python -m concur_lab with *argv*."""
+def cli(
+    *argv: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run python -m concur_lab with *argv*, with *env* added to the environment."""
     return subprocess.run(
         [sys.executable, "-m", "concur_lab", *argv],
         capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -226,6 +226,17 @@ def test_every_demo_has_a_page_with_both_modes(html: tuple[Path, str]) -> None:
         assert ">process[" in text, f"{demo.slug}: no process-mode column"
 
 
+def test_tutorial_is_one_path_through_the_gil(html: tuple[Path, str]) -> None:
+    """The tutorial reaches the GIL with real output, one line per mode, code before next."""
+    outdir, messages = html
+    text = (outdir / "tutorial.html").read_text(encoding="utf-8")
+    assert "$ python cpu_bound.py" in text and "$ python io_bound.py" in text, messages
+    assert "demo-summaries" in text
+    assert 'class="demo-observations' not in text  # no key = value tables on the path
+    assert text.index("the same with concur-lab") < text.index("Where next")
+    assert text.index("multiprocess</span></code>") > text.index("hello from a thread")
+
+
 def _extension(name: str = "concur_docs") -> ModuleType:
     sys.path.insert(0, str(DOCS / "_ext"))
     try:
@@ -258,6 +269,52 @@ def test_small_records_are_one_line_each_with_repeats_counted() -> None:
     """Per-worker records of one or two fields read as key=value lines; a repeated line once."""
     rendered = _extension()._render_value([{"saw": 4}] * 3 + [{"raised": "NameError"}])
     assert rendered == "saw=4  (×3)\nraised='NameError'"
+
+
+def test_keys_become_labels_without_trailing_dots() -> None:
+    """Observation keys show as words, a group as its name alone, seconds as '(s)'."""
+    label = _extension()._label
+    assert [label("late_set"), label("from_zero.caller_after"), label("wall_s")] == [
+        "late set", "from zero: caller after", "wall (s)",
+    ]
+
+
+def test_busy_build_says_so_in_plain_words() -> None:
+    """A run that found the machine busy gets a note with the cores taken and the tries."""
+    note = _extension()._busy_note(
+        "gil-cpu-bound",
+        {"thread": {"machine_busy": False, "others_cores": 0.1, "cores": 2},
+         "process[fork]": {"machine_busy": True, "others_cores": 1.4, "cores": 2}},
+        3,
+    )
+    assert note is not None
+    assert "other programs used 1.4 of 2 cores during the process[fork] run" in note
+    assert "after trying 3 times" in note
+
+
+def test_busy_note_without_a_core_count() -> None:
+    """A demo that does not report its cores (gil-timeline) gets the machine's count."""
+    runs = {"process[fork]": {"machine_busy": True, "others_cores": 1.0}}
+    note = _extension()._busy_note("gil-timeline", runs, 1)
+    assert note is not None
+    assert f"1.0 of {os.cpu_count()} cores" in note
+
+
+def test_quiet_build_has_no_busy_note() -> None:
+    """No run found the machine busy: no note."""
+    runs = {"thread": {"machine_busy": False, "others_cores": 0.0, "cores": 2}}
+    assert _extension()._busy_note("gil-cpu-bound", runs, 1) is None
+
+
+def test_busy_runs_are_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy run is repeated up to the retry count, and a quiet one ends the retries."""
+    ext = _extension()
+    answers = iter([{"machine_busy": True}, {"machine_busy": True}, {"machine_busy": False}])
+    monkeypatch.setattr(ext, "_observe_once", lambda slug, mode, timeout: next(answers))
+    monkeypatch.setattr(ext, "_RUNS", {})
+    monkeypatch.setattr(ext, "_TRIES", {})
+    assert ext._observe("x", "process", 1.0, retries=5, pause=0.0) == {"machine_busy": False}
+    assert ext._TRIES[("x", "process")] == 3
 
 
 def test_every_demo_has_a_page_source_and_every_page_a_demo() -> None:

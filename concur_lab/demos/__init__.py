@@ -8,14 +8,19 @@ Each demo module in this package defines:
   inside the theme) and ``LESSON`` (one line);
 * optionally ``TIMELINE = True`` if its observations include a ``"timeline"`` (the CLI refuses
   ``--timeline``/``--plot`` for the others before running them), and ``FIXED_WORKERS = N`` if it
-  always uses *N* workers (per case), so that ``--workers`` does not apply;
+  always uses *N* workers (per case), so that ``--workers`` does not apply, and ``BY_CHANCE =
+  True`` if timing decides its numbers, so that a learner's run may well show others (the tour
+  marks only these; a result that depends on the interpreter or start method is not chance);
 * ``run(mode, workers=None) -> dict``: runs the demo in *mode* (a :class:`concur_lab.Mode`) and
   returns JSON-serialisable observations. Optional keys with a shared meaning: ``"timeline"`` (a
   list of spans, see :mod:`concur_lab.timeline`), ``"varies"`` (why the outcome depends on the
   interpreter, build, start method or library), ``"summary"`` (one short line for side-by-side
   display), ``"chart"`` (drawing hints for the timeline, see
-  :meth:`concur_lab.timeline.ModeTimeline.from_observations`) and ``"others_cores"`` (how many
-  cores other programs used meanwhile, for the demos whose lesson needs free cores).
+  :meth:`concur_lab.timeline.ModeTimeline.from_observations`), ``"others_cores"`` (how many
+  cores other programs used meanwhile, for the demos whose lesson needs free cores), and
+  ``"attempts"`` with ``"attempt_s"`` (a demo that ran several times to find a quiet moment:
+  how many runs it made, and how long the run it reports took; the CLI shows that time, not
+  the sum).
 """
 
 from __future__ import annotations
@@ -76,6 +81,11 @@ class Demo:
         """
         fixed = getattr(self.module, "FIXED_WORKERS", None)
         return fixed if isinstance(fixed, int) else None
+
+    @property
+    def by_chance(self) -> bool:
+        """Whether timing decides the demo's numbers, so another run may show others."""
+        return bool(getattr(self.module, "BY_CHANCE", False))
 
     @property
     def doc(self) -> str:

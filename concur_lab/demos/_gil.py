@@ -31,6 +31,7 @@ from concur_lab.demos import _machine
 __all__ = [
     "GAP",
     "MAX_SPANS",
+    "RETRY_PAUSE",
     "Run",
     "Trace",
     "busy_chart_note",
@@ -48,6 +49,9 @@ __all__ = [
 
 GAP = 0.0005
 """Seconds between two timestamps beyond which a worker counts as not running in between."""
+
+RETRY_PAUSE = 0.3
+"""Seconds :func:`run_best` waits before trying a busy run again."""
 
 MAX_SPANS = 4000
 """Cap on the spans of one run, shared by its workers, so that a noisy machine or many workers
@@ -309,6 +313,7 @@ class Run:
         if unknown: not Linux).
     :ivar attempts: How many runs were made to find one on a quiet machine.
     :ivar busy: Whether other programs left fewer free cores than the run needed.
+    :ivar seconds: How long this run took, start-up included; the other attempts not counted.
     """
 
     t0: float
@@ -316,6 +321,7 @@ class Run:
     others_cores: float | None
     attempts: int
     busy: bool = False
+    seconds: float = 0.0
 
     @property
     def wall(self) -> float:
@@ -353,20 +359,24 @@ def run_best(
     is kept.
 
     :param attempts: The most runs to make, at least 1.
-    :returns: The quietest run, with the number of runs made.
+    :returns: The quietest run, with the number of runs made and its own duration.
     """
     cores, needed = os.cpu_count() or 1, needed_cores(mode, workers)
     best: Run | None = None
     for attempt in range(1, max(attempts, 1) + 1):
+        started = time.perf_counter()
         t0, traces = run_traced(mode, body, workers, **kwargs)
+        seconds = time.perf_counter() - started
         others = machine_others(traces)
         if best is None or (
             others is not None
             and (best.others_cores is None or others < best.others_cores)
         ):
-            best = Run(t0, traces, others, attempt)
+            best = Run(t0, traces, others, attempt, seconds=seconds)
         if not _machine.is_busy(others, cores, needed):
             break
+        if attempt < attempts:
+            time.sleep(RETRY_PAUSE)  # let a burst of other work pass
     assert best is not None
     best.attempts = attempt
     best.busy = _machine.is_busy(best.others_cores, cores, needed)

@@ -148,9 +148,14 @@ def _at_exit(mode: Mode) -> dict[str, Any]:
 
 def _summary(result: dict[str, Any]) -> str:
     start = result["daemonic"]["start_child"]
-    child = start.get("raised", "started")
+    child = f"refused ({start['raised']})" if "raised" in start else "allowed"
     at_exit = result["at_exit"]
+
+    def ran(flag: object) -> str:
+        return "ran" if flag else "did not run"
+
     return (
-        f"daemon starting a child: {child}; at exit daemon finally ran: "
-        f"{at_exit['daemon_finally_ran']}, non-daemon: {at_exit['non_daemon_finally_ran']}"
+        f"a daemon starting a child: {child}; at exit, a daemon's finally "
+        f"{ran(at_exit['daemon_finally_ran'])}, "
+        f"a non-daemon's {ran(at_exit['non_daemon_finally_ran'])}"
     )

@@ -99,15 +99,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     plain_exit = _plain(kit, "exit")
     fixed_raise = _engine(mode, "raise")
     if kit.threads:
-        summary = "join() returned normally; only threading.excepthook saw the ValueError"
+        summary = "the caller never sees the error: join() returns as usual"
     else:
         summary = (
-            f"exitcode {plain_raise['exitcode']} (ValueError), {plain_exit['exitcode']} "
-            "(sys.exit(3)); the traceback went to the child's stderr"
+            f"the caller sees only exit code {plain_raise['exitcode']} "
+            f"({plain_exit['exitcode']} after sys.exit(3)); the traceback is printed by the child"
         )
     return {
         "plain_raise": plain_raise,
         "plain_sys_exit": plain_exit,
         "engine_raise": fixed_raise,
-        "summary": summary + "; run_workers re-raises it in the caller",
+        "summary": summary + "; run_workers raises it again in the caller",
     }

@@ -138,14 +138,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"cases": cases}
     if kit.threads:
         result["summary"] = (
-            "threads have no exitcode: exceptions go to threading.excepthook, "
-            "sys.exit() ends only the thread"
+            "a thread has no exit code; an exception is only printed, "
+            "sys.exit() ends just that thread"
         )
     else:
         codes = {c["case"]: c["exitcode"] for c in cases}
         result["summary"] = (
-            f"exception -> {codes['raise ValueError']}, sys.exit(256) -> {codes['sys.exit(256)']}, "
-            f"sys.exit(-1) -> {codes['sys.exit(-1)']}, terminate() -> {codes['terminate()']}"
+            f"exit codes: exception {codes['raise ValueError']}, "
+            f"sys.exit(256) {codes['sys.exit(256)']}, sys.exit(-1) {codes['sys.exit(-1)']}, "
+            f"terminate() {codes['terminate()']}"
         )
     return result
 

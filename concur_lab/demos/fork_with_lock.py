@@ -109,11 +109,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     fork_warnings = [str(w.message) for w in caught if "fork" in str(w.message)]
     deadlock = not seen["after_release"]["plain"]
     if deadlock:
-        summary = "child's copy stays locked after the parent released it: deadlock (fix: ok)"
+        fix = "works" if seen["after_release"]["fixed"] else "did not work"
+        summary = (
+            "the child's copy of the lock stays held for ever, so the child would hang; "
+            f"re-creating the lock after the fork {fix}"
+        )
     elif not seen["while_held"]["plain"]:
-        summary = "worker waited for the holder, then took the lock"
+        summary = "the worker waited until the holder let go, then took the lock"
     else:
-        summary = "fresh interpreter, fresh lock: free at once"
+        summary = "a fresh interpreter has a fresh lock: free at once"
     return {
         "while_held": seen["while_held"],
         "after_release": seen["after_release"],

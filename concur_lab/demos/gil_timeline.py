@@ -21,12 +21,14 @@ from typing import Any
 from concur_lab._modes import Mode
 from concur_lab.demos import _gil, _machine
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
+__all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "gil-timeline"
 TITLE = "GIL time slices on a timeline"
 THEME = "performance"
 ORDER = 240
+BY_CHANCE = True
+"""Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = (
@@ -114,6 +116,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "others_cores": best.others_cores,
         "machine_busy": best.busy,
         "attempts": best.attempts,
+        "attempt_s": round(best.seconds, 3),
         "load_average": round(os.getloadavg()[0], 2),
         "truncated": any(t.truncated for t in traces),
         "summary": summary,

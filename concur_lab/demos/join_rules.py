@@ -90,4 +90,8 @@ def _summary(result: dict[str, Any]) -> str:
     before = result["before_start"].get("raised", "no error")
     inside = result["from_inside"].get("raised", "no error")
     alive = result["timeout_while_running"]["is_alive"]
-    return f"before start: {before}; self-join: {inside}; join(timeout) left it alive: {alive}"
+    still = "still running" if alive else "finished"
+    return (
+        f"join() before start() raises {before}; joining itself raises {inside}; "
+        f"after join(timeout) the worker is {still}"
+    )

@@ -102,8 +102,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             "under spawn and forkserver multiprocess (dill) rebuilds a new lock, while the "
             "standard library's multiprocessing raises TypeError in start()."
         )
-    result["summary"] = ", ".join(
-        f"{kind}: {'excludes' if result[kind]['mutual_exclusion'] else 'no exclusion'}"
+    result["summary"] = "; ".join(
+        f"{kind} {'keeps' if result[kind]['mutual_exclusion'] else 'does not keep'} the others out"
         for kind in KINDS
     )
     return result

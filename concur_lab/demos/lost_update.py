@@ -121,6 +121,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "timeline": spans.sorted(),
     }
     result["summary"] = (
-        f"{n} workers add 1 each: scheduled race -> {racy.value}, locked -> {locked.value}"
+        f"{n} workers add 1 each: without a lock the total is {racy.value}, "
+        f"with a lock {locked.value}"
     )
     return result

@@ -74,11 +74,16 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     items: list[int] = []
     returned, manager = _run(mode, n, items)
     if items:
-        summary = f"caller's list after {n} appends: {sorted(items)}"
+        summary = f"{n} workers appended to the caller's list: it now holds {sorted(items)}"
     else:
-        summary = f"caller's list after {n} appends: [] (each worker appended to its copy)"
+        summary = f"{n} workers appended to their own copies: the caller's list stays empty"
     if manager is not None:
-        summary += f"; Manager d['items'].append: {manager['append_through_index']}"
+        through = manager["append_through_index"]
+        summary += (
+            "; through a Manager dict, .append() on d['items'] is lost too"
+            if not through
+            else f"; through a Manager dict, d['items'] got {through}"
+        )
     return {
         "workers": n,
         "callers_list": sorted(items),

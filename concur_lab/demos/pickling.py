@@ -135,13 +135,16 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     fixed = _pass_argument(kit, list(_numbers()))
     results = _send_results(kit)
     if not broken["started"]:
-        summary = f"generator argument: {broken['error']}; "
+        summary = f"a generator cannot be passed: {broken['error']}; "
     elif broken["callers_generator_after"] == "exhausted":
-        summary = "worker used the caller's own generator; "
+        summary = "the worker used the caller's own generator; "
     else:
-        summary = "worker used a copy of the generator (fork); "
+        summary = "the worker used a copy of the generator (fork); "
     lost = [item for item in results["sent"] if item not in results["received"]]
-    summary += f"sent back: {', '.join(lost)} lost" if lost else "sent back: all arrived"
+    summary += (
+        f"a {' and a '.join(lost)} sent back never arrived" if lost
+        else "every result sent back arrived"
+    )
     return {
         "generator_argument": broken,
         "list_argument": fixed,

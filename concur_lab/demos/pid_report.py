@@ -1,7 +1,9 @@
 """Who am I: threads share their process's pid, processes each have their own, and a parent.
 
 Every thread reports the caller's ``os.getpid()`` and a thread ident of its own; every process
-reports a pid of its own. ``multiprocess.parent_process().pid`` names the process that started a
+reports a pid of its own. ``threading.get_ident()`` is unique only inside one process (forked
+processes often share their main thread's), so workers are told apart by ``native_id``, the
+operating system's thread id. ``multiprocess.parent_process().pid`` names the process that started a
 worker under every start method, while ``os.getppid()`` names whoever forked it: the caller under
 ``fork`` and ``spawn``, but the fork server under ``forkserver`` (the default on Linux from
 Python 3.14).
@@ -84,7 +86,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "workers": reports,
         "distinct_pids": len({r["pid"] for r in reports}),
         "same_pid_as_caller": sum(r["pid"] == caller for r in reports),
-        "distinct_thread_idents": len({(r["pid"], r["thread_ident"]) for r in reports}),
+        # native_id is the operating system's thread id, unique on the whole machine, so the
+        # learner can check the count in the rows; thread_ident is unique only inside one
+        # process, and forked processes often share their main thread's.
+        "distinct_native_ids": len({r["native_id"] for r in reports}),
         "getppid_is": sorted(ppids),
         "parent_process_is": sorted(
             "None (no parent process: the workers run inside the caller)"
@@ -94,13 +99,19 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         ),
         "timeline": spans.sorted(),
     }
+    if len({r["thread_ident"] for r in reports}) < n:
+        result["thread_ident_is"] = (
+            "the same in several workers: threading.get_ident() is unique only inside one "
+            "process; the native id, the system's thread id, is unique on the machine"
+        )
     if mode.kind == "process":
         result["varies"] = (
             "with the start method: getppid() is the caller under fork and spawn, "
             "the fork server under forkserver; parent_process() is the caller under all three"
         )
     result["summary"] = (
-        f"{n} workers, {result['distinct_pids']} distinct pid(s); "
-        f"getppid(): {', '.join(result['getppid_is'])}"
+        f"{n} workers in {result['distinct_pids']} "
+        f"process{'' if result['distinct_pids'] == 1 else 'es'}; "
+        f"getppid() names {' and '.join(result['getppid_is'])}"
     )
     return result

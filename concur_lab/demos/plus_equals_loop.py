@@ -26,12 +26,14 @@ from concur_lab import run_outcomes
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
+__all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "plus-equals-loop"
 TITLE = "The unlocked x += 1 loop (an experiment)"
 THEME = "races"
 ORDER = 20
+BY_CHANCE = True
+"""Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = (
@@ -149,11 +151,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         ),
     }
     if mode.kind == "thread":
-        lost = ", ".join(f"{v}: lost {variants[v]['lost']}" for v in VARIANTS)
-        result["summary"] = f"{n} threads x {PER_WORKER}: {lost}"
+        lost = "; ".join(f"{v} lost {variants[v]['lost']}" for v in VARIANTS)
+        result["summary"] = f"{n} threads add 1 {PER_WORKER:,} times each: {lost}"
     else:
         result["summary"] = (
-            f"each process counted {PER_WORKER} on its own copy; the caller's x stayed "
+            f"each process counted to {PER_WORKER:,} in its own copy; the caller's x stayed "
             f"{variants['x += 1']['caller_global_after']}"
         )
     return result

@@ -247,11 +247,11 @@ def _stop_processes(kit: Kit) -> dict[str, Any]:
 
 def _summary(result: dict[str, Any], mode: Mode) -> str:
     group = result["group_other"]
-    group_text = group.get("raised", "accepted")
+    refused = "refused" if "raised" in group else "accepted"
     if mode.kind == "thread":
-        return f"Thread: group -> {group_text}; no pid/exitcode/terminate()"
+        return f"group= is {refused}; a thread has no pid, no exit code, no terminate()"
     stopped = result["stopping"]
     return (
-        f"{result['class']}: group -> {group_text}; terminate() -> exitcode "
-        f"{stopped['terminate']['exitcode']}, kill() -> {stopped['kill']['exitcode']}"
+        f"group= is {refused}; terminate() gives exit code "
+        f"{stopped['terminate']['exitcode']}, kill() gives {stopped['kill']['exitcode']}"
     )

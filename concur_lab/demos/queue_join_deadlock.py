@@ -92,9 +92,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     fixed = _get_first(kit, PAYLOAD)
     deadlock = broken["alive_after_join_timeout"]
     if deadlock:
-        summary = "join() timed out with the worker alive (would deadlock); get() first: exits 0"
+        summary = (
+            "join() before get() waits for ever (stopped by a timeout here); get() first works"
+        )
     else:
-        summary = "join() returned at once: a thread's queue holds the item itself"
+        summary = "join() returns at once: a thread's queue holds the item in memory"
     return {
         "payload_bytes": PAYLOAD,
         "broken_join_then_get": broken,

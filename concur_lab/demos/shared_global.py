@@ -90,14 +90,14 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     zero = result["from_zero"]
     late = result["late_set"]
     result["summary"] = (
-        f"workers saw {_short(zero['sorted_values'])}, "
-        f"caller's global then {zero['caller_after']}; "
-        f"after a late set to {LATE_VALUE}: {_short(late['sorted_values'])}"
+        f"the workers saw {_short(zero['sorted_values'])} and the caller's global "
+        f"ended at {zero['caller_after']}; set to {LATE_VALUE} first, they saw "
+        f"{_short(late['sorted_values'])}"
     )
     return result
 
 
 def _short(seen: list[int]) -> str:
     if len(set(seen)) == 1:
-        return f"{seen[0]} x{len(seen)}"
-    return ",".join(str(v) for v in seen)
+        return f"{seen[0]} ({len(seen)} times)"
+    return ", ".join(str(v) for v in seen)

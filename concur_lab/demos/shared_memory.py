@@ -22,6 +22,13 @@ from multiprocess.shared_memory import SharedMemory
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
+_STORE_NAMES = {
+    "plain_list": "a plain list",
+    "array": "an Array",
+    "shared_memory": "a SharedMemory block",
+}
+# How the summary names each store.
+
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "shared-memory"
@@ -89,5 +96,6 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "block_gone_after_unlink": not os.path.exists(f"/dev/shm/{block.name.lstrip('/')}")
         if os.path.isdir("/dev/shm")
         else None,
-        "summary": f"writes reached the caller through: {', '.join(arrived)}",
+        "summary": "the caller saw the workers' writes in: "
+        + ", ".join(_STORE_NAMES.get(store, store) for store in arrived),
     }

@@ -185,10 +185,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     kit = Kit.of(mode)
     seen = _run_threads(kit) if kit.threads else _run_processes(kit)
     if seen["install_in_worker"]["ok"]:
-        summary = "worker installed its own handlers and got KeyboardInterrupt itself"
+        summary = "the worker set its own signal handlers and got Ctrl-C itself"
     else:
         summary = (
-            "worker thread could not install handlers (ValueError); the caller's "
-            f"{seen['usr1_handled_by']} ran them and got KeyboardInterrupt"
+            "a thread cannot set signal handlers (ValueError); only the main thread "
+            "runs them and gets Ctrl-C"
         )
     return {**seen, "summary": summary}

@@ -70,11 +70,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         _setting = MODULE_VALUE
         inbox.close()
     if at_start == BEFORE_START and later == AFTER_START:
-        summary = f"saw {at_start} then {later}: the live variable"
+        summary = f"saw {at_start}, then {later}: the same variable as the caller"
     elif at_start == BEFORE_START:
-        summary = f"saw {at_start} then {later}: a copy taken at start()"
+        summary = f"saw {at_start}, then still {later}: a copy made at start()"
     else:
-        summary = f"saw {at_start} then {later}: a fresh import, no change arrived"
+        summary = f"saw {at_start}, then {later}: a fresh import, no change arrived"
     return {
         "module_value": MODULE_VALUE,
         "set_before_start": BEFORE_START,

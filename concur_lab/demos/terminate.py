@@ -239,11 +239,16 @@ def _thread_orphans() -> dict[str, Any]:
 
 def _summary(result: dict[str, Any], kit: Kit) -> str:
     coop = result["cooperative"]
+    asked = _freed(coop["lock_free_afterwards"])
     if kit.threads:
-        return f"no terminate(); stop event: lock free again {coop['lock_free_afterwards']}"
+        return f"a thread cannot be stopped from outside; asked to stop, it {asked}"
     forced = result["forced"]
+    ran = "ran" if forced["finally_ran"] else "did not run"
     return (
-        f"terminate(): exitcode {forced['exitcode']}, finally ran {forced['finally_ran']}, "
-        f"lock free {forced['lock_free_afterwards']}; stop event: lock free "
-        f"{coop['lock_free_afterwards']}"
+        f"terminate(): exit code {forced['exitcode']}, finally {ran}, the worker "
+        f"{_freed(forced['lock_free_afterwards'])}; asked to stop, it {asked}"
     )
+
+
+def _freed(free: object) -> str:
+    return "released its lock" if free else "left its lock held"

@@ -88,10 +88,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     own = {k: all(r[2][k] == f"worker-{r[0]}" for r in reports) for k in kinds}
     private = [k for k in kinds if own[k]]
     shared = [k for k in kinds if not own[k]]
-    start = "the caller's values" if before["local"] == ["caller"] else "nothing set"
-    summary = f"started with {start}; per worker: {', '.join(private)}"
+    start = "a copy of the caller's values" if before["local"] == ["caller"] else "nothing set"
+    summary = f"each worker starts with {start}; its own: {_names(private)}"
     if shared:
-        summary += f"; shared: {', '.join(shared)}"
+        summary += f"; shared by all: {_names(shared)}"
     return {
         "workers": n,
         "seen_before_writing": before,
@@ -104,3 +104,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "thread) and, for threads, on sys.flags.thread_inherit_context (on by default on "
         "free-threaded 3.14+): then new threads start with a copy of the caller's context.",
     }
+
+
+_KIND_NAMES = {"plain": "a plain global", "local": "threading.local", "context": "a ContextVar"}
+
+
+def _names(kinds: list[str]) -> str:
+    return ", ".join(_KIND_NAMES[kind] for kind in kinds) or "none"

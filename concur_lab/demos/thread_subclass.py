@@ -110,7 +110,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     result["late"] = [late for _, late, _ in seen]
     result["bound"] = [bound for _, _, bound in seen]
     result["summary"] = (
-        f"late read: {_short(result['late'])}; value passed in: {_short(result['bound'])}"
+        f"reading the global in run(): {_short(result['late'])}; "
+        f"value passed in: {_short(result['bound'])}"
     )
     if mode.kind == "process":
         result["varies"] = (
@@ -123,4 +124,4 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
 def _short(seen: list[dict[str, Any]]) -> str:
     if any("raised" in obs for obs in seen):
         return ", ".join(sorted({obs.get("raised", "ok") for obs in seen}))
-    return ",".join(str(obs["saw"]) for obs in seen)
+    return ", ".join(str(obs["saw"]) for obs in seen)

@@ -17,12 +17,14 @@ from typing import Any
 from concur_lab._modes import Mode
 from concur_lab.demos._support import Kit, SpanRecorder, worker_count
 
-__all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
+__all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "value-race"
 TITLE = "Value.value += 1 across workers"
 THEME = "races"
 ORDER = 30
+BY_CHANCE = True
+"""Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
 LESSON = "A locked read plus a locked write is not a locked increment: hold get_lock() around +="
@@ -98,7 +100,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         ),
     }
     result["summary"] = (
-        f"+= on a shared value: lost {result['unlocked']['lost']} of {expected}; "
-        f"with get_lock(): lost {result['locked']['lost']}; scheduled: {forced.value} of {n}"
+        f"value += 1 without the lock lost {result['unlocked']['lost']} of {expected} "
+        f"updates, with get_lock() {result['locked']['lost']}; forced to clash, "
+        f"{n} workers left {forced.value}"
     )
     return result

@@ -10,7 +10,7 @@ import pytest
 from _cpu_load import require_side_by_side
 
 from concur_lab import Mode
-from concur_lab.demos import _gil, get_demo
+from concur_lab.demos import _gil, get_demo, gil_cpu_bound
 from concur_lab.demos._machine import is_busy
 
 DEMO = get_demo("gil-cpu-bound")
@@ -48,6 +48,41 @@ def test_other_programs_cpu_is_measured(observed: dict[str, Any]) -> None:
     if observed["attempts"] > 1:
         # Only a busy machine makes the demo try again.
         assert observed["others_cores"] is not None
+
+
+def test_kept_run_has_its_own_time(observed: dict[str, Any]) -> None:
+    """The observations give the kept run's own duration, which includes its measured window."""
+    assert isinstance(observed["attempt_s"], float)
+    assert observed["attempt_s"] >= observed["duration_s"]
+
+
+BUSY = "machine busy: other programs used 1.9 of 2 cores"
+
+
+@pytest.mark.parametrize("together", [0.0, 0.01, 0.3])
+def test_busy_processes_never_look_like_threads(together: float) -> None:
+    """On a busy machine the processes' summary never says they ran one at a time."""
+    summary = gil_cpu_bound._summary(0.98, 2, together, threads=False, busy=BUSY)
+    assert "one at a time" not in summary
+    assert BUSY in summary
+
+
+def test_busy_processes_show_the_overlap_they_had() -> None:
+    """Processes that overlapped despite the load say for how much of the run."""
+    summary = gil_cpu_bound._summary(1.02, 2, 0.3, threads=False, busy=BUSY)
+    assert "still ran side by side 30% of the time" in summary
+
+
+def test_busy_processes_without_overlap_say_what_is_missing() -> None:
+    """Processes that never overlapped on a busy machine say the run could not show it."""
+    summary = gil_cpu_bound._summary(0.9, 2, 0.0, threads=False, busy=BUSY)
+    assert summary.startswith(f"{BUSY}, so no core was free to show the processes side by side")
+
+
+def test_idle_threads_take_turns() -> None:
+    """GIL threads that never overlapped are said to take turns."""
+    summary = gil_cpu_bound._summary(1.0, 2, 0.0, threads=True, busy=None)
+    assert summary == "CPU/wall 1.00: the 2 threads took turns, one at a time"
 
 
 def test_busy_machine_is_said(observed: dict[str, Any]) -> None:

@@ -20,11 +20,20 @@ DEMO = get_demo("pid-report")
 def test_pids(concur_mode: Mode, observed: dict[str, Any]) -> None:
     """Five threads share the caller's pid; five processes have five pids of their own."""
     assert len(observed["workers"]) == 5
-    assert observed["distinct_thread_idents"] == 5
+    assert observed["distinct_native_ids"] == 5
     if concur_mode == "thread":
         assert (observed["distinct_pids"], observed["same_pid_as_caller"]) == (1, 5)
     else:
         assert (observed["distinct_pids"], observed["same_pid_as_caller"]) == (5, 0)
+
+
+@pytest.mark.parametrize("method", available_start_methods())
+def test_shared_thread_ident_is_explained(method: str) -> None:
+    """When processes share a thread ident, the observations say why instead of a bare count."""
+    observed = observe(DEMO, Mode.process(method))
+    idents = {worker["thread_ident"] for worker in observed["workers"]}
+    assert ("thread_ident_is" in observed) is (len(idents) < len(observed["workers"]))
+    assert "distinct_thread_idents" not in observed
 
 
 def test_parent(concur_mode: Mode, observed: dict[str, Any]) -> None:

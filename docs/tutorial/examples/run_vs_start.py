@@ -1,4 +1,4 @@
-"""Step 2: run() works in the caller; start() works in a new worker."""
+"""Step 4: run() works in the caller; start() works in a new worker."""
 
 import multiprocessing
 import os

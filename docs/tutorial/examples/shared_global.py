@@ -1,4 +1,4 @@
-"""Step 4: five workers each add 1 to a module-level global."""
+"""Step 3: five workers each add 1 to a module-level global."""
 
 import multiprocessing
 import threading

@@ -1,4 +1,4 @@
-"""Step 3: who am I? Run: python whoami.py [fork|forkserver|spawn]."""
+"""Step 2: who am I? Run: python whoami.py [fork|forkserver|spawn]."""
 
 import multiprocessing
 import os
