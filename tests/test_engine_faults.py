@@ -509,3 +509,19 @@ def test_abort_message_names_the_worker_that_failed(monkeypatch: pytest.MonkeyPa
     assert [o.status for o in outcomes] == ["not_started"] * 3
     assert "worker 1 could not start" in outcomes[0].message
     assert "worker 1 could not start" in outcomes[2].message
+
+
+# --- issue 14 D3: a worker that closes its standard output ------------------------------------
+
+
+def print_close_stdout_and_return() -> int:
+    print("before closing")
+    sys.stdout.close()
+    return 7
+
+
+def test_closed_stdout_keeps_the_return_value(mode: str) -> None:
+    """A worker that closes sys.stdout still returns its value, and what it printed is kept."""
+    (outcome,) = run_outcomes(print_close_stdout_and_return, 1, mode=mode, timeout=60)
+    assert outcome.status == "ok" and outcome.value == 7, outcome.describe()
+    assert outcome.stdout == "before closing\n"
