@@ -88,6 +88,9 @@ class _Worker:
         self.killed_how = ""
         self.pid: int | None = None
         self.exitcode: int | None = None
+        # What tells the parent that the child has exited: a pidfd where there is one, else
+        # the process's sentinel (see _exit_handle).
+        self.exit_fd: Any = None
 
         # What the supervisor waits on for this worker; closed ends must leave it first.
         self.poller: _Poller | None = None
@@ -97,9 +100,15 @@ class _Worker:
         return self.process is not None and self.exited_at is None
 
     def mark_exited(self) -> None:
-        if self.poller is not None and self.exited_at is None:
-            self.poller.discard(self.process.sentinel)
+        if self.poller is not None and self.exited_at is None and self.exit_fd is not None:
+            self.poller.discard(self.exit_fd)
         self.exited_at = time.monotonic()
+
+    def close_exit_fd(self) -> None:
+        if isinstance(self.exit_fd, int) and self.exit_fd != self.process.sentinel:
+            with suppress(OSError):
+                os.close(self.exit_fd)
+        self.exit_fd = None
 
     def close_result(self) -> None:
         if self.poller is not None:
@@ -422,7 +431,9 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
         for name, conn in worker.streams.items():
             poller.add(conn, worker, name)
         poller.add(worker.result, worker, "result")
-        poller.add(worker.process.sentinel, worker, "exit")
+        worker.exit_fd = _exit_handle(worker.process, plan.mode.start_method)
+        poller.add(worker.exit_fd, worker, "exit")
+    draining = False
     while True:
         if not poller:
             return
@@ -431,7 +442,11 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
             last_exit = max((w.exited_at or now) for w in started)
             if now - last_exit > _DRAIN_GRACE:
                 return
-            wait_for = _DRAIN_GRACE - (now - last_exit)
+            # Everything the workers wrote is in their pipes by now: read what is there, and
+            # stop as soon as nothing is. A descendant that inherited a write end (and keeps
+            # it open, or keeps writing) must not hold the run open, nor count as the worker's.
+            draining = True
+            wait_for = 0.0
         elif deadline is not None:
             if now >= deadline:
                 _expire(plan, [w for w in started if w.alive])
@@ -439,7 +454,10 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
             wait_for = min(deadline - now, _MAX_WAIT)
         else:
             wait_for = _MAX_WAIT
-        for worker, what in poller.wait(wait_for):
+        ready = poller.wait(wait_for)
+        if draining and not ready:
+            return
+        for worker, what in ready:
             if what == "exit":
                 # Reaps the child if it has exited (as join(0) would, without building a
                 # selector for its sentinel, which is already known to be ready).
@@ -548,12 +566,41 @@ def _expire(plan: Plan, alive: list[_Worker]) -> None:
             worker.killed_how = "terminated"
     end = time.monotonic() + _TERM_GRACE
     for worker in alive:
-        worker.process.join(max(end - time.monotonic(), 0.0))
+        _wait_exit(worker, max(end - time.monotonic(), 0.0))
         if worker.process.is_alive():
             worker.process.kill()
             worker.killed_how = "killed"
-            worker.process.join(5.0)
+            _wait_exit(worker, 5.0)
         worker.mark_exited()
+
+
+def _exit_handle(process: Any, method: str | None) -> Any:
+    """Return what becomes readable when *process* exits: a pidfd, or else its sentinel.
+
+    Under fork and spawn the sentinel is a pipe whose write end the child holds until it
+    exits, and so does every descendant it forks: a grandchild that outlives the worker would
+    hold the run open until its own end (or the deadline). A pidfd (Linux 5.3+) is readable
+    when the process itself has exited, whatever its descendants hold. Under forkserver the
+    sentinel is the server's report of the exit, which descendants cannot delay, and the server
+    (not this process) reaps the child: its sentinel is kept.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if method != "forkserver" and pidfd_open is not None and process.pid is not None:
+        with suppress(OSError):
+            return pidfd_open(process.pid)
+    return process.sentinel
+
+
+def _wait_exit(worker: _Worker, timeout: float) -> None:
+    """Wait up to *timeout* seconds for *worker*'s process to exit, and reap it if it has."""
+    handle = worker.exit_fd
+    if isinstance(handle, int) and handle != worker.process.sentinel and hasattr(select, "poll"):
+        waiter = select.poll()
+        waiter.register(handle, select.POLLIN)
+        if waiter.poll(math.ceil(timeout * 1000)):
+            worker.process.is_alive()  # reaps it (fork and spawn children are ours)
+        return
+    worker.process.join(timeout)
 
 
 def _drain_faults(workers: list[_Worker], grace: float) -> None:
@@ -579,7 +626,9 @@ def _reap(worker: _Worker) -> None:
     if process.is_alive():
         # Only reached when the supervisor was interrupted (KeyboardInterrupt): leave nothing.
         process.kill()
+        _wait_exit(worker, 5.0)
     process.join(5.0)
+    worker.close_exit_fd()
     worker.pid, worker.exitcode = process.pid, process.exitcode
     with suppress(ValueError):
         process.close()

@@ -525,3 +525,31 @@ def test_closed_stdout_keeps_the_return_value(mode: str) -> None:
     (outcome,) = run_outcomes(print_close_stdout_and_return, 1, mode=mode, timeout=60)
     assert outcome.status == "ok" and outcome.value == 7, outcome.describe()
     assert outcome.stdout == "before closing\n"
+
+
+# --- issue 14 D1: a descendant that outlives the worker ------------------------------------
+
+
+def fork_a_lingering_child(done: str, how: str) -> int:
+    """Fork a child that runs on for 30 s and then creates *done*; return at once."""
+    if os.fork() == 0:
+        if how == "exec":
+            os.execvp("sh", ["sh", "-c", f"sleep 30; touch {done}"])
+        time.sleep(30)
+        open(done, "w").close()
+        os._exit(0)
+    return 5
+
+
+@pytest.mark.parametrize("how", ["fork", "exec"])
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_lingering_descendant_does_not_hold_the_run(
+    tmp_path: Any, mode: str, how: str
+) -> None:
+    """A worker that returns while a child it forked runs on ends the run as soon as it exits."""
+    done = str(tmp_path / "grandchild-done")
+    # No deadline: the run used to last until the grandchild ended (30 s).
+    (outcome,) = run_outcomes(fork_a_lingering_child, 1, mode=mode, args=(done, how))
+    assert outcome.status == "ok" and outcome.value == 5, outcome.describe()
+    # The run ended with the worker, not with the grandchild.
+    assert not os.path.exists(done)
