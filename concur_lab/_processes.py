@@ -18,6 +18,7 @@ its deadline.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
 import os
 import pickle
@@ -322,23 +323,34 @@ def _start_all(
     # between forks cost ~9 % of a 20-worker run (measured against creating it as it went).
     child_ends: list[list[Any]] = []
     for worker in workers:
-        parent_ends, ends = [], []
-        for _ in range(4):  # result, out, err, fault
-            if fork:
-                # A bare descriptor, inherited: closing it in the parent touches no object.
-                read_fd, write_fd = os.pipe()
-                parent_ends.append(mp_connection.Connection(read_fd, writable=False))
-                ends.append(write_fd)
-            else:
-                # Connections, which pickle for a child that inherits nothing.
-                read_end, write_end = mp_connection.Pipe(duplex=False)
-                parent_ends.append(read_end)
-                ends.append(write_end)
+        parent_ends: list[Any] = []
+        ends: list[Any] = []
+        try:
+            for _ in range(4):  # result, out, err, fault
+                if fork:
+                    # A bare descriptor, inherited: closing it in the parent touches no object.
+                    read_fd, write_fd = os.pipe()
+                    parent_ends.append(mp_connection.Connection(read_fd, writable=False))
+                    ends.append(write_fd)
+                else:
+                    # Connections, which pickle for a child that inherits nothing.
+                    read_end, write_end = mp_connection.Pipe(duplex=False)
+                    parent_ends.append(read_end)
+                    ends.append(write_end)
+        except OSError as exc:
+            # Out of descriptors (most often): this worker and the later ones cannot start,
+            # and the ones that have their pipes are started only to be told so at the gate.
+            _close_ends(ends)
+            for end in parent_ends:
+                with suppress(OSError):
+                    end.close()
+            _refuse_from(workers, worker.index, exc)
+            break
         worker.result = parent_ends[0]
         worker.streams = dict(zip(("out", "err", "fault"), parent_ends[1:], strict=True))
         child_ends.append(ends)
     processes = []
-    for worker, ends in zip(workers, child_ends, strict=True):
+    for worker, ends in zip(workers, child_ends, strict=False):
         # Under fork a child inherits whatever the parent has open, the write ends of the
         # workers forked after it included: it closes those, and the gate's write end.
         later = child_ends[worker.index + 1 :]
@@ -353,7 +365,39 @@ def _start_all(
             )
         )
     with _set_aside_while_starting() as set_aside:
-        _start_each(workers, processes, child_ends, set_aside)
+        _start_each(workers[: len(child_ends)], processes, child_ends, set_aside)
+
+
+def _start_failure(exc: BaseException) -> str:
+    """Describe why a worker could not start, naming the descriptor limit when it was hit."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        limit = _open_files_limit()
+        text += (
+            f" (this process may have {limit} open files, see ulimit -n; each process "
+            "worker needs 4 pipes while it starts)"
+            if limit is not None
+            else " (the limit of open files was reached; each process worker needs 4 pipes)"
+        )
+    return text
+
+
+def _open_files_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _refuse_from(workers: list[_Worker], index: int, exc: BaseException) -> None:
+    """Mark worker *index* as unable to start because of *exc*, and every later one with it."""
+    reason = f"worker {index} could not start: {_start_failure(exc)}"
+    workers[index].start_error = f"could not start: {_start_failure(exc)}"
+    workers[index].abort_reason = reason
+    for later_worker in workers[index + 1 :]:
+        later_worker.start_error = f"not started because {reason}"
 
 
 @contextmanager
@@ -399,11 +443,7 @@ def _start_each(
                 unstarted.close()
                 if unstarted is not worker:
                     _close_ends(their_ends)
-            reason = f"worker {worker.index} could not start: {type(exc).__name__}: {exc}"
-            worker.start_error = f"could not start: {type(exc).__name__}: {exc}"
-            worker.abort_reason = reason
-            for later_worker in workers[worker.index + 1 :]:
-                later_worker.start_error = f"not started because {reason}"
+            _refuse_from(workers, worker.index, exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit, SendError)):
                 # A payload pickled at start names what it could not send: say it as such.
                 raise

@@ -553,3 +553,33 @@ def test_lingering_descendant_does_not_hold_the_run(
     assert outcome.status == "ok" and outcome.value == 5, outcome.describe()
     # The run ended with the worker, not with the grandchild.
     assert not os.path.exists(done)
+
+
+# --- issue 14 D4: running out of file descriptors --------------------------------------------
+
+OUT_OF_DESCRIPTORS = """
+import resource, sys
+from concur_lab import run_outcomes
+
+if __name__ == "__main__":
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    outcomes = run_outcomes(abs, 200, mode=sys.argv[1], args=(-1,), timeout=60)
+    print(sorted({o.status for o in outcomes}))
+    print(outcomes[-1].message)
+"""
+
+
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_running_out_of_descriptors_is_an_outcome(tmp_path: Any, mode: str) -> None:
+    """Workers that cannot get their pipes are not_started outcomes naming the limit."""
+    script = tmp_path / "out_of_fds.py"
+    script.write_text(OUT_OF_DESCRIPTORS)
+    result = subprocess.run(
+        [sys.executable, str(script), mode], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    statuses, message = result.stdout.splitlines()
+    assert "not_started" in statuses and "crashed" not in statuses
+    assert "Too many open files" in message
+    assert "64 open files, see ulimit -n" in message
