@@ -294,7 +294,7 @@ def run_processes(plan: Plan) -> list[WorkerOutcome[Any]]:
     try:
         silence = _warn_if_forking_threads(method, plan.n)
         with _interpreter_fork_warning_silenced(silence):
-            _start_all(ctx, plan, workers, payload, manifest, gate_r, gate_w)
+            _start_all(ctx, plan, workers, payload, manifest, gate_r, gate_w, deadline)
         gate_r.close()
         _supervise(plan, workers, gate_w, deadline)
     finally:
@@ -316,6 +316,7 @@ def _start_all(
     manifest: Manifest,
     gate_r: Any,
     gate_w: Any,
+    deadline: float | None = None,
 ) -> None:
     fork = plan.mode.start_method == "fork"
     # Everything is made before the first fork: after it, every page the parent writes to is
@@ -365,11 +366,17 @@ def _start_all(
             )
         )
     with _set_aside_while_starting() as set_aside:
-        _start_each(workers[: len(child_ends)], processes, child_ends, set_aside)
+        _start_each(workers[: len(child_ends)], processes, child_ends, set_aside, plan, deadline)
+
+
+class _StartDeadline(Exception):
+    """The run's deadline passed before every worker process was started."""
 
 
 def _start_failure(exc: BaseException) -> str:
     """Describe why a worker could not start, naming the descriptor limit when it was hit."""
+    if isinstance(exc, _StartDeadline):
+        return str(exc)
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
         limit = _open_files_limit()
@@ -431,9 +438,16 @@ def _start_each(
     processes: list[Any],
     child_ends: list[list[Any]],
     set_aside: Callable[[Any], None],
+    plan: Plan | None = None,
+    deadline: float | None = None,
 ) -> None:
     for worker, process, ends in zip(workers, processes, child_ends, strict=True):
         try:
+            if deadline is not None and plan is not None and time.monotonic() >= deadline:
+                raise _StartDeadline(
+                    f"the deadline of {plan.timeout:g} s passed while starting the workers: "
+                    f"{worker.index} of {plan.n} processes had started"
+                )
             process.start()
             set_aside(process)
         except BaseException as exc:

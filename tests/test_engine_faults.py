@@ -5,6 +5,7 @@ state, warnings, leaked threads, hidden frames and descriptor-carrying arguments
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -583,3 +584,20 @@ def test_running_out_of_descriptors_is_an_outcome(tmp_path: Any, mode: str) -> N
     assert "not_started" in statuses and "crashed" not in statuses
     assert "Too many open files" in message
     assert "64 open files, see ulimit -n" in message
+
+
+# --- issue 14 D5: a deadline that passes while the workers are being started ---------------
+
+
+def test_deadline_covers_starting_the_workers(mode: str) -> None:
+    """Workers not started by the deadline are refused, naming the deadline and the count."""
+    # Far more workers than can be started in 10 ms, in any mode.
+    n = 20000 if mode == "thread" else 60
+    outcomes = run_outcomes(abs, n, mode=mode, args=(-1,), timeout=0.01)
+    assert {o.status for o in outcomes} <= {"timed_out", "not_started"}
+    kind = "threads" if mode == "thread" else "processes"
+    assert re.search(
+        rf"the deadline of 0\.01 s passed while starting the workers: \d+ of {n} {kind} had "
+        "started",
+        outcomes[-1].message,
+    ), outcomes[-1].message
