@@ -261,8 +261,11 @@ def main(
             status, value = "raised", capture_exception(_without_own_frame(exc))
     finished, cpu_time = time.monotonic(), time.process_time() - cpu
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        # The target may have closed (or replaced) a stream: what it printed before has been
+        # written through already, and a failing flush must not turn its return into a crash.
+        with suppress(Exception):
+            stream.flush()
     times = (started, finished, cpu_time)
     info = {
         "warnings": _recorded(caught),

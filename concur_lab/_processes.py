@@ -18,6 +18,7 @@ its deadline.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
 import os
 import pickle
@@ -88,6 +89,9 @@ class _Worker:
         self.killed_how = ""
         self.pid: int | None = None
         self.exitcode: int | None = None
+        # What tells the parent that the child has exited: a pidfd where there is one, else
+        # the process's sentinel (see _exit_handle).
+        self.exit_fd: Any = None
 
         # What the supervisor waits on for this worker; closed ends must leave it first.
         self.poller: _Poller | None = None
@@ -97,9 +101,15 @@ class _Worker:
         return self.process is not None and self.exited_at is None
 
     def mark_exited(self) -> None:
-        if self.poller is not None and self.exited_at is None:
-            self.poller.discard(self.process.sentinel)
+        if self.poller is not None and self.exited_at is None and self.exit_fd is not None:
+            self.poller.discard(self.exit_fd)
         self.exited_at = time.monotonic()
+
+    def close_exit_fd(self) -> None:
+        if isinstance(self.exit_fd, int) and self.exit_fd != self.process.sentinel:
+            with suppress(OSError):
+                os.close(self.exit_fd)
+        self.exit_fd = None
 
     def close_result(self) -> None:
         if self.poller is not None:
@@ -284,7 +294,7 @@ def run_processes(plan: Plan) -> list[WorkerOutcome[Any]]:
     try:
         silence = _warn_if_forking_threads(method, plan.n)
         with _interpreter_fork_warning_silenced(silence):
-            _start_all(ctx, plan, workers, payload, manifest, gate_r, gate_w)
+            _start_all(ctx, plan, workers, payload, manifest, gate_r, gate_w, deadline)
         gate_r.close()
         _supervise(plan, workers, gate_w, deadline)
     finally:
@@ -306,6 +316,7 @@ def _start_all(
     manifest: Manifest,
     gate_r: Any,
     gate_w: Any,
+    deadline: float | None = None,
 ) -> None:
     fork = plan.mode.start_method == "fork"
     # Everything is made before the first fork: after it, every page the parent writes to is
@@ -313,23 +324,34 @@ def _start_all(
     # between forks cost ~9 % of a 20-worker run (measured against creating it as it went).
     child_ends: list[list[Any]] = []
     for worker in workers:
-        parent_ends, ends = [], []
-        for _ in range(4):  # result, out, err, fault
-            if fork:
-                # A bare descriptor, inherited: closing it in the parent touches no object.
-                read_fd, write_fd = os.pipe()
-                parent_ends.append(mp_connection.Connection(read_fd, writable=False))
-                ends.append(write_fd)
-            else:
-                # Connections, which pickle for a child that inherits nothing.
-                read_end, write_end = mp_connection.Pipe(duplex=False)
-                parent_ends.append(read_end)
-                ends.append(write_end)
+        parent_ends: list[Any] = []
+        ends: list[Any] = []
+        try:
+            for _ in range(4):  # result, out, err, fault
+                if fork:
+                    # A bare descriptor, inherited: closing it in the parent touches no object.
+                    read_fd, write_fd = os.pipe()
+                    parent_ends.append(mp_connection.Connection(read_fd, writable=False))
+                    ends.append(write_fd)
+                else:
+                    # Connections, which pickle for a child that inherits nothing.
+                    read_end, write_end = mp_connection.Pipe(duplex=False)
+                    parent_ends.append(read_end)
+                    ends.append(write_end)
+        except OSError as exc:
+            # Out of descriptors (most often): this worker and the later ones cannot start,
+            # and the ones that have their pipes are started only to be told so at the gate.
+            _close_ends(ends)
+            for end in parent_ends:
+                with suppress(OSError):
+                    end.close()
+            _refuse_from(workers, worker.index, exc)
+            break
         worker.result = parent_ends[0]
         worker.streams = dict(zip(("out", "err", "fault"), parent_ends[1:], strict=True))
         child_ends.append(ends)
     processes = []
-    for worker, ends in zip(workers, child_ends, strict=True):
+    for worker, ends in zip(workers, child_ends, strict=False):
         # Under fork a child inherits whatever the parent has open, the write ends of the
         # workers forked after it included: it closes those, and the gate's write end.
         later = child_ends[worker.index + 1 :]
@@ -344,7 +366,45 @@ def _start_all(
             )
         )
     with _set_aside_while_starting() as set_aside:
-        _start_each(workers, processes, child_ends, set_aside)
+        _start_each(workers[: len(child_ends)], processes, child_ends, set_aside, plan, deadline)
+
+
+class _StartDeadline(Exception):
+    """The run's deadline passed before every worker process was started."""
+
+
+def _start_failure(exc: BaseException) -> str:
+    """Describe why a worker could not start, naming the descriptor limit when it was hit."""
+    if isinstance(exc, _StartDeadline):
+        return str(exc)
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        limit = _open_files_limit()
+        text += (
+            f" (this process may have {limit} open files, see ulimit -n; each process "
+            "worker needs 4 pipes while it starts)"
+            if limit is not None
+            else " (the limit of open files was reached; each process worker needs 4 pipes)"
+        )
+    return text
+
+
+def _open_files_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _refuse_from(workers: list[_Worker], index: int, exc: BaseException) -> None:
+    """Mark worker *index* as unable to start because of *exc*, and every later one with it."""
+    reason = f"worker {index} could not start: {_start_failure(exc)}"
+    workers[index].start_error = f"could not start: {_start_failure(exc)}"
+    workers[index].abort_reason = reason
+    for later_worker in workers[index + 1 :]:
+        later_worker.start_error = f"not started because {reason}"
 
 
 @contextmanager
@@ -378,9 +438,16 @@ def _start_each(
     processes: list[Any],
     child_ends: list[list[Any]],
     set_aside: Callable[[Any], None],
+    plan: Plan | None = None,
+    deadline: float | None = None,
 ) -> None:
     for worker, process, ends in zip(workers, processes, child_ends, strict=True):
         try:
+            if deadline is not None and plan is not None and time.monotonic() >= deadline:
+                raise _StartDeadline(
+                    f"the deadline of {plan.timeout:g} s passed while starting the workers: "
+                    f"{worker.index} of {plan.n} processes had started"
+                )
             process.start()
             set_aside(process)
         except BaseException as exc:
@@ -390,11 +457,7 @@ def _start_each(
                 unstarted.close()
                 if unstarted is not worker:
                     _close_ends(their_ends)
-            reason = f"worker {worker.index} could not start: {type(exc).__name__}: {exc}"
-            worker.start_error = f"could not start: {type(exc).__name__}: {exc}"
-            worker.abort_reason = reason
-            for later_worker in workers[worker.index + 1 :]:
-                later_worker.start_error = f"not started because {reason}"
+            _refuse_from(workers, worker.index, exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit, SendError)):
                 # A payload pickled at start names what it could not send: say it as such.
                 raise
@@ -422,7 +485,9 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
         for name, conn in worker.streams.items():
             poller.add(conn, worker, name)
         poller.add(worker.result, worker, "result")
-        poller.add(worker.process.sentinel, worker, "exit")
+        worker.exit_fd = _exit_handle(worker.process, plan.mode.start_method)
+        poller.add(worker.exit_fd, worker, "exit")
+    draining = False
     while True:
         if not poller:
             return
@@ -431,7 +496,11 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
             last_exit = max((w.exited_at or now) for w in started)
             if now - last_exit > _DRAIN_GRACE:
                 return
-            wait_for = _DRAIN_GRACE - (now - last_exit)
+            # Everything the workers wrote is in their pipes by now: read what is there, and
+            # stop as soon as nothing is. A descendant that inherited a write end (and keeps
+            # it open, or keeps writing) must not hold the run open, nor count as the worker's.
+            draining = True
+            wait_for = 0.0
         elif deadline is not None:
             if now >= deadline:
                 _expire(plan, [w for w in started if w.alive])
@@ -439,7 +508,10 @@ def _supervise(plan: Plan, workers: list[_Worker], gate_w: Any, deadline: float 
             wait_for = min(deadline - now, _MAX_WAIT)
         else:
             wait_for = _MAX_WAIT
-        for worker, what in poller.wait(wait_for):
+        ready = poller.wait(wait_for)
+        if draining and not ready:
+            return
+        for worker, what in ready:
             if what == "exit":
                 # Reaps the child if it has exited (as join(0) would, without building a
                 # selector for its sentinel, which is already known to be ready).
@@ -548,12 +620,41 @@ def _expire(plan: Plan, alive: list[_Worker]) -> None:
             worker.killed_how = "terminated"
     end = time.monotonic() + _TERM_GRACE
     for worker in alive:
-        worker.process.join(max(end - time.monotonic(), 0.0))
+        _wait_exit(worker, max(end - time.monotonic(), 0.0))
         if worker.process.is_alive():
             worker.process.kill()
             worker.killed_how = "killed"
-            worker.process.join(5.0)
+            _wait_exit(worker, 5.0)
         worker.mark_exited()
+
+
+def _exit_handle(process: Any, method: str | None) -> Any:
+    """Return what becomes readable when *process* exits: a pidfd, or else its sentinel.
+
+    Under fork and spawn the sentinel is a pipe whose write end the child holds until it
+    exits, and so does every descendant it forks: a grandchild that outlives the worker would
+    hold the run open until its own end (or the deadline). A pidfd (Linux 5.3+) is readable
+    when the process itself has exited, whatever its descendants hold. Under forkserver the
+    sentinel is the server's report of the exit, which descendants cannot delay, and the server
+    (not this process) reaps the child: its sentinel is kept.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if method != "forkserver" and pidfd_open is not None and process.pid is not None:
+        with suppress(OSError):
+            return pidfd_open(process.pid)
+    return process.sentinel
+
+
+def _wait_exit(worker: _Worker, timeout: float) -> None:
+    """Wait up to *timeout* seconds for *worker*'s process to exit, and reap it if it has."""
+    handle = worker.exit_fd
+    if isinstance(handle, int) and handle != worker.process.sentinel and hasattr(select, "poll"):
+        waiter = select.poll()
+        waiter.register(handle, select.POLLIN)
+        if waiter.poll(math.ceil(timeout * 1000)):
+            worker.process.is_alive()  # reaps it (fork and spawn children are ours)
+        return
+    worker.process.join(timeout)
 
 
 def _drain_faults(workers: list[_Worker], grace: float) -> None:
@@ -579,7 +680,9 @@ def _reap(worker: _Worker) -> None:
     if process.is_alive():
         # Only reached when the supervisor was interrupted (KeyboardInterrupt): leave nothing.
         process.kill()
+        _wait_exit(worker, 5.0)
     process.join(5.0)
+    worker.close_exit_fd()
     worker.pid, worker.exitcode = process.pid, process.exitcode
     with suppress(ValueError):
         process.close()

@@ -20,6 +20,8 @@ __all__ = ["run_threads"]
 
 # How long workers wait at the start gate for the others to be started.
 _START_GATE_SECONDS = 60.0
+# After an aborted start: how long the released threads may take to end, deadline or not.
+_ABORT_GRACE = 5.0
 
 
 @dataclass
@@ -86,23 +88,73 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
                 target=work, args=(index,), name=f"concur-worker-{index}", daemon=True
             )
             try:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise _StartDeadline(
+                        f"the deadline of {plan.timeout:g} s passed while starting the "
+                        f"workers: {index} of {n} threads had started"
+                    )
                 thread.start()
             except BaseException as exc:
-                reason = f"worker {index} could not start: {type(exc).__name__}: {exc}"
+                cause = _start_failure(exc, index, n)
+                reason = f"worker {index} could not start: {cause}"
                 abort_reason.append(f"start aborted because {reason}")
-                slots[index].message = f"could not start: {type(exc).__name__}: {exc}"
+                slots[index].message = f"could not start: {cause}"
                 for later in range(index + 1, n):
                     slots[later].message = f"not started because {reason}"
                 if barrier is not None:
                     barrier.abort()
                 break
             threads.append(thread)
-        for thread in threads:
+        # Threads released by an aborted start never reach the target: they end at once, so
+        # they are waited for a moment even past the deadline instead of being called hung.
+        aborted_by = time.monotonic() + _ABORT_GRACE if abort_reason else None
+        for index, thread in enumerate(threads):
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            if aborted_by is not None and slots[index].started is None:
+                remaining = max(aborted_by - time.monotonic(), remaining or 0.0)
             thread.join(remaining)
     finally:
         stop_capture()
-    return [_outcome(plan, i, slots[i], threads[i] if i < len(threads) else None) for i in range(n)]
+    # Looked up once: per hung worker it would cost time in proportion to all the threads.
+    frames = sys._current_frames() if any(t.is_alive() for t in threads) else {}
+    return [
+        _outcome(plan, i, slots[i], threads[i] if i < len(threads) else None, frames)
+        for i in range(n)
+    ]
+
+
+class _StartDeadline(Exception):
+    """The run's deadline passed before every worker thread was started."""
+
+
+def _start_failure(exc: BaseException, index: int, n: int) -> str:
+    """Describe why thread *index* of *n* could not start, naming the limit that was hit."""
+    if isinstance(exc, _StartDeadline):
+        return str(exc)
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, (RuntimeError, MemoryError)):
+        text += f" ({index} of {n} threads had started; {_thread_limits()})"
+    return text
+
+
+def _thread_limits() -> str:
+    """Name the limits on threads this process may have, as far as the platform tells."""
+    limits = []
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(f"ulimit -u is {soft}")
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass
+    try:
+        with open("/proc/sys/kernel/threads-max") as f:
+            limits.append(f"kernel.threads-max is {f.read().strip()}")
+    except OSError:
+        pass
+    limits.append("each thread also needs memory for its stack")
+    return ", ".join(limits)
 
 
 def _worker_stack(frame: FrameType) -> str:
@@ -116,14 +168,18 @@ def _worker_stack(frame: FrameType) -> str:
 
 
 def _outcome(
-    plan: Plan, index: int, slot: _Slot, thread: threading.Thread | None
+    plan: Plan,
+    index: int,
+    slot: _Slot,
+    thread: threading.Thread | None,
+    frames: dict[int, FrameType],
 ) -> WorkerOutcome[Any]:
     outcome: WorkerOutcome[Any] = WorkerOutcome(index, plan.n, plan.mode, pid=os.getpid())
     if thread is not None:
         outcome.thread_ident = thread.ident
         outcome.thread_name = thread.name
     if thread is not None and thread.is_alive() and not slot.done:
-        frame = sys._current_frames().get(thread.ident or -1)
+        frame = frames.get(thread.ident or -1)
         outcome.status = "timed_out"
         outcome.still_running = True
         outcome.started = slot.started

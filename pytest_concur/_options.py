@@ -421,6 +421,13 @@ def parse_timeout(value: object, where: str) -> float | None:
             number = float(str(value).strip())
         except ValueError:
             number = None
+    if number is not None and number == math.inf:
+        # inf, and numbers too large for a float (1e400), are not "below 0": say what they are.
+        raise ConcurUsageError(
+            f"invalid concur timeout {value!r} {where}: it is infinite; expected at most "
+            f"{threading.TIMEOUT_MAX:.0f} seconds, the longest wait this platform supports "
+            "(0 disables the timeout)"
+        )
     if number is None or not math.isfinite(number) or number < 0:
         raise ConcurUsageError(
             f"invalid concur timeout {value!r} {where}: expected a number of seconds "

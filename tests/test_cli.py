@@ -866,7 +866,8 @@ FAKE_MAIN = textwrap.dedent(
 
     def slow(mode, workers=None):
         print("ready", flush=True)
-        time.sleep(60)
+        # Far longer than any test waits: a demo that ends by itself means a lost interrupt.
+        time.sleep(3600)
         return {}
 
     def stubborn(mode, workers=None):
@@ -963,7 +964,11 @@ class TestEndToEnd:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
         child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=60)
+        try:
+            # Generous for a slow exit on a loaded machine; the demo itself sleeps an hour.
+            _, err = child.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the CLI was still running 120 s after SIGINT: the interrupt was lost")
         assert child.returncode == 130
         assert err.strip() == "concur-lab: interrupted"
 

@@ -5,6 +5,7 @@ state, warnings, leaked threads, hidden frames and descriptor-carrying arguments
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -509,3 +510,94 @@ def test_abort_message_names_the_worker_that_failed(monkeypatch: pytest.MonkeyPa
     assert [o.status for o in outcomes] == ["not_started"] * 3
     assert "worker 1 could not start" in outcomes[0].message
     assert "worker 1 could not start" in outcomes[2].message
+
+
+# --- issue 14 D3: a worker that closes its standard output ------------------------------------
+
+
+def print_close_stdout_and_return() -> int:
+    print("before closing")
+    sys.stdout.close()
+    return 7
+
+
+def test_closed_stdout_keeps_the_return_value(mode: str) -> None:
+    """A worker that closes sys.stdout still returns its value, and what it printed is kept."""
+    (outcome,) = run_outcomes(print_close_stdout_and_return, 1, mode=mode, timeout=60)
+    assert outcome.status == "ok" and outcome.value == 7, outcome.describe()
+    assert outcome.stdout == "before closing\n"
+
+
+# --- issue 14 D1: a descendant that outlives the worker ------------------------------------
+
+
+def fork_a_lingering_child(done: str, how: str) -> int:
+    """Fork a child that runs on for 30 s and then creates *done*; return at once."""
+    if os.fork() == 0:
+        if how == "exec":
+            os.execvp("sh", ["sh", "-c", f"sleep 30; touch {done}"])
+        time.sleep(30)
+        open(done, "w").close()
+        os._exit(0)
+    return 5
+
+
+@pytest.mark.parametrize("how", ["fork", "exec"])
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_lingering_descendant_does_not_hold_the_run(
+    tmp_path: Any, mode: str, how: str
+) -> None:
+    """A worker that returns while a child it forked runs on ends the run as soon as it exits."""
+    done = str(tmp_path / "grandchild-done")
+    # No deadline: the run used to last until the grandchild ended (30 s).
+    (outcome,) = run_outcomes(fork_a_lingering_child, 1, mode=mode, args=(done, how))
+    assert outcome.status == "ok" and outcome.value == 5, outcome.describe()
+    # The run ended with the worker, not with the grandchild.
+    assert not os.path.exists(done)
+
+
+# --- issue 14 D4: running out of file descriptors --------------------------------------------
+
+OUT_OF_DESCRIPTORS = """
+import resource, sys
+from concur_lab import run_outcomes
+
+if __name__ == "__main__":
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    outcomes = run_outcomes(abs, 200, mode=sys.argv[1], args=(-1,), timeout=60)
+    print(sorted({o.status for o in outcomes}))
+    print(outcomes[-1].message)
+"""
+
+
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_running_out_of_descriptors_is_an_outcome(tmp_path: Any, mode: str) -> None:
+    """Workers that cannot get their pipes are not_started outcomes naming the limit."""
+    script = tmp_path / "out_of_fds.py"
+    script.write_text(OUT_OF_DESCRIPTORS)
+    result = subprocess.run(
+        [sys.executable, str(script), mode], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    statuses, message = result.stdout.splitlines()
+    assert "not_started" in statuses and "crashed" not in statuses
+    assert "Too many open files" in message
+    assert "64 open files, see ulimit -n" in message
+
+
+# --- issue 14 D5: a deadline that passes while the workers are being started ---------------
+
+
+def test_deadline_covers_starting_the_workers(mode: str) -> None:
+    """Workers not started by the deadline are refused, naming the deadline and the count."""
+    # Far more workers than can be started in 10 ms, in any mode.
+    n = 20000 if mode == "thread" else 60
+    outcomes = run_outcomes(abs, n, mode=mode, args=(-1,), timeout=0.01)
+    assert {o.status for o in outcomes} <= {"timed_out", "not_started"}
+    kind = "threads" if mode == "thread" else "processes"
+    assert re.search(
+        rf"the deadline of 0\.01 s passed while starting the workers: \d+ of {n} {kind} had "
+        "started",
+        outcomes[-1].message,
+    ), outcomes[-1].message

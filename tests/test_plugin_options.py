@@ -320,3 +320,13 @@ def test_header_notes_fork_under_xdist(distributed: bool) -> None:
     lines = header_lines(settings, distributed=distributed)
     noted = any("--concur-start-method=forkserver" in line for line in lines)
     assert noted == (distributed and sys.version_info >= (3, 12))
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", float("inf"), "+Infinity"])
+def test_infinite_timeout_is_named_as_such(value: object) -> None:
+    """An infinite timeout is refused as infinite, naming the largest value accepted."""
+    with pytest.raises(_options.ConcurUsageError) as excinfo:
+        _options.parse_timeout(value, "from test")
+    message = str(excinfo.value)
+    assert "it is infinite" in message and f"at most {threading.TIMEOUT_MAX:.0f} " in message
+    assert "at least 0" not in message
