@@ -21,6 +21,7 @@ import inspect
 import re
 import sys
 import threading
+import unittest
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn
@@ -94,7 +95,8 @@ def add_output_sections(item: pytest.Item, outcomes: Sequence[WorkerOutcome[Any]
 
 
 def _is_skip(exc: BaseException | None) -> bool:
-    return isinstance(exc, pytest.skip.Exception)
+    # unittest's own skip too: a TestCase method's workers may call self.skipTest().
+    return isinstance(exc, pytest.skip.Exception | unittest.SkipTest)
 
 
 def _is_xfail(exc: BaseException | None) -> bool:
