@@ -273,8 +273,8 @@ def parse_workers(value: object, where: str, *, auto: bool = True) -> int:
     return number
 
 
-def _parse_count(value: object, where: str, what: str) -> int:
-    """Parse a whole number of at least 1 (iterations).
+def _parse_count(value: object, where: str, what: str, minimum: int = 1) -> int:
+    """Parse a whole number of at least *minimum* (iterations, the detection depth).
 
     :raises ConcurUsageError: If *value* is not one.
     """
@@ -286,9 +286,9 @@ def _parse_count(value: object, where: str, what: str) -> int:
             number = int(value.strip())
         except ValueError:
             number = None
-    if number is None or number < 1:
+    if number is None or number < minimum:
         raise ConcurUsageError(
-            f"invalid concur {what} {value!r} {where}: expected an integer of at least 1"
+            f"invalid concur {what} {value!r} {where}: expected an integer of at least {minimum}"
         )
     return number
 
@@ -387,22 +387,6 @@ def _parse_fixtures(values: Iterable[str], where: str) -> frozenset[str]:
             raise ConcurUsageError(f"invalid entry {value!r} {where}: expected a fixture name")
         names.add(text)
     return frozenset(names)
-
-
-def _parse_depth(value: object, where: str) -> int:
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip())
-        except ValueError:
-            number = None
-    if number is None or number < 0:
-        raise ConcurUsageError(
-            f"invalid concur unsafe depth {value!r} {where}: expected an integer of at least 0"
-        )
-    return number
 
 
 def parse_timeout(value: object, where: str) -> float | None:
@@ -506,7 +490,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         functions[kind] = _parse_functions(config.getini(key), f"in ini {key}")
     depth_ini = config.getini("concur_unsafe_depth")
     depth = (
-        _parse_depth(depth_ini, "from ini concur_unsafe_depth")
+        _parse_count(depth_ini, "from ini concur_unsafe_depth", "unsafe depth", minimum=0)
         if depth_ini not in ("", None)
         else DEFAULT_UNSAFE_DEPTH
     )

@@ -226,7 +226,7 @@ def marker_reason(item: pytest.Item, kind: str, where: str) -> str | None:
     marker = item.get_closest_marker("concur_unsafe")
     if marker is not None:
         try:
-            bound = inspect.signature(_concur_unsafe_signature).bind(*marker.args, **marker.kwargs)
+            bound = _CONCUR_UNSAFE_SIGNATURE.bind(*marker.args, **marker.kwargs)
         except TypeError as exc:
             raise ConcurUsageError(
                 f"invalid concur_unsafe marker arguments from marker on {where}: {exc}; the "
@@ -255,6 +255,9 @@ def marker_reason(item: pytest.Item, kind: str, where: str) -> str | None:
 
 def _concur_unsafe_signature(reason: object = None, modes: object = None) -> None:
     """Carry the ``concur_unsafe`` marker's signature, for binding its arguments."""
+
+
+_CONCUR_UNSAFE_SIGNATURE = inspect.signature(_concur_unsafe_signature)
 
 
 def unsafe_fixture(fixturenames: Iterable[str], rules: Rules) -> str | None:
