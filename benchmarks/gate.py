@@ -44,10 +44,12 @@ def _gate_open_from_the_start() -> Iterator[None]:
     if not callable(original) or not hasattr(_processes, "os"):
         raise RuntimeError("concur_lab._processes changed: the no-gate prototype needs updating")
 
-    def start_all(ctx: Any, plan: Any, workers: list[Any], *rest: Any) -> None:
-        gate_w = rest[-1]
+    def start_all(
+        ctx: Any, plan: Any, workers: list[Any], payload: Any, manifest: Any, gate_r: Any,
+        gate_w: Any, *rest: Any,
+    ) -> None:
         os.write(gate_w.fileno(), b"g" * len(workers))
-        original(ctx, plan, workers, *rest)
+        original(ctx, plan, workers, payload, manifest, gate_r, gate_w, *rest)
 
     setattr(_processes, "_start_all", start_all)  # noqa: B010  (a private name, patched on purpose)
     setattr(_processes, "os", _QuietOs())  # noqa: B010
