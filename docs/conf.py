@@ -32,7 +32,19 @@ extensions = [
     "sphinx_copybutton",
     "concur_docs",
     "concur_bench",
+    "concur_i18n",
 ]
+
+# The Chinese edition: Sphinx's gettext catalogs, one per page (docs/locale/README.md tells how
+# they are updated). English is the source language.
+language = "en"
+locale_dirs = ["locale"]
+gettext_compact = False
+# A message that changed in English must not show its old translation: untranslated and fuzzy
+# entries are caught by tests/test_docs_i18n.py instead.
+gettext_allow_fuzzy_translations = False
+gettext_last_translator = "concur-lab translators"
+gettext_language_team = "concur-lab zh_CN"
 
 # demos/ holds one two-line page per demo, filled in by a directive at build time (see
 # _ext/concur_docs.py); _build is where people usually put the output when building in place.

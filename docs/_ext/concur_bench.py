@@ -109,6 +109,9 @@ class BenchmarkReport(SphinxDirective):
         if "title" in self.options:
             rest = [f".. rubric:: {_inline(heading)}", "", *rest]
         container = nodes.container(classes=["benchmark-report"])
+        # Measured data, rewritten by every run: the translated editions show it as it is
+        # (see concur_i18n).
+        container["concur-data"] = True
         self.state.nested_parse(StringList(rest, source=str(path)), self.content_offset, container)
         return [container]
 
