@@ -35,6 +35,7 @@ __all__ = [
     "OUTCOME_PROPERTY",
     "PLAIN_ITEMS_KEY",
     "REPORT_SCHEMA_VERSION",
+    "RESTORED_PROPERTY",
     "RESULTS_KEY",
     "RUN_PROPERTY",
     "ModeOutcome",
@@ -54,6 +55,8 @@ OUTCOME_PROPERTY = "concur_outcome"
 FAILURE_PROPERTY = "concur_failure"
 #: "n/failed": how many workers ran the body and how many of them failed.
 RUN_PROPERTY = "concur_workers_run"
+#: Newline-separated names of shared state a thread-mode run left changed (and was put back).
+RESTORED_PROPERTY = "concur_restored"
 REPORT_SCHEMA_VERSION = 1
 
 _COMPACT_LIMIT = 5
@@ -72,6 +75,8 @@ class ModeOutcome:
     :ivar failed_workers: How many of them failed.
     :ivar not_concurrent: Why its body did not run in several workers (``""``: it did, or it is
         not a test whose body runs in workers).
+    :ivar restored: Shared state its thread-mode run left changed and the plugin put back
+        (dotted names such as ``click._compat.should_strip_ansi``).
     """
 
     outcome: str
@@ -80,6 +85,7 @@ class ModeOutcome:
     workers: int | None = None
     failed_workers: int = 0
     not_concurrent: str = ""
+    restored: tuple[str, ...] = ()
 
 
 RESULTS_KEY = pytest.StashKey[dict[str, dict[str, ModeOutcome]]]()
@@ -203,6 +209,9 @@ def collect_result(config: pytest.Config, report: pytest.TestReport) -> None:
         workers=workers,
         failed_workers=failed,
         not_concurrent=str(props.get(NOT_CONCURRENT_PROPERTY, "")),
+        restored=tuple(str(props.get(RESTORED_PROPERTY, "")).split("\n"))
+        if RESTORED_PROPERTY in props
+        else (),
     )
 
 
@@ -263,6 +272,13 @@ def likely_cause(modes: Mapping[str, ModeOutcome]) -> str:
             "failed only in process mode: each worker changed its own copy of a global or "
             "fixture object, which never reaches the parent or the other workers (python -m "
             "concur_lab run shared-global; run mutating-args)"
+        )
+    if thread in _BAD and process not in _BAD and modes["thread"].restored:
+        names = ", ".join(modes["thread"].restored[:2])
+        return (
+            "failed only in thread mode: the workers replaced shared state at the same time "
+            f"({names}), so one used or put back another's replacement (python -m concur_lab "
+            "run lost-update)"
         )
     if thread in _BAD and process not in _BAD:
         return (
@@ -329,6 +345,16 @@ def _count_mode(results: Mapping[str, Mapping[str, ModeOutcome]], kind: str) -> 
     )
 
 
+def _restored(
+    results: Mapping[str, Mapping[str, ModeOutcome]], kind: str
+) -> list[tuple[str, tuple[str, ...]]]:
+    return [
+        (test, modes[kind].restored)
+        for test, modes in sorted(results.items())
+        if kind in modes and modes[kind].restored
+    ]
+
+
 def _failure_line(test: str, kind: str, mode: ModeOutcome) -> str:
     workers = (
         f"{mode.failed_workers} of {mode.workers} workers: "
@@ -352,6 +378,7 @@ def suite_lines(
             continue
         once = sum(counts.once.values())
         skipped = sum(counts.skipped_unsafe.values())
+        restored = _restored(results, kind)
         other = sum(counts.other.values())
         if verbosity < 0:
             parts = [
@@ -363,6 +390,8 @@ def suite_lines(
                 parts.append(f"{skipped} skipped as unsafe")
             if other:
                 parts.append(f"{other} other")
+            if restored:
+                parts.append(f"{len(restored)} left shared state changed (put back)")
             lines.append(f"{kind} mode: " + ", ".join(parts))
             for test, mode in counts.concurrent_failed[:_COMPACT_LIMIT]:
                 lines.append(f"  {_failure_line(test, kind, mode)}")
@@ -392,6 +421,19 @@ def suite_lines(
             lines.append(f"  {other} other (body not run in workers): {detail}")
             for test, mode in counts.other_failed:
                 lines.append(f"    {_failure_line(test, kind, mode)}")
+        if restored:
+            lines.append(
+                f"  {len(restored)} left shared state changed when run concurrently; it was put "
+                "back before the next test:"
+            )
+            for test, names in restored:
+                shown = ", ".join(names[:_COMPACT_LIMIT])
+                more = (
+                    f" and {len(names) - _COMPACT_LIMIT} more"
+                    if len(names) > _COMPACT_LIMIT
+                    else ""
+                )
+                lines.append(f"    {test}[{kind}]: {shown}{more}")
     if plain_items:
         reasons = Counter(reason for reason, _ in plain_items.values())
         detail = "; ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
@@ -416,6 +458,7 @@ def suite_report(config: pytest.Config) -> dict[str, Any]:
             "skipped_unsafe": sum(counts.skipped_unsafe.values()),
             "skipped_unsafe_by_reason": counts.skipped_unsafe,
             "other": counts.other,
+            "state_restored": len(_restored(results, kind)),
         }
     tests = {
         test: {kind: asdict(mode) for kind, mode in modes.items()}

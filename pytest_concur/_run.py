@@ -32,6 +32,7 @@ from pytest_concur._body import Body, worker_values
 from pytest_concur._collect import index_fixture_names, item_kind, settings_for
 from pytest_concur._engine import Mode, SendError, WorkerOutcome, reemit_warnings, run_outcomes
 from pytest_concur._gil import gil_watch
+from pytest_concur._module_state import ModuleState
 from pytest_concur._options import SETTINGS_KEY
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "OUTCOMES_KEY",
     "PLAIN_KEY",
     "RAN_KEY",
+    "RESTORED_KEY",
     "UNSAFE_KEY",
     "PartialOutcomeError",
     "RunPlainly",
@@ -238,6 +240,9 @@ LEFT_RUNNING_KEY = pytest.StashKey[tuple[str, ...]]()
 LEFT_RUNNING_IDENTS_KEY = pytest.StashKey[frozenset[int]]()
 """Their idents: the leak check has reported them already."""
 
+RESTORED_KEY = pytest.StashKey[tuple[str, ...]]()
+"""Shared module state a thread-mode body left changed, which was put back (_module_state)."""
+
 
 class RunPlainly(Exception):
     """The body cannot run in workers; run it as plain pytest would (the reason is stashed)."""
@@ -255,6 +260,25 @@ def _switch_interval(seconds: float | None) -> Iterator[None]:
         yield
     finally:
         sys.setswitchinterval(previous)
+
+
+@contextlib.contextmanager
+def _restoring(item: pytest.Item, state: ModuleState | None) -> Iterator[None]:
+    """Put back the shared module state the block left changed, however it ends."""
+    try:
+        yield
+    finally:
+        if state is not None:
+            restored = state.restore()
+            if restored:
+                item.stash[RESTORED_KEY] = tuple(restored)
+                item.add_report_section(
+                    "call",
+                    "concur",
+                    "running the body in several threads at once left shared state changed; "
+                    "it was put back so that later tests do not see it:\n  "
+                    + "\n  ".join(restored),
+                )
 
 
 def run_body(
@@ -287,8 +311,10 @@ def run_body(
     body = Body(function, values, workers, instance)
     problem: str | None = None
     threads_before = {thread.ident for thread in threading.enumerate()}
+    shared_state = ModuleState.capture() if kind == "thread" else None
     try:
         with (
+            _restoring(item, shared_state),
             _switch_interval(session.switch_interval if kind == "thread" else None),
             gil_watch(item, session.ignore_gil_enabled),
         ):

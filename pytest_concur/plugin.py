@@ -37,6 +37,7 @@ from pytest_concur._options import (
     settings_from_config,
 )
 from pytest_concur._report import (
+    RESTORED_PROPERTY,
     RESULTS_KEY,
     RUN_PROPERTY,
     collect_result,
@@ -53,6 +54,7 @@ from pytest_concur._run import (
     OUTCOMES_KEY,
     PLAIN_KEY,
     RAN_KEY,
+    RESTORED_KEY,
     fail_plainly,
     run_marked_test,
 )
@@ -277,6 +279,9 @@ def pytest_runtest_makereport(
         ran = item.stash.get(RAN_KEY, None)
         if ran is not None:
             report.user_properties.append((RUN_PROPERTY, f"{ran[0]}/{ran[1]}"))
+        restored = item.stash.get(RESTORED_KEY, ())
+        if restored:
+            report.user_properties.append((RESTORED_PROPERTY, "\n".join(restored)))
     record_report(item, report)
     return report
 
