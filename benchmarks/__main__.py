@@ -1,11 +1,12 @@
 """``python -m benchmarks [--quick] [--out DIR]``: run every benchmark, write Markdown and JSON.
 
-Sections: ``engine`` (the engine against hand-written threads and processes), ``gate`` (how
-much of that the start gate costs process workers), ``scaling`` (per-worker cost as n grows),
-``start-methods`` (forkserver and spawn inside a pytest parent), ``suite`` (plugin overhead on
-a generated suite, against pytest-run-parallel and pytest-forked) and ``counter``
-(SharedCounter, from ``benchmarks/counter.py``). Peers come from the ``bench`` extra; a peer
-that is not installed is left out, with a note.
+Sections: ``engine`` (the engine against hand-written threads and processes), ``gate`` (how much
+of that the start gate costs process workers), ``scaling`` (per-worker cost as n grows),
+``start-methods`` (forkserver and spawn inside a pytest parent), ``suite`` (plugin overhead on a
+generated suite, against pytest-run-parallel and pytest-forked), ``counter`` (SharedCounter,
+from ``benchmarks/counter.py``) and ``whole-suite`` (``--concur-all`` on a generated mixed suite
+and on real third-party suites fetched as sdists, against the peers). Peers come from the
+``bench`` extra; a peer that is not installed is left out, with a note.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from benchmarks.gate import measure_gate
 from benchmarks.stackcache import measure_with_stack_cache
 from benchmarks.startmethods import CONFIGS, measure_start_methods
 from benchmarks.suite import VARIANTS, measure_suite
+from benchmarks.whole_suite import REAL_SUITES, measure_real_suites, measure_synthetic
 from concur_lab import Mode, available_start_methods
 
 __all__ = ["PRESETS", "SECTIONS", "main", "run"]
 
-SECTIONS = ("engine", "gate", "scaling", "start-methods", "suite", "counter")
+SECTIONS = ("engine", "gate", "scaling", "start-methods", "suite", "counter", "whole-suite")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 # Sizes and rounds per preset. "smoke" exists for the test suite: its numbers mean nothing.
@@ -55,6 +57,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "suite_rounds": 9,
         "suite_xdist": (0, 2),
         "counter_quick": False,
+        "whole_tests": 1000,
+        "whole_rounds": 7,
+        "real_suites": REAL_SUITES,
+        "real_rounds": 3,
     },
     "quick": {
         "vs_hand_sizes": (1, 5, 20),
@@ -72,6 +78,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "suite_rounds": 1,
         "suite_xdist": (0, 2),
         "counter_quick": True,
+        "whole_tests": 300,
+        "whole_rounds": 2,
+        "real_suites": REAL_SUITES[:1],
+        "real_rounds": 1,
     },
     "smoke": {
         "vs_hand_sizes": (1, 2),
@@ -89,6 +99,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "suite_rounds": 1,
         "suite_xdist": (0,),
         "counter_quick": True,
+        "whole_tests": 12,
+        "whole_rounds": 1,
+        # The test suite must not need a package index.
+        "real_suites": (),
+        "real_rounds": 1,
     },
 }
 
@@ -126,6 +141,17 @@ def _suite(p: dict[str, Any]) -> dict[str, Any]:
         )
     result["notes"] = notes
     return result
+
+
+def _whole_suite(p: dict[str, Any]) -> dict[str, Any]:
+    plugins = {"run-parallel": "pytest_run_parallel", "forked": "pytest_forked"}
+    missing = {k for k, module in plugins.items() if importlib.util.find_spec(module) is None}
+    if missing:
+        raise RuntimeError(f"{', '.join(sorted(missing))} not installed (pip install -e .[bench])")
+    return {
+        "synthetic": measure_synthetic(p["whole_tests"], p["whole_rounds"]),
+        "real": measure_real_suites(p["real_suites"], p["real_rounds"]),
+    }
 
 
 def _ensure_bytecode() -> str:
@@ -192,12 +218,14 @@ def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
                 p["start_rounds"],
                 configs=p["start_configs"],
                 padding=p["start_padding"],
-                methods=("fork", "forkserver") if preset == "smoke" else
-                ("fork", "forkserver", "spawn"),
+                methods=("fork", "forkserver")
+                if preset == "smoke"
+                else ("fork", "forkserver", "spawn"),
             ),
         ),
         "suite": ("suite", lambda: _suite(p)),
         "counter": ("counter", lambda: counter_bench.measure(quick=p["counter_quick"])),
+        "whole-suite": ("whole_suite", lambda: _whole_suite(p)),
     }
     began = time.monotonic()
     results: dict[str, Any] = {"machine": machine_info(), "preset": preset, "errors": {}}
@@ -228,11 +256,15 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke", action="store_true", help="Tiny sizes for the test suite; numbers mean nothing"
     )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
         help=f"Folder for latest.md and latest.json (default: {DEFAULT_OUT})",
     )
     parser.add_argument(
-        "--sections", default=",".join(SECTIONS),
+        "--sections",
+        default=",".join(SECTIONS),
         help=f"Comma-separated subset of {','.join(SECTIONS)} (default: all)",
     )
     options = parser.parse_args(argv)

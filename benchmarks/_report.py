@@ -57,6 +57,24 @@ def verdicts(results: Mapping[str, Any]) -> list[tuple[str, bool]]:
         out.append(
             (f"counter {row['kind']} x{row['workers']} >= {row['target']:.2f}", row["meets_target"])
         )
+    whole = results.get("whole_suite", {})
+    for comp in whole.get("synthetic", {}).get("comparisons", []):
+        out.append(
+            (
+                f"whole suite (generated) {comp['ours']} / {comp['peer']} <= {comp['target']}",
+                comp["meets_target"],
+            )
+        )
+    for suite in whole.get("real", []):
+        comp = suite.get("comparison")
+        if comp is not None:
+            out.append(
+                (
+                    f"whole suite {suite['suite']} {comp['ours']} / {comp['peer']} "
+                    f"<= {comp['target']}",
+                    comp["meets_target"],
+                )
+            )
     return out
 
 
@@ -237,6 +255,70 @@ def _counter(rows: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {word}" for word, n in counts.items()) or "–"
+
+
+def _whole_rows(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| variant | seconds | vs plain | ms/test over plain | outcome |",
+        "|---|---:|---|---:|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['variant']} | {_t(row['seconds'])} | {_r(row['vs_plain'])} "
+            f"| {_t(row['ms_per_test_over_plain'], 2)} | {_counts(row['counts'])} |"
+        )
+    return lines
+
+
+def _whole_suite(whole: Mapping[str, Any]) -> list[str]:
+    synthetic = whole["synthetic"]
+    lines = [
+        "## 6. Whole suites under --concur-all",
+        "",
+        f"### Generated: {synthetic['tests']} unmarked tests in mixed styles",
+        "",
+        "Plain functions, parametrized tests, `tmp_path` tests, test classes and "
+        "`unittest.TestCase` methods, no markers; whole `python -m pytest` runs "
+        f"({synthetic['rounds']} rounds, variants interleaved), each with only its own plugin "
+        "enabled. Every run passed every test.",
+        "",
+        *_whole_rows(synthetic["rows"]),
+        "",
+        "| ours | peer | ours/peer | target |",
+        "|---|---|---|---|",
+    ]
+    for comp in synthetic["comparisons"]:
+        lines.append(
+            f"| {comp['ours']} | {comp['peer']} | {_r(comp['ratio'])} "
+            f"| ≤ {comp['target']} {_ok(comp['meets_target'])} |"
+        )
+    for suite in whole.get("real", []):
+        title = f"### {suite['suite']} {suite['version']} (its own suite, from the sdist)"
+        if "skipped" in suite:
+            lines += ["", title, "", f"skipped: {suite['skipped']}"]
+            continue
+        lines += [
+            "",
+            title,
+            "",
+            f"{suite['tests']} tests run plainly; {suite['rounds']} rounds. Concurrent runs fail "
+            "the tests that are not thread- or process-safe (the two plugins find different "
+            "ones), so the outcome counts are part of the result.",
+            "",
+            *_whole_rows(suite["rows"]),
+        ]
+        comp = suite.get("comparison")
+        if comp is not None:
+            lines += [
+                "",
+                f"{comp['ours']} / {comp['peer']}: {_r(comp['ratio'])} "
+                f"(target ≤ {comp['target']}: {_ok(comp['meets_target'])})",
+            ]
+    return [*lines, ""]
+
+
 def render_markdown(results: Mapping[str, Any]) -> str:
     """The whole report: header, one section per measured item, then the targets.
 
@@ -256,6 +338,8 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         lines += _suite(results["suite"])
     if "counter" in results:
         lines += _counter(results["counter"])
+    if "whole_suite" in results:
+        lines += _whole_suite(results["whole_suite"])
     if results.get("errors"):
         lines += ["## Sections that failed", ""]
         lines += [f"- {name}: `{error}`" for name, error in results["errors"].items()] + [""]

@@ -29,6 +29,7 @@ __all__ = [
     "VARIANTS",
     "Variant",
     "measure_suite",
+    "write_forked_shim",
     "write_suite",
 ]
 
@@ -37,12 +38,12 @@ PEER_TARGET = 1.0
 
 _TIMEOUT = 900.0
 _PLUGINS = {"concur": "concur", "run-parallel": "run-parallel", "forked": "pytest_forked"}
-_TEST = '''
+_TEST = """
 def test_case_{i}():
     data = list(range(50))
     assert sum(data) == 1225
     assert max(data) == 49, "max"
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,14 @@ pytest_forked.serialize_report = serialize_report
 '''
 
 
+def write_forked_shim(folder: Path) -> None:
+    """Write the :data:`FORKED_SHIM` plugin into *folder* (which must go on ``PYTHONPATH``)."""
+    (folder / f"{FORKED_SHIM}.py").write_text(_FORKED_SHIM_SOURCE)
+
+
 def write_suite(folder: Path, tests: int, per_module: int = 20) -> None:
     """Generate ``plain/`` and ``marked/`` copies of a suite of *tests* small tests in *folder*."""
-    (folder / f"{FORKED_SHIM}.py").write_text(_FORKED_SHIM_SOURCE)
+    write_forked_shim(folder)
     for suite in ("plain", "marked"):
         root = folder / suite
         root.mkdir(parents=True)

@@ -9,13 +9,17 @@ later test of the session then sees the replacement, in either mode (a forked pr
 inherits it), and fails for a reason that has nothing to do with it.
 
 So around each thread-mode body the plugin takes a shallow snapshot of the globals of the
-modules such code lives in: every imported module outside the standard library and the test
+modules such code lives in: every module imported after the plugin itself was (conftests, test
+modules and what they import: the code under test), outside the standard library and the test
 machinery (pytest, pluggy, concur-lab and its dependencies), plus the standard streams of
-:mod:`sys`, :data:`os.environ` and the working directory. Afterwards every name whose value is
-no longer the *same object* is put back, and the test's report names it. Names added during the
-run are left alone (a module that fills a cache on first use does that in a plain run too);
-objects changed in place (a dict that gained a key) are not compared, which keeps this cheap:
-a few dozen dictionaries copied per test, not every module of the interpreter.
+:mod:`sys`, :data:`os.environ` and the working directory. Modules already imported when the
+plugin loaded are other plugins and their dependencies, not the code under test.
+
+Afterwards every name whose value is no longer the *same object* is put back, and the test's
+report names it. Names added during the run are left alone (a module that fills a cache on first
+use does that in a plain run too); objects changed in place (a dict that gained a key) are not
+compared, which keeps this cheap: a few dozen dictionaries copied per test, not every module of
+the interpreter.
 
 Putting state back can hide a change a test meant to keep for later tests; a suite that depends
 on that already depends on its test order, and the report says what was put back.
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -55,8 +59,13 @@ _STDLIB = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_name
 _SYS_NAMES = ("stdin", "stdout", "stderr", "displayhook", "excepthook")
 _MISSING = object()
 
+# Imported before this module was, when pytest loaded its plugins: not the code under test.
+_LOADED_WITH_PLUGINS = frozenset(sys.modules)
+
 # Whether a module is watched, by name: deciding it once keeps each snapshot a dict lookup.
 _watched_by_name: dict[str, bool] = {}
+# The watched modules, for as long as sys.modules keeps its size (imports only ever add).
+_watched_cache: tuple[int, list[tuple[str, ModuleType]]] = (-1, [])
 
 
 def _is_watched(name: str, module: object) -> bool:
@@ -65,6 +74,7 @@ def _is_watched(name: str, module: object) -> bool:
         top = name.partition(".")[0]
         known = (
             isinstance(module, ModuleType)
+            and name not in _LOADED_WITH_PLUGINS
             and top not in _STDLIB
             and top not in _MACHINERY
             and not top.startswith("pytest_")
@@ -74,11 +84,29 @@ def _is_watched(name: str, module: object) -> bool:
     return known
 
 
-def _watched_modules() -> Iterator[tuple[str, ModuleType]]:
-    # A copy: a worker thread left running may import while we look.
-    for name, module in list(sys.modules.items()):
-        if module is not None and _is_watched(name, module):
-            yield name, module
+def _watched_modules() -> list[tuple[str, ModuleType]]:
+    global _watched_cache
+    size = len(sys.modules)
+    if _watched_cache[0] != size:
+        # A copy: a worker thread left running may import while we look.
+        watched = [
+            (name, module)
+            for name, module in list(sys.modules.items())
+            if module is not None and _is_watched(name, module)
+        ]
+        _watched_cache = (size, watched)
+    return _watched_cache[1]
+
+
+def _raw_environ() -> Mapping[Any, Any]:
+    # os.environ keeps the encoded variables in a plain dict: copying and comparing that is a
+    # C-level operation, where os.environ itself decodes every key and value each time.
+    raw = getattr(os.environ, "_data", None)
+    return raw if isinstance(raw, dict) else os.environ
+
+
+def _decode(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 @dataclass(slots=True)
@@ -87,7 +115,7 @@ class ModuleState:
 
     _modules: list[tuple[str, ModuleType, dict[str, Any]]]
     _sys: tuple[Any, ...]
-    _environ: dict[str, str]
+    _environ: dict[Any, Any]
     _cwd: str | None
 
     @classmethod
@@ -100,7 +128,7 @@ class ModuleState:
         return cls(
             [(name, module, dict(vars(module))) for name, module in _watched_modules()],
             tuple(getattr(sys, name, _MISSING) for name in _SYS_NAMES),
-            dict(os.environ),
+            dict(_raw_environ()),
             cwd,
         )
 
@@ -109,6 +137,13 @@ class ModuleState:
         restored: list[str] = []
         for name, module, before in self._modules:
             namespace = vars(module)
+            try:
+                # C-level, identity first: values that did not change are never compared with
+                # __eq__, so this is cheap for the many modules nothing touched.
+                if namespace == before:
+                    continue
+            except Exception:  # an __eq__ that refuses (numpy arrays): look name by name
+                pass
             for key, value in before.items():
                 if namespace.get(key, _MISSING) is not value:
                     namespace[key] = value
@@ -117,11 +152,12 @@ class ModuleState:
             if value is not _MISSING and getattr(sys, name, _MISSING) is not value:
                 setattr(sys, name, value)
                 restored.append(f"sys.{name}")
-        if os.environ != self._environ:
-            for key in sorted(set(os.environ) - set(self._environ)):
+        if _raw_environ() != self._environ:
+            before = {_decode(k): _decode(v) for k, v in self._environ.items()}
+            for key in sorted(set(os.environ) - set(before)):
                 del os.environ[key]
                 restored.append(f"os.environ[{key!r}]")
-            for key, value in self._environ.items():
+            for key, value in before.items():
                 if os.environ.get(key) != value:
                     os.environ[key] = value
                     restored.append(f"os.environ[{key!r}]")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("vs_hand", "gate", "scaling", "start_methods", "suite", "counter")
+SECTIONS = ("vs_hand", "gate", "scaling", "start_methods", "suite", "counter", "whole_suite")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,7 +69,7 @@ def test_smoke_markdown_has_every_heading(
     """latest.md has the machine header, a heading per section and the targets list."""
     _, out = smoke
     text = (out / "latest.md").read_text()
-    headings = ["- Machine:", "## 1.", "### 1b.", "## 2.", "## 3.", "## 4.", "## 5."]
+    headings = ["- Machine:", "## 1.", "### 1b.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."]
     headings.append("## Targets:")
     assert [h for h in headings if h not in text] == []
 
@@ -103,3 +103,30 @@ def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:
     proc = _run("--sections", "engine,bogus", "--out", str(tmp_path))
     assert proc.returncode == 2
     assert "bogus" in proc.stderr
+
+
+def test_smoke_whole_suite_passed_every_generated_test(smoke: Smoke) -> None:
+    """Every variant of the generated whole suite records that it passed all its tests."""
+    _, out = smoke
+    synthetic = json.loads((out / "latest.json").read_text())["whole_suite"]["synthetic"]
+    assert {row["variant"] for row in synthetic["rows"]} >= {
+        "concur-all thread x4",
+        "pytest-forked",
+    }
+    assert all(row["counts"] == {"passed": synthetic["tests"]} for row in synthetic["rows"])
+
+
+def test_real_suite_that_cannot_be_fetched_is_skipped_with_the_reason() -> None:
+    """A suite whose sdist cannot be downloaded is reported as skipped, naming the package."""
+    from benchmarks.whole_suite import RealSuite, measure_real_suites
+
+    [entry] = measure_real_suites([RealSuite("concur-lab-no-such-package", "0.0.1", ".")], 1)
+    assert "concur-lab-no-such-package==0.0.1" in entry["skipped"]
+
+
+def test_summary_line_counts_are_read() -> None:
+    """The outcome counts come from pytest's last summary line, errors under one key."""
+    from benchmarks.whole_suite import _counts
+
+    text = "x\n== 3 failed, 10 passed, 1 error, 2 skipped in 1.00s ==\n"
+    assert _counts(text) == {"failed": 3, "passed": 10, "errors": 1, "skipped": 2}
