@@ -244,6 +244,30 @@ def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
     return results
 
 
+def _merged(path: Path, new: dict[str, Any], sections: tuple[str, ...]) -> dict[str, Any]:
+    """Put the *sections* of *new* into the report at *path*; note when they were measured."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"benchmarks: --update needs a readable {path}: {exc}") from exc
+    keys = {"engine": "vs_hand", "start-methods": "start_methods", "whole-suite": "whole_suite"}
+    merged = dict(old)
+    for section in sections:
+        key = keys.get(section, section)
+        if key in new:
+            merged[key] = new[key]
+        merged["errors"] = {k: v for k, v in old.get("errors", {}).items() if k != section}
+        merged["errors"].update({k: v for k, v in new["errors"].items() if k == section})
+        merged.setdefault("updated", {})[section] = {
+            "date_utc": new["machine"]["date_utc"],
+            "preset": new["preset"],
+            "loadavg_at_start": new["machine"]["loadavg_at_start"],
+            "packages": new["machine"]["packages"],
+        }
+    merged["elapsed_s"] = old.get("elapsed_s", 0.0) + new["elapsed_s"]
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; returns 1 if a section failed, else 0 (missed targets too)."""
     parser = argparse.ArgumentParser(
@@ -267,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(SECTIONS),
         help=f"Comma-separated subset of {','.join(SECTIONS)} (default: all)",
     )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="Keep the other sections of DIR/latest.json and replace only these (the report "
+        "says which sections were measured when)",
+    )
     options = parser.parse_args(argv)
     preset = "smoke" if options.smoke else "quick" if options.quick else "full"
     sections = tuple(s.strip() for s in options.sections.split(",") if s.strip())
@@ -275,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     options.out.mkdir(parents=True, exist_ok=True)
+    if options.update:
+        results = _merged(options.out / "latest.json", results, sections)
     markdown = render_markdown(results)
     (options.out / "latest.md").write_text(markdown, encoding="utf-8")
     (options.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -326,6 +326,12 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     :returns: Markdown text ending in a newline.
     """
     lines = _header(results["machine"], results["preset"])
+    for section, when in results.get("updated", {}).items():
+        load = ", ".join(str(x) for x in when["loadavg_at_start"])
+        lines[-3:-3] = [
+            f"- Section `{section}` measured later: {when['date_utc']}; preset: "
+            f"`{when['preset']}`; load average at start: {load}"
+        ]
     if "vs_hand" in results:
         lines += _vs_hand(results["vs_hand"])
     if "gate" in results:

@@ -130,3 +130,15 @@ def test_summary_line_counts_are_read() -> None:
 
     text = "x\n== 3 failed, 10 passed, 1 error, 2 skipped in 1.00s ==\n"
     assert _counts(text) == {"failed": 3, "passed": 10, "errors": 1, "skipped": 2}
+
+
+def test_update_replaces_only_the_sections_run(tmp_path: Path) -> None:
+    """--update keeps the other sections of the report and says when the new one was measured."""
+    committed = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    (tmp_path / "latest.json").write_text(json.dumps(committed))
+    proc = _run("--smoke", "--sections", "counter", "--update", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    merged = json.loads((tmp_path / "latest.json").read_text())
+    assert merged["vs_hand"] == committed["vs_hand"]
+    assert merged["updated"]["counter"]["preset"] == "smoke"
+    assert "Section `counter` measured later" in (tmp_path / "latest.md").read_text()
