@@ -21,6 +21,7 @@ import pytest
 from pytest_concur._engine import Mode, available_start_methods, default_start_method
 
 __all__ = [
+    "ALL_TESTS_SWITCH_INTERVAL",
     "DEFAULT_UNSAFE_DEPTH",
     "KINDS",
     "SETTINGS_KEY",
@@ -62,9 +63,12 @@ SKIP_UNSAFE_HELP = (
     "Skip tests that are unsafe to run concurrently in a mode (concur_unsafe, thread_unsafe, "
     "detected) instead of running their body once"
 )
+ALL_TESTS_SWITCH_INTERVAL = 1e-6
+"""The switch interval of thread-mode bodies under ``--concur-all`` unless one is given."""
+
 SWITCH_INTERVAL_HELP = (
     "sys.setswitchinterval while thread-mode bodies run, to make races under the GIL more likely "
-    "(e.g. 1e-6; default: unchanged)"
+    "(e.g. 1e-6; default: 1e-6 with --concur-all, as pytest-run-parallel does; else unchanged)"
 )
 IGNORE_GIL_HELP = (
     "On a free-threaded build, do not fail a test during which the GIL was enabled again"
@@ -488,6 +492,11 @@ def settings_from_config(config: pytest.Config) -> Settings:
         fixtures[kind] = _parse_fixtures(config.getini(key), f"in ini {key}")
         key = f"concur_{kind}_unsafe_functions"
         functions[kind] = _parse_functions(config.getini(key), f"in ini {key}")
+    if switch_interval is None and flags["concur_all"]:
+        # Stressing a whole suite is a hunt for races: a thread switch every microsecond
+        # instead of every 5 ms makes short bodies interleave at all (pytest-run-parallel does
+        # the same for every test it runs).
+        switch_interval = ALL_TESTS_SWITCH_INTERVAL
     depth_ini = config.getini("concur_unsafe_depth")
     depth = (
         _parse_count(depth_ini, "from ini concur_unsafe_depth", "unsafe depth", minimum=0)

@@ -174,8 +174,10 @@ def test_late_marker_on_function_is_the_tests_error(pytester: pytest.Pytester) -
     result = run(pytester, "-W", "error")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*the concur marker on test_x was added after collection*(pytestmark = "
-         "pytest.mark.concur), or run every test concurrently with --concur-all."]
+        [
+            "*the concur marker on test_x was added after collection*(pytestmark = "
+            "pytest.mark.concur), or run every test concurrently with --concur-all."
+        ]
     )
     assert "INTERNALERROR" not in result.stdout.str()
 
@@ -312,9 +314,7 @@ def test_capsys_is_per_worker(pytester: pytest.Pytester, method: str) -> None:
             assert capsys.readouterr().out == f"hi {concur_worker_index}\\n"
         """
     )
-    result = run(
-        pytester, "--concur-all", "--concur-mode=both", f"--concur-start-method={method}"
-    )
+    result = run(pytester, "--concur-all", "--concur-mode=both", f"--concur-start-method={method}")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["process mode: 1 test", "  1 ran concurrently and passed"])
 
@@ -330,9 +330,7 @@ def test_capfd_is_per_worker(pytester: pytest.Pytester, method: str) -> None:
             assert capfd.readouterr().out == f"fd {concur_worker_index}\\n"
         """
     )
-    result = run(
-        pytester, "--concur-all", "--concur-mode=both", f"--concur-start-method={method}"
-    )
+    result = run(pytester, "--concur-all", "--concur-mode=both", f"--concur-start-method={method}")
     result.assert_outcomes(passed=2)
 
 
@@ -379,9 +377,7 @@ def test_monkeypatch_in_a_fixture_is_unsafe_under_spawn(pytester: pytest.Pyteste
             assert os.sep == "!"
         """
     )
-    result = run(
-        pytester, "--concur-all", "--concur-mode=process", "--concur-start-method=spawn"
-    )
+    result = run(pytester, "--concur-all", "--concur-mode=process", "--concur-start-method=spawn")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         ["    1 uses fixture 'monkeypatch, used by another fixture': what a fixture changed*"]
@@ -398,9 +394,7 @@ def test_monkeypatch_is_safe_in_forked_workers(pytester: pytest.Pytester) -> Non
             assert os.environ["CONCUR_X"] == "1"
         """
     )
-    result = run(
-        pytester, "--concur-all", "--concur-mode=process", "--concur-start-method=fork"
-    )
+    result = run(pytester, "--concur-all", "--concur-mode=process", "--concur-start-method=fork")
     result.stdout.fnmatch_lines(["  1 ran concurrently and passed"])
 
 
@@ -442,12 +436,18 @@ def test_depth_zero_looks_at_the_test_only(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
-        ("from unittest import mock\n@mock.patch('os.getcwd')\ndef test_x(m):\n    pass\n",
-         "calls unittest.mock.patch*"),
-        ("import os\ndef test_x():\n    os.environ['CONCUR_X'] = '1'\n",
-         "calls os.environ[[]...[]] =*"),
-        ("import os\ndef test_x():\n    os.chdir(os.getcwd())\n",
-         "calls os.chdir: the current directory is one per process"),
+        (
+            "from unittest import mock\n@mock.patch('os.getcwd')\ndef test_x(m):\n    pass\n",
+            "calls unittest.mock.patch*",
+        ),
+        (
+            "import os\ndef test_x():\n    os.environ['CONCUR_X'] = '1'\n",
+            "calls os.environ[[]...[]] =*",
+        ),
+        (
+            "import os\ndef test_x():\n    os.chdir(os.getcwd())\n",
+            "calls os.chdir: the current directory is one per process",
+        ),
     ],
     ids=["mock-patch-decorator", "environ-assignment", "chdir"],
 )
@@ -651,23 +651,21 @@ def import_legacy_extension():
 def test_gil_enabled_again_fails_the_test(pytester: pytest.Pytester) -> None:
     """A test during which the (faked) GIL was enabled again fails, naming the extension."""
     pytester.makeconftest(FAKE_GIL_CONFTEST)
-    pytester.makepyfile(
-        "import conftest\ndef test_x():\n    conftest.import_legacy_extension()\n"
-    )
+    pytester.makepyfile("import conftest\ndef test_x():\n    conftest.import_legacy_extension()\n")
     result = run(pytester, "--concur-all")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*the GIL was enabled again during test_*.py::test_x[[]thread[]] while it imported the "
-         "extension module(s) 'legacy_ext'*"]
+        [
+            "*the GIL was enabled again during test_*.py::test_x[[]thread[]] while it imported the "
+            "extension module(s) 'legacy_ext'*"
+        ]
     )
 
 
 def test_ignore_gil_enabled(pytester: pytest.Pytester) -> None:
     """--concur-ignore-gil-enabled lets such a test pass."""
     pytester.makeconftest(FAKE_GIL_CONFTEST)
-    pytester.makepyfile(
-        "import conftest\ndef test_x():\n    conftest.import_legacy_extension()\n"
-    )
+    pytester.makepyfile("import conftest\ndef test_x():\n    conftest.import_legacy_extension()\n")
     run(pytester, "--concur-all", "--concur-ignore-gil-enabled").assert_outcomes(passed=1)
 
 
@@ -749,8 +747,10 @@ def test_bad_report_folder_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = run(pytester, "--concur-report=missing/report.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*invalid concur report path 'missing/report.json' from command line --concur-report: "
-         "its folder * does not exist*"]
+        [
+            "*invalid concur report path 'missing/report.json' from command line --concur-report: "
+            "its folder * does not exist*"
+        ]
     )
 
 
@@ -771,8 +771,10 @@ def test_isolation_report_says_why(pytester: pytest.Pytester) -> None:
     )
     result = run(pytester, "--concur-all", "--concur-mode=both")
     result.stdout.fnmatch_lines(
-        ["    why:     failed only in process mode: each worker changed its own copy*"
-         "shared-global*"]
+        [
+            "    why:     failed only in process mode: each worker changed its own copy*"
+            "shared-global*"
+        ]
     )
 
 
@@ -797,8 +799,10 @@ def test_thread_left_running_is_a_leak_in_thread_mode_too(pytester: pytest.Pytes
     result = run(pytester, "--concur-all", "--concur-workers=1")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
-        ["*thread 'lingering'*, started in the thread workers, was still running when the test "
-         "body returned"]
+        [
+            "*thread 'lingering'*, started in the thread workers, was still running when the test "
+            "body returned"
+        ]
     )
 
 
@@ -819,3 +823,18 @@ def test_filterwarnings_error_suite_runs_clean(pytester: pytest.Pytester) -> Non
     result = run(pytester, "--concur-all", "--concur-mode=both")
     result.assert_outcomes(passed=4)
     assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_concur_all_switches_threads_every_microsecond(pytester: pytest.Pytester) -> None:
+    """Under --concur-all, thread-mode bodies run with a 1e-6 s switch interval by default."""
+    pytester.makepyfile("import sys\ndef test_x():\n    assert sys.getswitchinterval() == 1e-6\n")
+    result = run(pytester, "--concur-all", "--concur-mode=thread")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["concur: *| switch interval 1e-06s | GIL *"])
+
+
+def test_given_switch_interval_wins_over_the_concur_all_default(pytester: pytest.Pytester) -> None:
+    """An explicit --concur-switch-interval replaces the --concur-all default."""
+    pytester.makepyfile("import sys\ndef test_x():\n    assert sys.getswitchinterval() == 0.005\n")
+    result = run(pytester, "--concur-all", "--concur-mode=thread", "--concur-switch-interval=0.005")
+    result.assert_outcomes(passed=1)
