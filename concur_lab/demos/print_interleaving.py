@@ -9,7 +9,7 @@ printer reading a queue works too; ``logging`` handlers lock per handler, across
 
 What the blog post got wrong: it shows five threads printing ``1 2 3 4 5`` on five lines as *the*
 output; the values are right, but their order and line breaks are not guaranteed (measured: 14 to
-25% of runs differ on a pipe, most of them on a terminal).
+25 percent of runs differ on a pipe, most of them on a terminal).
 """
 
 from __future__ import annotations
