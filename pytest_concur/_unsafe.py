@@ -138,6 +138,12 @@ BUILTIN_FUNCTIONS: Mapping[str, tuple[frozenset[str], str]] = {
     "tracemalloc.stop": (frozenset({"thread"}), "memory tracing is one per process"),
     "time.tzset": (frozenset({"thread"}), "the time zone is one per process"),
     "contextlib.redirect_stdout": (frozenset({"thread"}), "sys.stdout is one per process"),
+    # Assignments (``sys.stderr = StringIO()``), found by the ``=`` in their name.
+    "sys.stdout =": (frozenset({"thread"}), "sys.stdout is one per process"),
+    "sys.stderr =": (frozenset({"thread"}), "sys.stderr is one per process"),
+    "sys.stdin =": (frozenset({"thread"}), "sys.stdin is one per process"),
+    "sys.excepthook =": (frozenset({"thread"}), "the exception hook is one per process"),
+    "sys.displayhook =": (frozenset({"thread"}), "the display hook is one per process"),
     "contextlib.redirect_stderr": (frozenset({"thread"}), "sys.stderr is one per process"),
 }
 _WARNING_FUNCTIONS = frozenset(
@@ -305,6 +311,12 @@ def _scan(
             if reason is not None:
                 return _say("os.environ[...] =", reason, via)
             continue
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store | ast.Del):
+            for name in _resolve(node, namespace, cls)[0]:
+                reason = rules.function_reason(f"{name} =")
+                if reason is not None:
+                    return _say_assigns(f"{name} =", reason, via)
+            continue
         if target is None:
             continue
         names, obj = _resolve(target, namespace, cls)
@@ -321,6 +333,11 @@ def _scan(
             if found is not None:
                 return found
     return None
+
+
+def _say_assigns(assignment: str, reason: str, via: tuple[str, ...]) -> str:
+    path = f" (through {' -> '.join(via)})" if via else ""
+    return f"assigns {assignment.removesuffix(' =')}{path}: {reason}"
 
 
 def _say(dotted: str, reason: str, via: tuple[str, ...]) -> str:
@@ -428,4 +445,5 @@ def iter_rule_rows() -> Iterator[tuple[str, str, str, str]]:
     for name, (modes, why) in BUILTIN_FIXTURES.items():
         yield "fixture", name, ", ".join(sorted(modes)), why
     for name, (modes, why) in BUILTIN_FUNCTIONS.items():
-        yield "call", name, ", ".join(sorted(modes)), why
+        kind = "assignment" if name.endswith(" =") else "call"
+        yield kind, name, ", ".join(sorted(modes)), why

@@ -448,11 +448,15 @@ def test_depth_zero_looks_at_the_test_only(pytester: pytest.Pytester) -> None:
             "import os\ndef test_x():\n    os.chdir(os.getcwd())\n",
             "calls os.chdir: the current directory is one per process",
         ),
+        (
+            "import io, sys\ndef test_x():\n    sys.stderr = io.StringIO()\n",
+            "assigns sys.stderr: sys.stderr is one per process",
+        ),
     ],
-    ids=["mock-patch-decorator", "environ-assignment", "chdir"],
+    ids=["mock-patch-decorator", "environ-assignment", "chdir", "stderr-assignment"],
 )
 def test_builtin_call_rules(pytester: pytest.Pytester, source: str, reason: str) -> None:
-    """Patching, the environment and the current directory make a test unsafe in threads."""
+    """Patching, the environment, the cwd and the streams make a test unsafe in threads."""
     pytester.makepyfile(source)
     result = run(pytester, "--concur-all")
     result.assert_outcomes(passed=1)
