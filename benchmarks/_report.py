@@ -299,6 +299,9 @@ def _whole_suite(whole: Mapping[str, Any]) -> list[str]:
         if "skipped" in suite:
             lines += ["", title, "", f"skipped: {suite['skipped']}"]
             continue
+        if "error" in suite:
+            lines += ["", title, "", f"**failed**: `{suite['error'].splitlines()[0]}`"]
+            continue
         lines += [
             "",
             title,

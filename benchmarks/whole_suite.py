@@ -192,7 +192,15 @@ def _run(
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path.rstrip(os.pathsep))
     start = time.perf_counter()
     proc = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=_TIMEOUT, check=False
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        # A third-party suite may print any bytes (click's tests echo invalid UTF-8 on purpose).
+        encoding="utf-8",
+        errors="replace",
+        timeout=_TIMEOUT,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     counts = _counts(proc.stdout)
@@ -345,9 +353,15 @@ def measure_real_suites(
                 results.append(entry)
                 continue
             write_forked_shim(folder)
-            times, counts = _interleaved(
-                variants, rounds, root, root / suite.tests, [folder, root / suite.source]
-            )
+            try:
+                times, counts = _interleaved(
+                    variants, rounds, root, root / suite.tests, [folder, root / suite.source]
+                )
+            except (RuntimeError, subprocess.SubprocessError) as exc:
+                # One suite that cannot be run must not cost the others' results.
+                entry["error"] = f"{type(exc).__name__}: {str(exc)[:2000]}"
+                results.append(entry)
+                continue
         tests = max(sum(counts[PLAIN.name].values()), 1)
         entry["tests"] = tests
         entry["rounds"] = rounds
