@@ -33,6 +33,7 @@ extensions = [
     "concur_docs",
     "concur_bench",
     "concur_i18n",
+    "concur_editions",
 ]
 
 # The Chinese edition: Sphinx's gettext catalogs, one per page (docs/locale/README.md tells how
@@ -49,7 +50,7 @@ gettext_language_team = "concur-lab zh_CN"
 # demos/ holds one two-line page per demo, filled in by a directive at build time (see
 # _ext/concur_docs.py); _build is where people usually put the output when building in place.
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
-templates_path: list[str] = []
+templates_path = ["_templates"]
 
 nitpicky = True
 # Python's own inventory is a local file (see _intersphinx/README.md): references into the
@@ -93,6 +94,19 @@ html_theme = "furo"
 html_title = f"concur-lab {release}"
 html_static_path = ["_static"]
 html_css_files = ["concur.css"]
+# furo's sidebar with the language switcher (_templates/sidebar/language.html) under the brand.
+html_sidebars = {
+    "**": [
+        "sidebar/brand.html",
+        "sidebar/language.html",
+        "sidebar/search.html",
+        "sidebar/scroll-start.html",
+        "sidebar/navigation.html",
+        "sidebar/ethical-ads.html",
+        "sidebar/scroll-end.html",
+        "sidebar/variant-selector.html",
+    ]
+}
 
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
