@@ -23,18 +23,19 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, proc_stat, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "daemon"
-TITLE = "Daemon threads and daemon processes"
+TITLE = N_("Daemon threads and daemon processes")
 THEME = "lifecycle"
 ORDER = 50
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Daemonic processes may not have children, daemon threads may; "
     "at exit daemons die without running finally"
 )

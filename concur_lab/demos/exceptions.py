@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from concur_lab._engine import run_outcomes
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import (
     WAIT,
@@ -27,12 +28,12 @@ from concur_lab.demos._support import (
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "exceptions"
-TITLE = "Exceptions in workers"
+TITLE = N_("Exceptions in workers")
 THEME = "lifecycle"
 ORDER = 200
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "A worker's exception is printed, not raised: join() succeeds; carry it back yourself"
+LESSON = N_("A worker's exception is printed, not raised: join() succeeds; carry it back yourself")
 
 
 def _fail(how: str) -> None:

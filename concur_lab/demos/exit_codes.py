@@ -26,18 +26,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, scratch_dir, thread_exceptions, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "exit-codes"
-TITLE = "Exit codes and how a worker ended"
+TITLE = N_("Exit codes and how a worker ended")
 THEME = "lifecycle"
 ORDER = 30
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "A process's exitcode is 0, 1 for an exception, n for sys.exit(n) modulo 256, -N for signal N; "
     "threads have no exit code"
 )

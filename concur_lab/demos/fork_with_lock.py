@@ -18,18 +18,19 @@ import time
 import warnings
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "fork-with-lock"
-TITLE = "Forking while another thread holds a lock"
+TITLE = N_("Forking while another thread holds a lock")
 THEME = "hazards"
 ORDER = 150
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "A forked child inherits locked locks whose owner thread does not exist: deadlock"
+LESSON = N_("A forked child inherits locked locks whose owner thread does not exist: deadlock")
 
 _PLAIN = threading.Lock()
 _FIXED = threading.Lock()

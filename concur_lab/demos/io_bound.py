@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos import _gil
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "io-bound"
-TITLE = "I/O-bound work: blocking releases the GIL"
+TITLE = N_("I/O-bound work: blocking releases the GIL")
 THEME = "performance"
 ORDER = 230
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "Blocking calls release the GIL: I/O-bound threads overlap their waits like processes do"
+LESSON = N_(
+    "Blocking calls release the GIL: I/O-bound threads overlap their waits like processes do"
+)
 
 ROUNDS = 4
 WORK = 0.004

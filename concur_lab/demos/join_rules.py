@@ -20,18 +20,19 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "join-rules"
-TITLE = "The rules of join()"
+TITLE = N_("The rules of join()")
 THEME = "lifecycle"
 ORDER = 10
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Joining needs a started worker and (processes) its creator; join(timeout) returns None "
     "either way, so check is_alive()"
 )

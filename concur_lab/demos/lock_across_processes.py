@@ -20,18 +20,19 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode, default_start_method
 from concur_lab.demos._support import WAIT, Kit, stdlib_start, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "lock-across-processes"
-TITLE = "threading.Lock does not cross processes"
+TITLE = N_("threading.Lock does not cross processes")
 THEME = "hazards"
 ORDER = 10
 FIXED_WORKERS = 2
 """The demo always uses 2 workers (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Each process gets its own copy of a threading.Lock, so it excludes nobody; "
     "use the context's Lock"
 )

@@ -16,16 +16,19 @@ import multiprocess
 
 from concur_lab._context import worker_index
 from concur_lab._engine import run_workers
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "mutating-args"
-TITLE = "Mutating an argument in a worker"
+TITLE = N_("Mutating an argument in a worker")
 THEME = "sharing"
 ORDER = 80
-LESSON = "Threads mutate the caller's object; processes mutate a copy, and Manager indexing copies"
+LESSON = N_(
+    "Threads mutate the caller's object; processes mutate a copy, and Manager indexing copies"
+)
 
 
 def _append(items: list[int], broken: Any, fixed: Any, lock: Any) -> tuple[int, int]:

@@ -23,18 +23,19 @@ from typing import Any
 
 import dill
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, stdlib_start, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "pickling"
-TITLE = "The pickling boundary"
+TITLE = N_("The pickling boundary")
 THEME = "hazards"
 ORDER = 270
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "Processes only exchange pickled copies; unpicklable items fail at start() or vanish"
+LESSON = N_("Processes only exchange pickled copies; unpicklable items fail at start() or vanish")
 
 _pickled_here: list[str] = []
 

@@ -23,18 +23,19 @@ from typing import Any
 import multiprocess
 
 from concur_lab import run_outcomes, worker_index
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "pid-report"
-TITLE = "Who am I: pid, ppid and parent_process()"
+TITLE = N_("Who am I: pid, ppid and parent_process()")
 THEME = "basics"
 ORDER = 10
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = (
+LESSON = N_(
     "Threads share one pid, processes have their own; parent_process() names the real parent, "
     "getppid() may name the fork server"
 )

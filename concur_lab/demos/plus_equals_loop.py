@@ -23,20 +23,21 @@ import threading
 from typing import Any
 
 from concur_lab import run_outcomes
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "plus-equals-loop"
-TITLE = "The unlocked x += 1 loop (an experiment)"
+TITLE = N_("The unlocked x += 1 loop (an experiment)")
 THEME = "races"
 ORDER = 20
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = (
+LESSON = N_(
     "Whether unlocked x += 1 in threads loses updates depends on the interpreter; "
     "a lock is the only guarantee"
 )

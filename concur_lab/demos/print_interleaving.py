@@ -19,18 +19,21 @@ import os
 from collections import Counter
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import Kit, scratch_file, worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "print-interleaving"
-TITLE = "Output interleaving: print() is two writes"
+TITLE = N_("Output interleaving: print() is two writes")
 THEME = "races"
 ORDER = 40
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
-LESSON = "A print() call writes the text and the newline separately: build the line, write it once"
+LESSON = N_(
+    "A print() call writes the text and the newline separately: build the line, write it once"
+)
 
 
 class _SharedOutput:

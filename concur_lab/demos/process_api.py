@@ -25,18 +25,19 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, thread_exceptions, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "process-api"
-TITLE = "The Process and Thread API"
+TITLE = N_("The Process and Thread API")
 THEME = "basics"
 ORDER = 20
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Process and Thread take the same parameters (group must be None); "
     "only processes have pid, exitcode, authkey and terminate()"
 )

@@ -14,18 +14,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "queue-join-deadlock"
-TITLE = "join() before get(): the queue deadlock"
+TITLE = N_("join() before get(): the queue deadlock")
 THEME = "hazards"
 ORDER = 170
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "A process cannot exit until its queue's data is read: get() before join()"
+LESSON = N_("A process cannot exit until its queue's data is read: get() before join()")
 
 PAYLOAD = 1_000_000
 """Bytes put on the queue: far more than a pipe buffers."""

@@ -17,18 +17,19 @@ import threading
 from typing import Any
 
 from concur_lab import run_outcomes
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "shared-global"
-TITLE = "Five workers bump a module global"
+TITLE = N_("Five workers bump a module global")
 THEME = "basics"
 ORDER = 30
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "Threads share a module global (1..5); each process bumps its own copy (1 five times)"
+LESSON = N_("Threads share a module global (1..5); each process bumps its own copy (1 five times)")
 
 counter = 0
 """The module global the workers bump; the module's own value is 0."""

@@ -19,6 +19,7 @@ from typing import Any
 import multiprocess.dummy
 from multiprocess.shared_memory import SharedMemory
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
@@ -32,10 +33,10 @@ _STORE_NAMES = {
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "shared-memory"
-TITLE = "Sharing mechanisms: plain objects, Array, SharedMemory"
+TITLE = N_("Sharing mechanisms: plain objects, Array, SharedMemory")
 THEME = "sharing"
 ORDER = 260
-LESSON = "Processes share only what lives in shared memory: Array, Value, SharedMemory, Manager"
+LESSON = N_("Processes share only what lives in shared memory: Array, Value, SharedMemory, Manager")
 
 _SLOT = struct.Struct("q")
 

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "start-methods"
-TITLE = "Parent state changed before start(): fork vs spawn vs forkserver"
+TITLE = N_("Parent state changed before start(): fork vs spawn vs forkserver")
 THEME = "basics"
 ORDER = 60
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Threads see live globals, fork children a copy taken at start(), spawn ones a fresh import"
 )
 

@@ -18,20 +18,23 @@ import sys
 import time
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "startup-cost"
-TITLE = "Start-up cost: thread vs fork vs forkserver vs spawn"
+TITLE = N_("Start-up cost: thread vs fork vs forkserver vs spawn")
 THEME = "performance"
 ORDER = 250
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "Threads start in microseconds; fork, forkserver and especially spawn take milliseconds"
+LESSON = N_(
+    "Threads start in microseconds; fork, forkserver and especially spawn take milliseconds"
+)
 
 
 def _report_in(inbox: Any) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 import multiprocess
 import multiprocess.connection
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import (
     PROBE,
@@ -44,12 +45,12 @@ from concur_lab.demos._support import (
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "terminate"
-TITLE = "terminate(): locks left held, clean-up skipped, orphans"
+TITLE = N_("terminate(): locks left held, clean-up skipped, orphans")
 THEME = "lifecycle"
 ORDER = 40
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Killing with terminate() skips finally, leaves held locks held and orphans grandchildren; "
     "stop workers cooperatively"
 )

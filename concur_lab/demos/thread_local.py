@@ -18,16 +18,19 @@ import threading
 from contextvars import ContextVar
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "thread-local"
-TITLE = "Thread-local data and context variables"
+TITLE = N_("Thread-local data and context variables")
 THEME = "sharing"
 ORDER = 90
-LESSON = "Both threading.local and ContextVar make per-thread state; processes have it by default"
+LESSON = N_(
+    "Both threading.local and ContextVar make per-thread state; processes have it by default"
+)
 
 UNSET = "unset"
 """What a worker reads where nothing was set."""

@@ -21,16 +21,17 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "ReaderThread", "run"]
 
 SLUG = "thread-subclass"
-TITLE = "A Thread subclass reads a global late"
+TITLE = N_("A Thread subclass reads a global late")
 THEME = "basics"
 ORDER = 40
-LESSON = (
+LESSON = N_(
     "A run() method reads a global when it runs, not when the worker was made: pass values to the "
     "constructor"
 )

@@ -14,20 +14,23 @@ import contextlib
 import time
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos._support import Kit, SpanRecorder, worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "value-race"
-TITLE = "Value.value += 1 across workers"
+TITLE = N_("Value.value += 1 across workers")
 THEME = "races"
 ORDER = 30
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "A locked read plus a locked write is not a locked increment: hold get_lock() around +="
+LESSON = N_(
+    "A locked read plus a locked write is not a locked increment: hold get_lock() around +="
+)
 
 PER_WORKER = 50_000
 """Increments per worker in the loops."""
