@@ -1130,7 +1130,7 @@ def _key_records(values: list[Any]) -> list[Any]:
     return [
         v if v is _MISSING else {
             str(record[field]): _(", ").join(
-                f"{_label(k)}{_(': ')}{_scalar(x)}" for k, x in record.items() if k != field
+                f"{_label(k)}{_colon()}{_scalar(x)}" for k, x in record.items() if k != field
             )
             for record in v
         }
@@ -1168,10 +1168,15 @@ def _cell_lines(value: Any) -> list[str]:
     """Format one observation as lines: lists of dicts one item a line, the rest compactly."""
     if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
         return [
-            _(", ").join(f"{_label(k)}{_(': ')}{_scalar(v)}" for k, v in item.items())
+            _(", ").join(f"{_label(k)}{_colon()}{_scalar(v)}" for k, v in item.items())
             for item in value
         ]
     return [_scalar(value)]
+
+
+def _colon() -> str:
+    """Return the separator between a label and its value: ``": "``, or a fullwidth colon."""
+    return _(": ")
 
 
 def _label(key: object) -> str:
@@ -1351,7 +1356,7 @@ def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
     if all("summary" in o for o in observed):
         summaries = [_(str(o["summary"])) for o in observed]
         if len(runs) > 1 and len(set(summaries)) == 1:
-            return [[f"{_(_SAME)}{_(': ')}{summaries[0]}"]]
+            return [[f"{_(_SAME)}{_colon()}{summaries[0]}"]]
         return [[summary] for summary in summaries]
     flat = [_flatten(o) for o in observed]
     for key in flat[0]:
@@ -1360,5 +1365,5 @@ def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
         values = [f.get(key, "-") for f in flat]
         if any(v != values[0] for v in values[1:]):
             label = " ".join(_label(part) for part in key.split("."))
-            return [[f"{label}{_(': ')}{_scalar(v)}"] for v in values]
+            return [[f"{label}{_colon()}{_scalar(v)}"] for v in values]
     return [[_(_SAME)]]
