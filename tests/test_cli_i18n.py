@@ -328,3 +328,37 @@ class TestCatalog:
         texts = [t for d in demos.all_demos() for t in (d.title, d.lesson)]
         texts += list(demos.THEMES.values())
         assert [t for t in texts if zh.gettext(t) == t] == []
+
+
+@pytest.fixture
+def concur_docs(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The docs' extension module, imported from docs/_ext; English restored afterwards."""
+    pytest.importorskip("sphinx")
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "_ext"))
+    import concur_docs as module
+
+    yield module
+    _i18n.set_language("en")
+
+
+def build(language: str | None) -> Any:
+    """A stand-in for a Sphinx application whose configuration names *language*."""
+    return types.SimpleNamespace(config=types.SimpleNamespace(language=language))
+
+
+class TestDocsLabels:
+    def test_chinese_build_shows_chinese_labels(self, concur_docs: Any) -> None:
+        """With language zh_CN the demo tables' labels come from the same catalog, in Chinese."""
+        concur_docs._speak_build_language(build("zh_CN"))
+        assert concur_docs._label("from_zero.caller_set") == "从 0 开始：调用方设置的值"
+        assert concur_docs._mode_label("thread") == "线程"
+
+    def test_english_build_keeps_english_labels(self, concur_docs: Any) -> None:
+        """With language en the labels are the English ones the command line shows."""
+        concur_docs._speak_build_language(build("en"))
+        assert concur_docs._label("from_zero.wall_s") == "from zero: wall (s)"
+
+    def test_figures_keep_english_mode_names(self, concur_docs: Any) -> None:
+        """The timeline figures are labelled in English even in a Chinese build (no CJK font)."""
+        concur_docs._speak_build_language(build("zh_CN"))
+        assert concur_docs._english_mode_label("thread") == "thread"
