@@ -1011,6 +1011,11 @@ class ConcurCli(SphinxDirective):
         if "--help" not in args and not _should_run(self.env.app):
             return [nodes.literal_block(shown, shown, language="console")]
         env = {**os.environ, "COLUMNS": "80", "PYTHONDONTWRITEBYTECODE": "1"}
+        # The output is in the build's language, whatever the locale of the machine building it.
+        from concur_lab import _i18n
+
+        env["LANGUAGE"] = ""
+        env["LC_ALL"] = "zh_CN.UTF-8" if _i18n.current_language() == "zh" else "C.UTF-8"
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "concur_lab", *args],
