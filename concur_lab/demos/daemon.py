@@ -89,7 +89,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             result[key] = inbox.get(watch=[worker])
     result["at_exit"] = _at_exit(mode)
     result["summary"] = _summary(result)
-    result["varies"] = (
+    result["varies"] = N_(
         "Depends on python -O: the check that a daemonic process starts no children of its own "
         "is an assert, which -O strips."
     )

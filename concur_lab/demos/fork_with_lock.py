@@ -127,6 +127,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "fork_warning": fork_warnings[0] if fork_warnings else None,
         "probe_s": round(elapsed, 3),
         "summary": summary,
-        "varies": "Depends on the start method: only fork copies a held lock. Python 3.12+ "
-        "also warns (DeprecationWarning) when a multi-threaded process forks.",
+        "varies": N_(
+            "Depends on the start method: only fork copies a held lock. Python 3.12+ "
+            "also warns (DeprecationWarning) when a multi-threaded process forks."
+        ),
     }

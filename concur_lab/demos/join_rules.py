@@ -80,7 +80,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             worker.close()
             result["after_close"] = attempt(worker.join)
     result["summary"] = _summary(result)
-    result["varies"] = (
+    result["varies"] = N_(
         "Depends on python -O for processes: joining one that was never started, or one that "
         "is not yours, is checked by an assert, which -O strips; threads raise RuntimeError."
     )

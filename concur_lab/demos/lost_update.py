@@ -18,7 +18,7 @@ import itertools
 import time
 from typing import Any
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, Kit, SpanRecorder, attempt, worker_count
 
@@ -121,8 +121,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         },
         "timeline": spans.sorted(),
     }
-    result["summary"] = (
-        f"{n} workers add 1 each: without a lock the total is {racy.value}, "
-        f"with a lock {locked.value}"
-    )
+    result["summary"] = gettext(
+        "{n} workers add 1 each: without a lock the total is {racy}, with a lock {locked}"
+    ).format(n=n, racy=racy.value, locked=locked.value)
     return result

@@ -158,8 +158,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             else {}
         ),
         "summary": summary,
-        "varies": "Depends on the start method and the library: fork copies arguments without "
-        "pickling them, spawn and forkserver pickle them at start(). Results are pickled in "
-        "every start method. multiprocess pickles with dill (lambdas cross); the standard "
-        "library's multiprocessing uses pickle (a lambda target fails in start()).",
+        "varies": N_(
+            "Depends on the start method and the library: fork copies arguments without "
+            "pickling them, spawn and forkserver pickle them at start(). Results are pickled in "
+            "every start method. multiprocess pickles with dill (lambdas cross); the standard "
+            "library's multiprocessing uses pickle (a lambda target fails in start())."
+        ),
     }

@@ -23,7 +23,7 @@ from typing import Any
 import multiprocess
 
 from concur_lab import run_outcomes, worker_index
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext, ngettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
@@ -106,13 +106,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             "process; the native id, the system's thread id, is unique on the machine"
         )
     if mode.kind == "process":
-        result["varies"] = (
+        result["varies"] = N_(
             "with the start method: getppid() is the caller under fork and spawn, "
             "the fork server under forkserver; parent_process() is the caller under all three"
         )
-    result["summary"] = (
-        f"{n} workers in {result['distinct_pids']} "
-        f"process{'' if result['distinct_pids'] == 1 else 'es'}; "
-        f"getppid() names {' and '.join(result['getppid_is'])}"
+    result["summary"] = ngettext(
+        "{n} workers in {count} process; getppid() names {names}",
+        "{n} workers in {count} processes; getppid() names {names}",
+        result["distinct_pids"],
+    ).format(
+        n=n, count=result["distinct_pids"], names=gettext(" and ").join(result["getppid_is"])
     )
     return result

@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from concur_lab import run_outcomes
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
@@ -152,11 +152,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         ),
     }
     if mode.kind == "thread":
-        lost = "; ".join(f"{v} lost {variants[v]['lost']}" for v in VARIANTS)
-        result["summary"] = f"{n} threads add 1 {PER_WORKER:,} times each: {lost}"
-    else:
-        result["summary"] = (
-            f"each process counted to {PER_WORKER:,} in its own copy; the caller's x stayed "
-            f"{variants['x += 1']['caller_global_after']}"
+        lost = gettext("; ").join(
+            gettext("{variant} lost {lost}").format(variant=v, lost=variants[v]["lost"])
+            for v in VARIANTS
         )
+        result["summary"] = gettext("{n} threads add 1 {times:,} times each: {lost}").format(
+            n=n, times=PER_WORKER, lost=lost
+        )
+    else:
+        result["summary"] = gettext(
+            "each process counted to {times:,} in its own copy; the caller's x stayed {after}"
+        ).format(times=PER_WORKER, after=variants["x += 1"]["caller_global_after"])
     return result

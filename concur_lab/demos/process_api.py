@@ -196,12 +196,16 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
                 result["after_close"] = attempt(lambda: worker.pid)
     result["summary"] = _summary(result, mode)
     result["varies"] = (
-        "Depends on the start method (the class is ForkProcess, SpawnProcess or "
-        "ForkServerProcess) and on python -O, which strips the assert that checks group."
+        N_(
+            "Depends on the start method (the class is ForkProcess, SpawnProcess or "
+            "ForkServerProcess) and on python -O, which strips the assert that checks group."
+        )
         if not kit.threads
-        else "Depends on python -O for processes: it strips the assert that checks group; "
-        "Thread's check is a real error. From Python 3.14 Thread also takes a keyword-only "
-        "context (the contextvars.Context the thread runs in)."
+        else N_(
+            "Depends on python -O for processes: it strips the assert that checks group; "
+            "Thread's check is a real error. From Python 3.14 Thread also takes a keyword-only "
+            "context (the contextvars.Context the thread runs in)."
+        )
     )
     return result
 

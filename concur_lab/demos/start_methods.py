@@ -85,6 +85,9 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "sees_change_before_start": at_start == BEFORE_START,
         "sees_change_after_start": later == AFTER_START,
         "summary": summary,
-        "varies": "Depends on the start method: fork copies the caller's memory, spawn and "
-        "forkserver re-import modules. Linux's default is fork up to 3.13, forkserver from 3.14.",
+        "varies": N_(
+            "Depends on the start method: fork copies the caller's memory, spawn and "
+            "forkserver re-import modules. Linux's default is fork up to 3.13, forkserver from "
+            "3.14."
+        ),
     }

@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
@@ -112,8 +112,12 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "startup_ms": ms,
         "median_startup_ms": median,
         "helper_processes": helpers,
-        "summary": f"from start() to the worker's first line: {median:.2f} ms (median of {n})",
-        "varies": "The milliseconds depend on the machine, its load and what the caller has "
-        "imported; the first forkserver start also launches the server.",
+        "summary": gettext(
+            "from start() to the worker's first line: {median:.2f} ms (median of {n})"
+        ).format(median=median, n=n),
+        "varies": N_(
+            "The milliseconds depend on the machine, its load and what the caller has "
+            "imported; the first forkserver start also launches the server."
+        ),
         "timeline": timeline,
     }

@@ -117,7 +117,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         result["cooperative"] = _stop(kit, "stop event")
         result["orphans"] = _process_orphans(kit)
     if not kit.threads:
-        result["varies"] = (
+        result["varies"] = N_(
             "with the start method: under fork and spawn the terminated child stays a zombie "
             "until joined and join() waits for the orphan, which inherited the pipe join() "
             "watches; under forkserver the fork server is the child's parent, reaps it and owns "

@@ -103,9 +103,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "caller_after": caller_after,
         "thread_inherit_context": bool(getattr(sys.flags, "thread_inherit_context", False)),
         "summary": summary,
-        "varies": "Depends on the start method (fork children start as a copy of the calling "
-        "thread) and, for threads, on sys.flags.thread_inherit_context (on by default on "
-        "free-threaded 3.14+): then new threads start with a copy of the caller's context.",
+        "varies": N_(
+            "Depends on the start method (fork children start as a copy of the calling "
+            "thread) and, for threads, on sys.flags.thread_inherit_context (on by default on "
+            "free-threaded 3.14+): then new threads start with a copy of the caller's context."
+        ),
     }
 
 

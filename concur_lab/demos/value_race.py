@@ -14,7 +14,7 @@ import contextlib
 import time
 from typing import Any
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import Kit, SpanRecorder, worker_count
 
@@ -96,15 +96,17 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "locked": {"expected": expected, "result": locked.value, "lost": expected - locked.value},
         "scheduled": {"expected": n, "result": forced.value},
         "timeline": spans.sorted(),
-        "varies": (
+        "varies": N_(
             "the unlocked loop's losses depend on timing, cores and load: likely, never certain "
             "(threads lose only when a switch falls between the read and the write); the locked "
             "loop and the scheduled race are exact"
         ),
     }
-    result["summary"] = (
-        f"value += 1 without the lock lost {result['unlocked']['lost']} of {expected} "
-        f"updates, with get_lock() {result['locked']['lost']}; forced to clash, "
-        f"{n} workers left {forced.value}"
+    result["summary"] = gettext(
+        "value += 1 without the lock lost {unlocked} of {expected} updates, with get_lock() "
+        "{locked}; forced to clash, {n} workers left {forced}"
+    ).format(
+        unlocked=result["unlocked"]["lost"], expected=expected, locked=result["locked"]["lost"],
+        n=n, forced=forced.value,
     )
     return result

@@ -271,7 +271,9 @@ _RUNNER = """
 import faulthandler, json, sys, traceback
 slug, mode, out, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 faulthandler.dump_traceback_later(max(timeout - 10.0, 1.0), exit=False)
+from concur_lab import _i18n
 from concur_lab.demos import get_demo
+_i18n.set_language(sys.argv[5])  # the demos' summaries in the build's language
 try:
     result = {"observed": get_demo(slug).observe(mode)}
     json.dumps(result)
@@ -350,7 +352,12 @@ def _observe_once(slug: str, mode: str, timeout: float) -> dict[str, Any] | Demo
     _LOG.info("concur_docs: running demo %s in %s mode", slug, mode)
     with tempfile.TemporaryDirectory(prefix="concur-docs-") as tmp:
         out = Path(tmp) / "observed.json"
-        command = [sys.executable, "-c", _RUNNER, slug, mode, str(out), str(timeout)]
+        from concur_lab import _i18n
+
+        command = [
+            sys.executable, "-c", _RUNNER, slug, mode, str(out), str(timeout),
+            _i18n.current_language(),
+        ]
         with subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         ) as proc:
