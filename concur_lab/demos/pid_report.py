@@ -56,15 +56,15 @@ def _whoami() -> dict[str, Any]:
 
 def _describe_pid(pid: int, caller: int) -> str:
     if pid == caller:
-        return "the caller"
+        return N_("the caller")
     if pid == os.getppid():
-        return "the caller's own parent"
+        return N_("the caller's own parent")
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()
     except OSError:
-        return "another process"
-    return "the fork server" if b"forkserver" in cmdline else "another process"
+        return N_("another process")
+    return N_("the fork server") if b"forkserver" in cmdline else N_("another process")
 
 
 def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
@@ -115,6 +115,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "{n} workers in {count} processes; getppid() names {names}",
         result["distinct_pids"],
     ).format(
-        n=n, count=result["distinct_pids"], names=gettext(" and ").join(result["getppid_is"])
+        n=n, count=result["distinct_pids"],
+        names=gettext(" and ").join(gettext(name) for name in result["getppid_is"]),
     )
     return result

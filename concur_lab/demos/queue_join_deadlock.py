@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
@@ -93,11 +93,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     fixed = _get_first(kit, PAYLOAD)
     deadlock = broken["alive_after_join_timeout"]
     if deadlock:
-        summary = (
+        summary = gettext(
             "join() before get() waits for ever (stopped by a timeout here); get() first works"
         )
     else:
-        summary = "join() returns at once: a thread's queue holds the item in memory"
+        summary = gettext("join() returns at once: a thread's queue holds the item in memory")
     return {
         "payload_bytes": PAYLOAD,
         "broken_join_then_get": broken,

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
@@ -186,9 +186,9 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     kit = Kit.of(mode)
     seen = _run_threads(kit) if kit.threads else _run_processes(kit)
     if seen["install_in_worker"]["ok"]:
-        summary = "the worker set its own signal handlers and got Ctrl-C itself"
+        summary = gettext("the worker set its own signal handlers and got Ctrl-C itself")
     else:
-        summary = (
+        summary = gettext(
             "a thread cannot set signal handlers (ValueError); only the main thread "
             "runs them and gets Ctrl-C"
         )

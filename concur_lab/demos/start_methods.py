@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
@@ -71,11 +71,12 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         _setting = MODULE_VALUE
         inbox.close()
     if at_start == BEFORE_START and later == AFTER_START:
-        summary = f"saw {at_start}, then {later}: the same variable as the caller"
+        summary = gettext("saw {first}, then {later}: the same variable as the caller")
     elif at_start == BEFORE_START:
-        summary = f"saw {at_start}, then still {later}: a copy made at start()"
+        summary = gettext("saw {first}, then still {later}: a copy made at start()")
     else:
-        summary = f"saw {at_start}, then {later}: a fresh import, no change arrived"
+        summary = gettext("saw {first}, then {later}: a fresh import, no change arrived")
+    summary = summary.format(first=at_start, later=later)
     return {
         "module_value": MODULE_VALUE,
         "set_before_start": BEFORE_START,
