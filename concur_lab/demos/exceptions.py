@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from concur_lab._engine import run_outcomes
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import (
     WAIT,
@@ -100,15 +100,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     plain_exit = _plain(kit, "exit")
     fixed_raise = _engine(mode, "raise")
     if kit.threads:
-        summary = "the caller never sees the error: join() returns as usual"
+        summary = gettext("the caller never sees the error: join() returns as usual")
     else:
-        summary = (
-            f"the caller sees only exit code {plain_raise['exitcode']} "
-            f"({plain_exit['exitcode']} after sys.exit(3)); the traceback is printed by the child"
-        )
+        summary = gettext(
+            "the caller sees only exit code {code} ({exit_code} after sys.exit(3)); the "
+            "traceback is printed by the child"
+        ).format(code=plain_raise["exitcode"], exit_code=plain_exit["exitcode"])
     return {
         "plain_raise": plain_raise,
         "plain_sys_exit": plain_exit,
         "engine_raise": fixed_raise,
-        "summary": summary + "; run_workers raises it again in the caller",
+        "summary": summary + gettext("; run_workers raises it again in the caller"),
     }

@@ -20,7 +20,7 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, worker_count
 
@@ -88,11 +88,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
 
 
 def _summary(result: dict[str, Any]) -> str:
-    before = result["before_start"].get("raised", "no error")
-    inside = result["from_inside"].get("raised", "no error")
+    before = result["before_start"].get("raised", gettext("no error"))
+    inside = result["from_inside"].get("raised", gettext("no error"))
     alive = result["timeout_while_running"]["is_alive"]
-    still = "still running" if alive else "finished"
-    return (
-        f"join() before start() raises {before}; joining itself raises {inside}; "
-        f"after join(timeout) the worker is {still}"
-    )
+    still = gettext("still running") if alive else gettext("finished")
+    return gettext(
+        "join() before start() raises {before}; joining itself raises {inside}; "
+        "after join(timeout) the worker is {still}"
+    ).format(before=before, inside=inside, still=still)

@@ -30,7 +30,7 @@ from typing import Any
 import multiprocess
 import multiprocess.connection
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import (
     PROBE,
@@ -242,14 +242,19 @@ def _summary(result: dict[str, Any], kit: Kit) -> str:
     coop = result["cooperative"]
     asked = _freed(coop["lock_free_afterwards"])
     if kit.threads:
-        return f"a thread cannot be stopped from outside; asked to stop, it {asked}"
+        return gettext(
+            "a thread cannot be stopped from outside; asked to stop, it {asked}"
+        ).format(asked=asked)
     forced = result["forced"]
-    ran = "ran" if forced["finally_ran"] else "did not run"
-    return (
-        f"terminate(): exit code {forced['exitcode']}, finally {ran}, the worker "
-        f"{_freed(forced['lock_free_afterwards'])}; asked to stop, it {asked}"
+    ran = gettext("ran") if forced["finally_ran"] else gettext("did not run")
+    return gettext(
+        "terminate(): exit code {code}, finally {ran}, the worker {freed}; asked to stop, "
+        "it {asked}"
+    ).format(
+        code=forced["exitcode"], ran=ran, freed=_freed(forced["lock_free_afterwards"]),
+        asked=asked,
     )
 
 
 def _freed(free: object) -> str:
-    return "released its lock" if free else "left its lock held"
+    return gettext("released its lock") if free else gettext("left its lock held")
