@@ -18,7 +18,7 @@ import threading
 from contextvars import ContextVar
 from typing import Any
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
@@ -91,10 +91,16 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     own = {k: all(r[2][k] == f"worker-{r[0]}" for r in reports) for k in kinds}
     private = [k for k in kinds if own[k]]
     shared = [k for k in kinds if not own[k]]
-    start = "a copy of the caller's values" if before["local"] == ["caller"] else "nothing set"
-    summary = f"each worker starts with {start}; its own: {_names(private)}"
+    start = (
+        gettext("a copy of the caller's values")
+        if before["local"] == ["caller"]
+        else gettext("nothing set")
+    )
+    summary = gettext("each worker starts with {start}; its own: {own}").format(
+        start=start, own=_names(private)
+    )
     if shared:
-        summary += f"; shared by all: {_names(shared)}"
+        summary += gettext("; shared by all: {shared}").format(shared=_names(shared))
     return {
         "workers": n,
         "seen_before_writing": before,
@@ -111,8 +117,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     }
 
 
-_KIND_NAMES = {"plain": "a plain global", "local": "threading.local", "context": "a ContextVar"}
+_KIND_NAMES = {
+    "plain": N_("a plain global"), "local": "threading.local", "context": N_("a ContextVar")
+}
 
 
 def _names(kinds: list[str]) -> str:
-    return ", ".join(_KIND_NAMES[kind] for kind in kinds) or "none"
+    return gettext(", ").join(gettext(_KIND_NAMES[kind]) for kind in kinds) or gettext("none")
