@@ -23,7 +23,7 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, proc_stat, worker_count
 
@@ -149,14 +149,20 @@ def _at_exit(mode: Mode) -> dict[str, Any]:
 
 def _summary(result: dict[str, Any]) -> str:
     start = result["daemonic"]["start_child"]
-    child = f"refused ({start['raised']})" if "raised" in start else "allowed"
+    child = (
+        gettext("refused ({error})").format(error=start["raised"])
+        if "raised" in start
+        else gettext("allowed")
+    )
     at_exit = result["at_exit"]
 
     def ran(flag: object) -> str:
-        return "ran" if flag else "did not run"
+        return gettext("ran") if flag else gettext("did not run")
 
-    return (
-        f"a daemon starting a child: {child}; at exit, a daemon's finally "
-        f"{ran(at_exit['daemon_finally_ran'])}, "
-        f"a non-daemon's {ran(at_exit['non_daemon_finally_ran'])}"
+    return gettext(
+        "a daemon starting a child: {child}; at exit, a daemon's finally {daemon}, "
+        "a non-daemon's {other}"
+    ).format(
+        child=child, daemon=ran(at_exit["daemon_finally_ran"]),
+        other=ran(at_exit["non_daemon_finally_ran"]),
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, thread_exceptions, worker_count
 
@@ -252,11 +252,15 @@ def _stop_processes(kit: Kit) -> dict[str, Any]:
 
 def _summary(result: dict[str, Any], mode: Mode) -> str:
     group = result["group_other"]
-    refused = "refused" if "raised" in group else "accepted"
+    refused = gettext("refused") if "raised" in group else gettext("accepted")
     if mode.kind == "thread":
-        return f"group= is {refused}; a thread has no pid, no exit code, no terminate()"
+        return gettext(
+            "group= is {refused}; a thread has no pid, no exit code, no terminate()"
+        ).format(refused=refused)
     stopped = result["stopping"]
-    return (
-        f"group= is {refused}; terminate() gives exit code "
-        f"{stopped['terminate']['exitcode']}, kill() gives {stopped['kill']['exitcode']}"
+    return gettext(
+        "group= is {refused}; terminate() gives exit code {terminated}, kill() gives {killed}"
+    ).format(
+        refused=refused, terminated=stopped["terminate"]["exitcode"],
+        killed=stopped["kill"]["exitcode"],
     )
