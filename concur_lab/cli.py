@@ -8,6 +8,12 @@ what differed.
 
 Exit status: 0 on success, 1 if a demo broke (raised or returned malformed observations), 2 for a
 usage error (unknown slug, bad option value), 130 after Ctrl-C.
+
+Language: ``--lang zh`` or ``--lang en``, by default the locale's (``LANG=zh_CN.UTF-8`` gives
+Chinese, see :func:`concur_lab._i18n.language_from_environment`). Every message, the demos'
+titles, lessons and observation labels are translated; ``--json`` keys, slugs and the observed
+values stay English, so scripts read one format, and its ``title`` and ``lesson`` are in the
+chosen language. Tables are laid out by display width (:mod:`concur_lab._display`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import pkgutil
 import shutil
 import signal
 import sys
-import textwrap
 import threading
 import time
 import traceback
@@ -33,7 +38,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from concur_lab import demos
+from concur_lab import _display, demos
+from concur_lab._i18n import (
+    LANGUAGES,
+    N_,
+    language_from_environment,
+    ngettext,
+    use_language,
+)
+from concur_lab._i18n import gettext as _
 from concur_lab._modes import Mode, ModeError, available_start_methods, default_start_method
 from concur_lab.timeline import (
     ModeTimeline,
@@ -54,10 +67,10 @@ _MAX_WORKERS = 64
 # Keys of the observations that get their own treatment instead of a table row.
 _SPECIAL_KEYS = ("summary", "varies", "timeline", "chart")
 # The tour's marks on a demo's row, explained once under the table.
-_CHANCE_MARK = "(may differ)"
+_CHANCE_MARK = N_("(may differ)")
 # A closing-table cell for a demo whose modes agreed.
-_SAME = "same in both modes"
-_BUSY_MARK = "(busy)"
+_SAME = N_("same in both modes")
+_BUSY_MARK = N_("(busy)")
 # Columns narrower than this are hard to read: the tour stacks the modes instead.
 _MIN_COLUMN = 30
 
@@ -76,7 +89,9 @@ def _worker_count(text: str) -> int:
         value = 0
     if not 1 <= value <= _MAX_WORKERS:
         raise argparse.ArgumentTypeError(
-            f"invalid worker count {text!r}: expected a whole number from 1 to {_MAX_WORKERS}"
+            _("invalid worker count {value!r}: expected a whole number from 1 to {most}").format(
+                value=text, most=_MAX_WORKERS
+            )
         )
     return value
 
@@ -90,7 +105,7 @@ _MODE_ALIASES = {"threads": "thread", "processes": "process"}
 def _did_you_mean(text: str, choices: Sequence[str]) -> str:
     """Return " (did you mean 'x'?)" for the closest of *choices*, or "" if none is close."""
     close = difflib.get_close_matches(text.lower(), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return _(" (did you mean {choice!r}?)").format(choice=close[0]) if close else ""
 
 
 def _start_method(text: str) -> str:
@@ -99,12 +114,14 @@ def _start_method(text: str) -> str:
         return text
     if text in _START_METHODS:
         raise argparse.ArgumentTypeError(
-            f"start method {text!r} is not available on {sys.platform}: "
-            f"choose from {', '.join(methods)}"
+            _(
+                "start method {value!r} is not available on {platform}: choose from {methods}"
+            ).format(value=text, platform=sys.platform, methods=", ".join(methods))
         )
     raise argparse.ArgumentTypeError(
-        f"{text!r} is not a start method{_did_you_mean(text, methods)}; "
-        f"the start methods are {', '.join(methods)}"
+        _("{value!r} is not a start method{hint}; the start methods are {methods}").format(
+            value=text, hint=_did_you_mean(text, methods), methods=", ".join(methods)
+        )
     )
 
 
@@ -114,8 +131,9 @@ def _mode_choice(text: str) -> str:
     if wanted in _MODE_CHOICES:
         return wanted
     raise argparse.ArgumentTypeError(
-        f"invalid choice: {text!r}{_did_you_mean(wanted, _MODE_CHOICES)}; "
-        f"choose from {', '.join(_MODE_CHOICES)}"
+        _("invalid choice: {value!r}{hint}; choose from {choices}").format(
+            value=text, hint=_did_you_mean(wanted, _MODE_CHOICES), choices=", ".join(_MODE_CHOICES)
+        )
     )
 
 
@@ -126,7 +144,7 @@ def _positive_seconds(text: str) -> float:
         value = math.nan
     if not value > 0 or math.isinf(value):
         raise argparse.ArgumentTypeError(
-            f"invalid timeout {text!r}: expected a positive number of seconds"
+            _("invalid timeout {value!r}: expected a positive number of seconds").format(value=text)
         )
     return value
 
@@ -135,15 +153,21 @@ def _output_path(suffixes: Sequence[str]) -> Callable[[str], str]:
     def check(text: str) -> str:
         if os.path.splitext(text)[1].lower() not in suffixes:
             raise argparse.ArgumentTypeError(
-                f"cannot write {text!r}: the file name must end in {', '.join(suffixes)}"
+                _("cannot write {path!r}: the file name must end in {suffixes}").format(
+                    path=text, suffixes=", ".join(suffixes)
+                )
             )
         folder = os.path.dirname(os.path.abspath(text))
         if not os.path.isdir(folder):
             raise argparse.ArgumentTypeError(
-                f"cannot write {text!r}: folder {folder!r} does not exist"
+                _("cannot write {path!r}: folder {folder!r} does not exist").format(
+                    path=text, folder=folder
+                )
             )
         if os.path.isdir(text):
-            raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a folder")
+            raise argparse.ArgumentTypeError(
+                _("cannot write {path!r}: it is a folder").format(path=text)
+            )
         _try_writing(text)
         return text
 
@@ -163,7 +187,7 @@ def _try_writing(path: str) -> None:
             pass
     except OSError as exc:
         raise argparse.ArgumentTypeError(
-            f"cannot write {path!r}: {exc.strerror or exc}"
+            _("cannot write {path!r}: {reason}").format(path=path, reason=exc.strerror or exc)
         ) from None
     if not existed:
         with contextlib.suppress(OSError):
@@ -174,24 +198,107 @@ def _try_writing(path: str) -> None:
 
 
 class _HelpFormatter(argparse.HelpFormatter):
-    """Wrap help text without breaking at hyphens, so 'concur-lab[plot]' stays copyable."""
+    """Wrap help by display width, without breaking at hyphens ('concur-lab[plot]' stays whole).
+
+    The usage prefix is translated, and the usage lines that follow it are indented by its
+    display width: argparse indents by ``len()``, which is half the width of Chinese text.
+    """
 
     def _split_lines(self, text: str, width: int) -> list[str]:
-        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+        return _display.wrap(" ".join(text.split()), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return _display.fill(
+            " ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent
+        )
+
+    def _format_usage(
+        self, usage: str | None, actions: Any, groups: Any, prefix: str | None
+    ) -> str:
+        if prefix is None:
+            prefix = _("usage: ")
+        pad = " " * _display.width(prefix)
+        text: str = super()._format_usage(usage, actions, groups, pad)
+        return text.replace(pad, prefix, 1)
+
+
+# argparse's own messages, which it says in English through its module's gettext: the command
+# line looks them up in its own catalog while it parses (see _argparse_speaks).
+_ARGPARSE_MESSAGES = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("expected one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("unknown parser %(parser_name)r (choices: %(choices)s)"),
+)
+
+
+@contextlib.contextmanager
+def _argparse_speaks() -> Iterator[None]:
+    """Let argparse say its messages (usage, errors, section titles) in the current language.
+
+    argparse looks its module-level ``_`` up each time it says something; while the command
+    line builds and runs its parser, that is this package's catalog, falling back to English.
+    """
+    said = argparse._  # type: ignore[attr-defined]
+    argparse._ = _  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._ = said  # type: ignore[attr-defined]
+
+
+def _language(text: str) -> str:
+    wanted = text.strip().lower()
+    if wanted in LANGUAGES:
+        return wanted
+    raise argparse.ArgumentTypeError(
+        _("unknown language {value!r}: the languages are {languages}").format(
+            value=text, languages=", ".join(LANGUAGES)
+        )
+    )
+
+
+def _add_lang(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a sub-command without --lang must not reset the one given before it.
+    parser.add_argument(
+        "--lang", type=_language, default=argparse.SUPPRESS,
+        metavar="{" + ",".join(LANGUAGES) + "}",
+        help=_("The language of the output: en (English) or zh (简体中文); default: the "
+               "locale's (LC_ALL, LC_MESSAGES, LANG, LANGUAGE), else English"),
+    )
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    """Return the argument parser of the ``concur-lab`` command.
+    """Return the argument parser of the ``concur-lab`` command, in the current language.
 
     :param prog: The program name shown in usage lines; default ``concur-lab``.
     """
     prog = prog or _PROG
+    with _argparse_speaks():
+        return _build_parser(prog)
+
+
+def _build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         formatter_class=_HelpFormatter,
-        description="See how Python threads and processes differ: run the demos side by side.",
-        epilog=f"Start with '{prog} tour', or '{prog} list' and then '{prog} run SLUG'.",
+        description=_(
+            "See how Python threads and processes differ: run the demos side by side."
+        ),
+        epilog=_("Start with '{prog} tour', or '{prog} list' and then '{prog} run SLUG'.").format(
+            prog=prog
+        ),
     )
+    _add_lang(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # Sub-parsers are ArgumentParsers too; each gets the same formatter.
     subparser: Callable[..., argparse.ArgumentParser] = functools.partial(
@@ -199,55 +306,62 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
 
     listing = subparser(
-        "list", help="List the demos with their lessons, by theme",
-        description="List every demo: its slug and its lesson in one line, grouped by theme.",
+        "list", help=_("List the demos with their lessons, by theme"),
+        description=_("List every demo: its slug and its lesson in one line, grouped by theme."),
     )
-    listing.add_argument("--json", action="store_true", help="Print a JSON list instead")
+    listing.add_argument("--json", action="store_true", help=_("Print a JSON list instead"))
+    _add_lang(listing)
     listing.set_defaults(handler=_cmd_list, parser=listing)
 
     run = subparser(
-        "run", help="Run one demo in thread and process mode, side by side",
-        description="Run one demo and show what each mode observed, side by side.",
-        epilog="Example: %(prog)s gil-cpu-bound --plot gil.png",
+        "run", help=_("Run one demo in thread and process mode, side by side"),
+        description=_("Run one demo and show what each mode observed, side by side."),
+        epilog=_("Example: %(prog)s gil-cpu-bound --plot gil.png"),
     )
-    run.add_argument("slug", metavar="SLUG", help=f"The demo to run (see '{prog} list')")
+    run.add_argument(
+        "slug", metavar="SLUG", help=_("The demo to run (see '{prog} list')").format(prog=prog)
+    )
     run.add_argument(
         "--mode", type=_mode_choice, default="both", metavar="{thread,process,both}",
-        help="Run in threads, in processes, or both, threads first (default: both)",
+        help=_("Run in threads, in processes, or both, threads first (default: both)"),
     )
     _add_start_method(run)
     run.add_argument(
         "--workers", type=_worker_count, metavar="N",
-        help=f"How many workers the demo starts, 1 to {_MAX_WORKERS} (default: the demo's choice)",
+        help=_("How many workers the demo starts, 1 to {most} (default: the demo's choice)").format(
+            most=_MAX_WORKERS
+        ),
     )
     run.add_argument(
         "--json", action="store_true",
-        help='Print one JSON object {"demo": SLUG, "runs": [...]} instead of the table',
+        help=_('Print one JSON object {"demo": SLUG, "runs": [...]} instead of the table'),
     )
     run.add_argument(
         "--timeline", type=_output_path((".json",)), metavar="FILE.json",
-        help="Write the workers' timeline as Chrome trace-event JSON "
-        "(open it in https://ui.perfetto.dev or chrome://tracing)",
+        help=_("Write the workers' timeline as Chrome trace-event JSON "
+               "(open it in https://ui.perfetto.dev or chrome://tracing)"),
     )
     run.add_argument(
         "--plot", type=_output_path(_PLOT_SUFFIXES), metavar="FILE.png",
-        help="Draw the timeline as a Gantt chart (.png, .svg or .pdf; needs matplotlib: "
-        'pip install "concur-lab[plot]")',
+        help=_("Draw the timeline as a Gantt chart (.png, .svg or .pdf; needs matplotlib: "
+               'pip install "concur-lab[plot]")'),
     )
     _add_demo_timeout(run)
+    _add_lang(run)
     run.set_defaults(handler=_cmd_run, parser=run)
 
     tour = subparser(
-        "tour", help="Run every demo in both modes and show what differed",
-        description="Run every demo in thread mode and in process mode, one progress line "
-        "each, then a table of what differed. Exit status 1 if a demo broke.",
+        "tour", help=_("Run every demo in both modes and show what differed"),
+        description=_("Run every demo in thread mode and in process mode, one progress line "
+                      "each, then a table of what differed. Exit status 1 if a demo broke."),
     )
     _add_start_method(tour)
     tour.add_argument(
         "--json", action="store_true",
-        help="Print one JSON object with every run (progress goes to stderr)",
+        help=_("Print one JSON object with every run (progress goes to stderr)"),
     )
     _add_demo_timeout(tour)
+    _add_lang(tour)
     tour.set_defaults(handler=_cmd_tour, parser=tour)
     return parser
 
@@ -255,16 +369,18 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def _add_start_method(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start-method", type=_start_method, metavar="METHOD",
-        help=f"How process mode starts workers: {', '.join(available_start_methods())} "
-        f"(default: {default_start_method()}, as multiprocessing would)",
+        help=_("How process mode starts workers: {methods} "
+               "(default: {default}, as multiprocessing would)").format(
+            methods=", ".join(available_start_methods()), default=default_start_method()
+        ),
     )
 
 
 def _add_demo_timeout(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo-timeout", type=_positive_seconds, default=_DEMO_TIMEOUT, metavar="SECONDS",
-        help="Interrupt a demo run that takes longer than this and report it as broken "
-        f"(default: {_DEMO_TIMEOUT:g})",
+        help=_("Interrupt a demo run that takes longer than this and report it as broken "
+               "(default: {seconds:g})").format(seconds=_DEMO_TIMEOUT),
     )
 
 
@@ -278,9 +394,33 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     :param prog: The program name for usage lines; default ``concur-lab``.
     :returns: The exit status: 0 success, 1 a demo broke, 2 usage error, 130 interrupted.
     """
-    parser = build_parser(prog)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    with use_language(_chosen_language(arguments, os.environ)), _argparse_speaks():
+        return _main(arguments, prog)
+
+
+def _chosen_language(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+    """Return the language of ``--lang`` in *argv*, else the locale's (English if unknown).
+
+    The language is needed before the parser is built (its help is translated), so ``--lang``
+    is looked for first; a value that is no language is left for the parser to refuse, in the
+    locale's language.
+    """
+    for i, word in enumerate(argv):
+        if word == "--":
+            break
+        name, equals, value = word.partition("=")
+        if len(name) >= 3 and "--lang".startswith(name):
+            if not equals:
+                value = argv[i + 1] if i + 1 < len(argv) else ""
+            with contextlib.suppress(argparse.ArgumentTypeError):
+                return _language(value)
+    return language_from_environment(environ)
+
+
+def _main(arguments: list[str], prog: str | None) -> int:
+    parser = _build_parser(prog or _PROG)
     try:
-        arguments = list(sys.argv[1:] if argv is None else argv)
         _check_command(parser, arguments)
         args = parser.parse_args(arguments)
         handler: Callable[[argparse.Namespace], int] = args.handler
@@ -292,7 +432,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) and usage errors (2)
         return _exit_status(exc.code)
     except KeyboardInterrupt:
-        print(f"\n{parser.prog}: interrupted", file=sys.stderr)
+        print("\n" + _("{prog}: interrupted").format(prog=parser.prog), file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`concur-lab list | head`): stop quietly, without a second
@@ -312,13 +452,17 @@ def _check_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None
     word = argv[0]
     hint = _did_you_mean(word, _COMMANDS)
     if not hint:
-        catalogue, _ = _catalogue()
+        catalogue, _errors = _catalogue()
         slug = word.strip().lower().replace("_", "-")
         if any(demo.slug == slug for demo in catalogue):
-            hint = f" (did you mean 'run {slug}'?)"
+            hint = _(" (did you mean 'run {slug}'?)").format(slug=slug)
     if not hint:
-        hint = f"; new here? start with '{parser.prog} tour'"
-    parser.error(f"unknown command {word!r}{hint}; the commands are {', '.join(_COMMANDS)}")
+        hint = _("; new here? start with '{prog} tour'").format(prog=parser.prog)
+    parser.error(
+        _("unknown command {word!r}{hint}; the commands are {commands}").format(
+            word=word, hint=hint, commands=", ".join(_COMMANDS)
+        )
+    )
 
 
 def _prog(args: argparse.Namespace) -> str:
@@ -344,7 +488,9 @@ class _LoadError:
     error: str
 
     def __str__(self) -> str:
-        return f"demo module {self.module!r} failed to load: {self.error}"
+        return _("demo module {module!r} failed to load: {error}").format(
+            module=self.module, error=self.error
+        )
 
 
 def _catalogue() -> tuple[tuple[demos.Demo, ...], tuple[_LoadError, ...]]:
@@ -372,7 +518,9 @@ def _load_one_by_one() -> tuple[tuple[demos.Demo, ...], tuple[_LoadError, ...]]:
                 lesson=module.LESSON, module=module,
             )
             if demo.theme not in demos.THEMES:
-                raise ValueError(f"THEME {demo.theme!r} is not one of {', '.join(demos.THEMES)}")
+                raise ValueError(
+                    f"THEME {demo.theme!r} is not one of {', '.join(demos.THEMES)}"
+                )
         except Exception as exc:  # reported like a broken demo
             errors.append(_LoadError(info.name, _one_line(f"{type(exc).__name__}: {exc}")))
             continue
@@ -384,7 +532,7 @@ def _load_one_by_one() -> tuple[tuple[demos.Demo, ...], tuple[_LoadError, ...]]:
 
 def _warn_load_errors(errors: Sequence[_LoadError], prog: str) -> None:
     for error in errors:
-        print(f"{prog}: warning: {error}", file=sys.stderr)
+        print(_("{prog}: warning: {error}").format(prog=prog, error=error), file=sys.stderr)
 
 
 def _find_demo(slug: str, prog: str) -> demos.Demo:
@@ -400,8 +548,16 @@ def _find_demo(slug: str, prog: str) -> demos.Demo:
     similar = difflib.get_close_matches(wanted, slugs, n=5, cutoff=0.5)
     close += [s for s in similar if s not in close]
     if close:
-        raise _UsageError(f"unknown demo {slug!r}; closest: {', '.join(close[:5])}")
-    raise _UsageError(f"unknown demo {slug!r}; '{prog} list' shows all {len(slugs)} demos")
+        raise _UsageError(
+            _("unknown demo {slug!r}; closest: {close}").format(
+                slug=slug, close=", ".join(close[:5])
+            )
+        )
+    raise _UsageError(
+        _("unknown demo {slug!r}; '{prog} list' shows all {count} demos").format(
+            slug=slug, prog=prog, count=len(slugs)
+        )
+    )
 
 
 # -- running demos --------------------------------------------------------------------------
@@ -437,9 +593,9 @@ class _Run:
 
     def time_text(self) -> str:
         """The reported run's time, and the number of runs if there were several."""
-        text = f"{self.shown_seconds:.2f} s"
+        text = _("{seconds:.2f} s").format(seconds=self.shown_seconds)
         if self.attempts > 1:
-            text += f", best of {self.attempts} tries"
+            text += _(", best of {count} tries").format(count=self.attempts)
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -527,7 +683,7 @@ def _run_demo(
             # Ctrl-C hit the demo, whose clean-up may then have failed: the interrupt wins.
             raise KeyboardInterrupt from exc
         if _raised_during(exc, _DemoHung):
-            error = f"hung: no result after {timeout:g} s, interrupted"
+            error = _("hung: no result after {seconds:g} s, interrupted").format(seconds=timeout)
         else:
             error = _one_line(f"{type(exc).__name__}: {exc}")
         details = "".join(traceback.format_exception(exc))
@@ -570,7 +726,9 @@ def _modes(kind: str, start_method: str | None) -> list[Mode]:
         try:
             modes.append(Mode.process(start_method))
         except ModeError as exc:
-            raise _UsageError(f"argument --start-method: {exc}") from None
+            raise _UsageError(
+                _("argument {option}: {message}").format(option="--start-method", message=exc)
+            ) from None
     return modes
 
 
@@ -585,7 +743,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.json:
         entries = [
-            {"slug": d.slug, "title": d.title, "theme": d.theme, "lesson": d.lesson}
+            {"slug": d.slug, "title": _(d.title), "theme": d.theme, "lesson": _(d.lesson)}
             for d in catalogue
         ]
         print(json.dumps(entries, indent=2), file=out)
@@ -596,20 +754,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
         members = [d for d in catalogue if d.theme == theme]
         if not members:
             continue
-        print(f"\n{heading}", file=out)
+        print(f"\n{_(heading)}", file=out)
         for demo in members:
             print(
-                textwrap.fill(
-                    demo.lesson, width=width, initial_indent=f"  {demo.slug:<{slug_width}}",
+                _display.fill(
+                    _(demo.lesson), width, initial_indent=f"  {demo.slug:<{slug_width}}",
                     subsequent_indent=" " * (slug_width + 2),
                 ),
                 file=out,
             )
     print(file=out)
     print(
-        textwrap.fill(
-            f"{len(catalogue)} demos. Run one with '{prog} run SLUG', or all with '{prog} tour'.",
-            width=width,
+        _display.fill(
+            _("{count} demos. Run one with '{prog} run SLUG', or all with '{prog} tour'.").format(
+                count=len(catalogue), prog=prog
+            ),
+            width,
         ),
         file=out,
     )
@@ -624,16 +784,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     demo = _find_demo(args.slug, prog)
     if args.start_method is not None and args.mode == "thread":
         raise _UsageError(
-            f"argument --start-method: {args.start_method!r} applies to process mode, "
-            "not to --mode thread"
+            _("argument {option}: {value!r} applies to process mode, not to --mode thread").format(
+                option="--start-method", value=args.start_method
+            )
         )
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
         raise _UsageError(
-            'argument --plot: drawing needs matplotlib: pip install "concur-lab[plot]"'
+            _('argument {option}: drawing needs matplotlib: pip install "concur-lab[plot]"').format(
+                option="--plot"
+            )
         )
     _check_demo_options(args, demo)
     modes = _modes(args.mode, args.start_method)
-    runs = [_run_demo(demo, mode, args.workers, args.demo_timeout) for mode in modes]
+    # Observations are data: --json gets them in English whatever the language, like its keys.
+    with use_language("en") if args.json else contextlib.nullcontext():
+        runs = [_run_demo(demo, mode, args.workers, args.demo_timeout) for mode in modes]
     # Pictures first: a reader that stops reading stdout early (`| head`) still gets them.
     status = 0
     notes: list[str] = []
@@ -643,8 +808,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         document = {
             "demo": demo.slug,
-            "title": demo.title,
-            "lesson": demo.lesson,
+            "title": _(demo.title),
+            "lesson": _(demo.lesson),
             "runs": [run.to_json() for run in runs],
         }
         print(json.dumps(document, indent=2))
@@ -652,15 +817,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _print_side_by_side(demo, runs, sys.stdout)
     for note in notes:
         print(
-            textwrap.fill(note, width=_width(), subsequent_indent="  ", break_on_hyphens=False),
+            _display.fill(note, _width(), subsequent_indent="  "),
             file=sys.stderr if args.json else sys.stdout,
         )
     for run in runs:
         if not run.ok:
             print(
-                f"{prog}: demo {demo.slug!r} broke in {run.mode.label} mode:\n{run.details}",
-                file=sys.stderr,
-                end="",
+                _("{prog}: demo {slug!r} broke in {mode} mode:").format(
+                    prog=prog, slug=demo.slug, mode=_mode_label(run.mode)
+                ),
+                run.details, sep="\n", file=sys.stderr, end="",
             )
             status = max(status, 1)
     for error in errors:
@@ -673,16 +839,23 @@ def _check_demo_options(args: argparse.Namespace, demo: demos.Demo) -> None:
     fixed = demo.fixed_workers
     if args.workers is not None and fixed is not None:
         raise _UsageError(
-            f"argument --workers: does not apply to demo {demo.slug!r}: it always uses "
-            f"{fixed} worker{'' if fixed == 1 else 's'} (per case)"
+            ngettext(
+                "argument {option}: does not apply to demo {slug!r}: it always uses "
+                "{count} worker (per case)",
+                "argument {option}: does not apply to demo {slug!r}: it always uses "
+                "{count} workers (per case)",
+                fixed,
+            ).format(option="--workers", slug=demo.slug, count=fixed)
         )
     if (args.timeline is not None or args.plot is not None) and not demo.records_timeline:
         option = "--timeline" if args.timeline is not None else "--plot"
-        catalogue, _ = _catalogue()
+        catalogue, _errors = _catalogue()
         drawable = [d.slug for d in catalogue if d.records_timeline]
         raise _UsageError(
-            f"argument {option}: demo {demo.slug!r} records no timeline, so there is nothing "
-            f"to draw; these do: {', '.join(drawable)}"
+            _("argument {option}: demo {slug!r} records no timeline, so there is nothing "
+              "to draw; these do: {drawable}").format(
+                option=option, slug=demo.slug, drawable=", ".join(drawable)
+            )
         )
 
 
@@ -702,59 +875,92 @@ def _write_pictures(
     if not timelines:
         option = "--timeline" if args.plot is None else "--plot"
         return 2, [], [
-            f"{prog} run: error: {option}: demo {demo.slug!r} records no timeline "
-            "(its observations have no 'timeline' key), so there is nothing to draw"
+            _("{prog} run: error: {option}: demo {slug!r} records no timeline "
+              "(its observations have no 'timeline' key), so there is nothing to draw").format(
+                prog=prog, option=option, slug=demo.slug
+            )
         ]
     notes: list[str] = []
     try:
         if args.timeline is not None:
             write_trace(args.timeline, timelines, name=demo.slug)
             notes.append(
-                f"timeline written to {args.timeline} "
-                "(open it in https://ui.perfetto.dev or chrome://tracing)"
+                _("timeline written to {path} "
+                  "(open it in https://ui.perfetto.dev or chrome://tracing)").format(
+                    path=args.timeline
+                )
             )
         if args.plot is not None:
+            # The figures keep English text (see docs/reference/cli.rst): no CJK font ships.
             plot_gantt(args.plot, timelines, title=headline(timelines), subtitle=demo.lesson)
-            notes.append(f"chart written to {args.plot}")
+            notes.append(_("chart written to {path}").format(path=args.plot))
     except PlotUnavailableError as exc:
-        return 2, notes, [f"{prog} run: error: --plot: {exc}"]
+        return 2, notes, [
+            _("{prog} run: error: {option}: {message}").format(
+                prog=prog, option="--plot", message=exc
+            )
+        ]
     except OSError as exc:
         where = exc.filename if exc.filename is not None else (args.plot or args.timeline)
-        return 1, notes, [f"{prog} run: error: cannot write {where!r}: {exc.strerror or exc}"]
+        return 1, notes, [
+            _("{prog} run: error: cannot write {path!r}: {reason}").format(
+                prog=prog, path=where, reason=exc.strerror or exc
+            )
+        ]
     return 0, notes, []
 
 
 def _print_side_by_side(demo: demos.Demo, runs: Sequence[_Run], out: TextIO) -> None:
     width = _width()
-    print(f"{demo.slug}: {demo.title}", file=out)
+    print(f"{demo.slug}: {_(demo.title)}", file=out)
     rows: list[tuple[str, list[list[str]]]] = []
     if not all(run.ok for run in runs):
-        rows.append(("BROKE", [[run.error] if run.error else [] for run in runs]))
+        rows.append((_("BROKE"), [[run.error] if run.error else [] for run in runs]))
     observed = [run.observed if run.observed is not None else {} for run in runs]
     if any("summary" in o for o in observed):
         rows.append(
-            ("summary", [_cell_lines(o["summary"]) if "summary" in o else [] for o in observed])
+            (_label("summary"),
+             [_cell_lines(o["summary"]) if "summary" in o else [] for o in observed])
         )
     rows.extend(_tree_rows(observed, depth=0))
     timelines = [run.observed.get("timeline") if run.observed else None for run in runs]
     if any(timelines):
-        rows.append(("timeline", [[_timeline_note(t)] if t else ["-"] for t in timelines]))
-    header = [f"{run.mode.label} ({run.time_text()})" for run in runs]
+        rows.append((_label("timeline"), [[_timeline_note(t)] if t else ["-"] for t in timelines]))
+    header = [
+        _("{mode} ({time})").format(mode=_mode_label(run.mode), time=run.time_text())
+        for run in runs
+    ]
     differ = len(runs) > 1
     _print_table(rows, header, width, out, mark_differences=differ)
     varies = [run.observed.get("varies") for run in runs if run.observed]
     for note in dict.fromkeys(v for v in varies if v):
-        print(textwrap.fill(f"Varies: {note}", width=width, subsequent_indent="  "), file=out)
-    print(textwrap.fill(f"Lesson: {demo.lesson}", width=width, subsequent_indent="  "), file=out)
+        print(_display.fill(_("Varies: {note}").format(note=_(note)), width,
+                            subsequent_indent="  "), file=out)
+    print(_display.fill(_("Lesson: {lesson}").format(lesson=_(demo.lesson)), width,
+                        subsequent_indent="  "), file=out)
     if differ:
-        print("(* marks what differed between the modes)", file=out)
+        print(_("(* marks what differed between the modes)"), file=out)
+
+
+def _mode_label(mode: Mode) -> str:
+    """Return the mode's label in the current language: ``thread`` or ``process[fork]``."""
+    if mode.kind == "thread":
+        return _("thread")
+    return _("process[{method}]").format(method=mode.start_method)
+
+
+def _mode_kind(mode: Mode) -> str:
+    """Return ``thread`` or ``process`` in the current language."""
+    return _("thread") if mode.kind == "thread" else _("process")
 
 
 def _timeline_note(raw: object) -> str:
     spans = parse_spans(raw)
     workers = len({span.worker for span in spans})
     end = max((span.end for span in spans), default=0.0)
-    return f"{len(spans)} spans, {workers} workers, {end:.2f} s (draw it with --plot FILE.png)"
+    return _("{spans} spans, {workers} workers, {end:.2f} s (draw it with --plot FILE.png)").format(
+        spans=len(spans), workers=workers, end=end
+    )
 
 
 def _print_table(
@@ -772,7 +978,9 @@ def _print_table(
     would be too narrow to read (an 80-column terminal with long cells) the modes are stacked
     under each row's label instead.
     """
-    key_width = min(max((len(key) for key, _ in rows), default=0) + 3, max(width * 2 // 5, 20))
+    key_width = min(
+        max((_display.width(key) for key, _cells in rows), default=0) + 3, max(width * 2 // 5, 20)
+    )
     gap = 3
     column = max((width - key_width - gap * len(header)) // max(len(header), 1), 8)
     if spaced and len(header) > 1 and column < _MIN_COLUMN:
@@ -782,12 +990,15 @@ def _print_table(
     titles = [_wrap(_title_lines(title, column), column) for title in header]
     for line in range(max(len(t) for t in titles)):
         text = " " * key_width + "".join(
-            f"{' ' * gap}{(t[line] if line < len(t) else ''):<{column}}" for t in titles
+            " " * gap + _display.ljust(t[line] if line < len(t) else "", column) for t in titles
         )
         print(text.rstrip(), file=out)
     print(
         " " * key_width
-        + "".join(f"{' ' * gap}{'-' * max(len(x) for x in t):<{column}}" for t in titles).rstrip(),
+        + "".join(
+            " " * gap + _display.ljust("-" * max(_display.width(x) for x in t), column)
+            for t in titles
+        ).rstrip(),
         file=out,
     )
     line_count = 0
@@ -806,8 +1017,9 @@ def _print_table(
         line_count += height
         for line in range(height):
             left = label[line] if line < len(label) else ""
-            text = f"{left:<{key_width}}" + "".join(
-                f"{' ' * gap}{(w[line] if line < len(w) else ''):<{column}}" for w in wrapped
+            text = _display.ljust(left, key_width) + "".join(
+                " " * gap + _display.ljust(w[line] if line < len(w) else "", column)
+                for w in wrapped
             )
             print(text.rstrip(), file=out)
 
@@ -815,7 +1027,7 @@ def _print_table(
 def _title_lines(title: str, width: int) -> list[str]:
     """Split a column title that does not fit before its time: ``mode`` / ``(0.40 s)``."""
     name, paren, rest = title.partition(" (")
-    if len(title) <= width or not paren:
+    if _display.width(title) <= width or not paren:
         return [title]
     return [name, f"({rest}"]
 
@@ -833,12 +1045,12 @@ def _print_stacked(
     mark_differences: bool,
 ) -> None:
     """Print each row as its label, then one indented line per mode, wrapped to *width*."""
-    title_width = max(len(title) for title in header) + 2
+    title_width = max(_display.width(title) for title in header) + 2
     for number, (key, cells) in enumerate(rows):
         if number:
             print(file=out)
         differs = mark_differences and _differs(cells)
-        print(textwrap.fill(("* " if differs else "  ") + key.strip(), width=width), file=out)
+        print(_display.fill(("* " if differs else "  ") + key.strip(), width), file=out)
         if len(cells) == 1 < len(header):
             # The modes agreed: the cell says so, once, under the label.
             pairs = [("", cells[0])]
@@ -846,31 +1058,28 @@ def _print_stacked(
             pairs = list(zip(header, cells, strict=False))
         indent = " " * 4
         for title, cell in pairs:
-            lead = f"{indent}{title + ':':<{title_width}}" if title else indent
-            if len(lead) > width // 2:
-                lead = f"{indent}{title}: "
-            body = _wrap(cell, max(width - len(lead), 20))
+            colon = _(":")
+            lead = indent + _display.ljust(title + colon, title_width) if title else indent
+            if _display.width(lead) > width // 2:
+                lead = f"{indent}{title}{colon} "
+            lead_width = _display.width(lead)
+            body = _wrap(cell, max(width - lead_width, 20))
             for i, line in enumerate(body):
-                print(((lead if i == 0 else " " * len(lead)) + line).rstrip(), file=out)
+                print(((lead if i == 0 else " " * lead_width) + line).rstrip(), file=out)
 
 
 def _key_label(key: str, mark: str, width: int) -> list[str]:
     """Wrap a row's key (indented by depth) inside the key column, the mark in front."""
     depth = len(key) - len(key.lstrip(" "))
     prefix = mark + " " * depth
-    parts = textwrap.wrap(
-        key.strip(), max(width - len(prefix), 8), subsequent_indent="  ", break_on_hyphens=False
-    ) or [""]
+    parts = _display.wrap(key.strip(), max(width - len(prefix), 8), subsequent_indent="  ") or [""]
     return [prefix + parts[0]] + [" " * len(prefix) + part for part in parts[1:]]
 
 
 def _wrap(lines: Sequence[str], width: int) -> list[str]:
     wrapped: list[str] = []
     for line in lines:
-        wrapped.extend(
-            textwrap.wrap(line, width=width, subsequent_indent="  ", break_on_hyphens=False)
-            or [""]
-        )
+        wrapped.extend(_display.wrap(line, width, subsequent_indent="  ") or [""])
     return wrapped
 
 
@@ -888,7 +1097,7 @@ def _tree_rows(values: Sequence[object], depth: int) -> list[tuple[str, list[lis
         label = "  " * depth + _label(key)
         nested = [c for c in children if c is not _MISSING]
         if all(isinstance(c, Mapping) and c for c in nested):
-            rows.append((label, [[] for _ in values]))
+            rows.append((label, [[] for _value in values]))
             rows.extend(_tree_rows(children, depth + 1))
         else:
             rows.append((label, [[] if c is _MISSING else _cell_lines(c) for c in children]))
@@ -920,8 +1129,8 @@ def _key_records(values: list[Any]) -> list[Any]:
         return values
     return [
         v if v is _MISSING else {
-            str(record[field]): ", ".join(
-                f"{_label(k)}: {_scalar(x)}" for k, x in record.items() if k != field
+            str(record[field]): _(", ").join(
+                f"{_label(k)}{_colon()}{_scalar(x)}" for k, x in record.items() if k != field
             )
             for record in v
         }
@@ -958,21 +1167,34 @@ def _flatten(observed: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _cell_lines(value: Any) -> list[str]:
     """Format one observation as lines: lists of dicts one item a line, the rest compactly."""
     if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-        return [", ".join(f"{_label(k)}: {_scalar(v)}" for k, v in item.items()) for item in value]
+        return [
+            _(", ").join(f"{_label(k)}{_colon()}{_scalar(v)}" for k, v in item.items())
+            for item in value
+        ]
     return [_scalar(value)]
 
 
+def _colon() -> str:
+    """Return the separator between a label and its value: ``": "``, or a fullwidth colon."""
+    return _(": ")
+
+
 def _label(key: object) -> str:
-    """Turn an observation key into a label: ``wall_s`` becomes ``wall (s)``, ``_`` a space."""
+    """Turn an observation key into a label: ``wall_s`` becomes ``wall (s)``, ``_`` a space.
+
+    The label is then looked up in the catalog (the demos' labels are marked in
+    :mod:`concur_lab.demos._labels`), so ``caller_set`` reads 调用方设置的值 in Chinese.
+    """
     text = str(key)
     if text.endswith("_s") and len(text) > 2:
         text = text[:-2] + " (s)"
-    return text.replace("_", " ")
+    return _(text.replace("_", " "))
 
 
 def _scalar(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        # A demo's fixed message (marked N_ in its module) is shown in the current language.
+        return _(value)
     if isinstance(value, float):
         if math.isfinite(value) and 1e-3 <= abs(value) < 1e9:
             return f"{value:.3f}".rstrip("0").rstrip(".")
@@ -997,11 +1219,13 @@ def _cmd_tour(args: argparse.Namespace) -> int:
     progress = sys.stderr if args.json else sys.stdout
     prog = _prog(args)
     print(
-        f"Touring {len(catalogue)} demos, each in {' and '.join(m.label for m in modes)} mode.",
+        _("Touring {count} demos, each in {modes} mode.").format(
+            count=len(catalogue), modes=_(" and ").join(_mode_label(m) for m in modes)
+        ),
         file=progress, flush=True,
     )
     for error in load_errors:
-        print(f"BROKE: {error}", file=progress, flush=True)
+        print(_("BROKE: {error}").format(error=error), file=progress, flush=True)
     slug_width = max((len(d.slug) for d in catalogue), default=0)
     count_width = len(str(len(catalogue)))
     width = _width()
@@ -1015,29 +1239,32 @@ def _cmd_tour(args: argparse.Namespace) -> int:
         runs = []
         used = count_width * 2 + 4 + slug_width
         for mode in modes:
-            run = _run_demo(demo, mode, None, args.demo_timeout)
+            # Observations are data: --json gets them in English, like its keys.
+            with use_language("en") if args.json else contextlib.nullcontext():
+                run = _run_demo(demo, mode, None, args.demo_timeout)
             runs.append(run)
-            part = f"  {mode.kind} {run.time_text():>6}"
-            if used + len(part) > width:
+            part = f"  {_mode_kind(mode)} {_display.rjust(run.time_text(), 6)}"
+            if used + _display.width(part) > width:
                 print(file=progress)
                 part, used = " " * (count_width * 2 + 3) + part, count_width * 2 + 3
-            used += len(part)
+            used += _display.width(part)
             print(part, end="", file=progress, flush=True)
         broken = [run for run in runs if not run.ok]
-        verdict = "ok" if not broken else f"BROKE in {broken[0].mode.label}: {broken[0].error}"
-        if used + 2 + len(verdict) <= width:
+        verdict = _("ok") if not broken else _("BROKE in {mode}: {error}").format(
+            mode=_mode_label(broken[0].mode), error=broken[0].error
+        )
+        if used + 2 + _display.width(verdict) <= width:
             print(f"  {verdict}", file=progress, flush=True)
         else:
             print(file=progress)
             print(
-                textwrap.fill(verdict, width=width, initial_indent="    ",
-                              subsequent_indent="      ", break_on_hyphens=False),
+                _display.fill(verdict, width, initial_indent="    ", subsequent_indent="      "),
                 file=progress, flush=True,
             )
         results.append((demo, runs))
     elapsed = time.perf_counter() - started
     broke = [demo.slug for demo, runs in results if not all(run.ok for run in runs)]
-    broke += [f"{error.module} (did not load)" for error in load_errors]
+    broke += [_("{module} (did not load)").format(module=error.module) for error in load_errors]
     if args.json:
         document = {
             "tour": [
@@ -1051,15 +1278,14 @@ def _cmd_tour(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
     else:
         _print_differences(results, modes, sys.stdout)
-    summary = f"{len(results)} demos in {elapsed:.1f} s"
+    summary = _("{count} demos in {seconds:.1f} s").format(count=len(results), seconds=elapsed)
     if broke:
-        summary += (
-            f"; {len(broke)} broke: {', '.join(broke)} "
-            f"(see the traceback with '{prog} run SLUG')"
+        summary += _("; {count} broke: {slugs} (see the traceback with '{prog} run SLUG')").format(
+            count=len(broke), slugs=", ".join(broke), prog=prog
         )
     else:
-        summary += ", none broke"
-    print(textwrap.fill(summary, width=width, break_on_hyphens=False), file=progress)
+        summary += _(", none broke")
+    print(_display.fill(summary, width), file=progress)
     return 1 if broke else 0
 
 
@@ -1071,37 +1297,44 @@ def _print_differences(
     for demo, runs in results:
         label = demo.slug
         if demo.by_chance:
-            label += f" {_CHANCE_MARK}"
+            label += f" {_(_CHANCE_MARK)}"
             chance += 1
         if any(_was_busy(run) for run in runs):
-            label += f" {_BUSY_MARK}"
+            label += f" {_(_BUSY_MARK)}"
             busy += 1
         cells = _difference_cells(runs)
         differed += len(cells) > 1 and any(cell != cells[0] for cell in cells[1:])
         rows.append((label, cells))
     width = _width()
-    print("\nWhat differed between the modes", file=out)
+    print("\n" + _("What differed between the modes"), file=out)
     _print_table(
-        rows, [mode.label for mode in modes], width, out, mark_differences=True, spaced=True
+        rows, [_mode_label(mode) for mode in modes], width, out, mark_differences=True,
+        spaced=True,
     )
     print(
-        f"\n{differed} of {len(results)} demos differed between the modes (marked *).",
+        "\n" + _("{differed} of {count} demos differed between the modes (marked *).").format(
+            differed=differed, count=len(results)
+        ),
         file=out,
     )
     notes = []
     if chance:
         notes.append(
-            f"{_CHANCE_MARK}: timing decides these numbers, so your run may show others; "
-            "the lesson stays the same."
+            _("{mark}: timing decides these numbers, so your run may show others; "
+              "the lesson stays the same.").format(mark=_(_CHANCE_MARK))
         )
     if busy:
         notes.append(
-            f"{_BUSY_MARK}: other programs used the CPU during {busy} "
-            f"demo{'' if busy == 1 else 's'} that need{'s' if busy == 1 else ''} free cores; "
-            f"run {'it' if busy == 1 else 'them'} again when the machine is idle."
+            ngettext(
+                "{mark}: other programs used the CPU during {count} demo that needs free cores; "
+                "run it again when the machine is idle.",
+                "{mark}: other programs used the CPU during {count} demos that need free cores; "
+                "run them again when the machine is idle.",
+                busy,
+            ).format(mark=_(_BUSY_MARK), count=busy)
         )
     for note in notes:
-        print(textwrap.fill(note, width=width, subsequent_indent="  "), file=out)
+        print(_display.fill(note, width, subsequent_indent="  "), file=out)
 
 
 def _was_busy(run: _Run) -> bool:
@@ -1115,12 +1348,15 @@ def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
     :returns: One cell per run, or a single cell spanning the columns when the modes agree.
     """
     if not all(run.ok for run in runs):
-        return [[f"BROKE: {run.error}"] if not run.ok else ["ok"] for run in runs]
+        return [
+            [_("BROKE: {error}").format(error=run.error)] if not run.ok else [_("ok")]
+            for run in runs
+        ]
     observed = [run.observed or {} for run in runs]
     if all("summary" in o for o in observed):
-        summaries = [str(o["summary"]) for o in observed]
+        summaries = [_(str(o["summary"])) for o in observed]
         if len(runs) > 1 and len(set(summaries)) == 1:
-            return [[f"{_SAME}: {summaries[0]}"]]
+            return [[f"{_(_SAME)}{_colon()}{summaries[0]}"]]
         return [[summary] for summary in summaries]
     flat = [_flatten(o) for o in observed]
     for key in flat[0]:
@@ -1129,5 +1365,5 @@ def _difference_cells(runs: Sequence[_Run]) -> list[list[str]]:
         values = [f.get(key, "-") for f in flat]
         if any(v != values[0] for v in values[1:]):
             label = " ".join(_label(part) for part in key.split("."))
-            return [[f"{label}: {_scalar(v)}"] for v in values]
-    return [[_SAME]]
+            return [[f"{label}{_colon()}{_scalar(v)}"] for v in values]
+    return [[_(_SAME)]]

@@ -33,17 +33,18 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 
 __all__ = ["THEMES", "Demo", "all_demos", "get_demo"]
 
 THEMES: Mapping[str, str] = {
-    "basics": "Processes and threads: the blog post's ground",
-    "lifecycle": "Starting, joining, stopping",
-    "races": "Races and lost updates",
-    "hazards": "Hazards and how to avoid them",
-    "sharing": "Sharing state between workers",
-    "performance": "The GIL and performance",
+    "basics": N_("Processes and threads: the blog post's ground"),
+    "lifecycle": N_("Starting, joining, stopping"),
+    "races": N_("Races and lost updates"),
+    "hazards": N_("Hazards and how to avoid them"),
+    "sharing": N_("Sharing state between workers"),
+    "performance": N_("The GIL and performance"),
 }
 """Theme keys in presentation order, with their headings."""
 

@@ -23,18 +23,19 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, proc_stat, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "daemon"
-TITLE = "Daemon threads and daemon processes"
+TITLE = N_("Daemon threads and daemon processes")
 THEME = "lifecycle"
 ORDER = 50
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Daemonic processes may not have children, daemon threads may; "
     "at exit daemons die without running finally"
 )
@@ -88,7 +89,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             result[key] = inbox.get(watch=[worker])
     result["at_exit"] = _at_exit(mode)
     result["summary"] = _summary(result)
-    result["varies"] = (
+    result["varies"] = N_(
         "Depends on python -O: the check that a daemonic process starts no children of its own "
         "is an assert, which -O strips."
     )
@@ -148,14 +149,20 @@ def _at_exit(mode: Mode) -> dict[str, Any]:
 
 def _summary(result: dict[str, Any]) -> str:
     start = result["daemonic"]["start_child"]
-    child = f"refused ({start['raised']})" if "raised" in start else "allowed"
+    child = (
+        gettext("refused ({error})").format(error=start["raised"])
+        if "raised" in start
+        else gettext("allowed")
+    )
     at_exit = result["at_exit"]
 
     def ran(flag: object) -> str:
-        return "ran" if flag else "did not run"
+        return gettext("ran") if flag else gettext("did not run")
 
-    return (
-        f"a daemon starting a child: {child}; at exit, a daemon's finally "
-        f"{ran(at_exit['daemon_finally_ran'])}, "
-        f"a non-daemon's {ran(at_exit['non_daemon_finally_ran'])}"
+    return gettext(
+        "a daemon starting a child: {child}; at exit, a daemon's finally {daemon}, "
+        "a non-daemon's {other}"
+    ).format(
+        child=child, daemon=ran(at_exit["daemon_finally_ran"]),
+        other=ran(at_exit["non_daemon_finally_ran"]),
     )

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from concur_lab._engine import run_outcomes
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import (
     WAIT,
@@ -27,12 +28,12 @@ from concur_lab.demos._support import (
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "exceptions"
-TITLE = "Exceptions in workers"
+TITLE = N_("Exceptions in workers")
 THEME = "lifecycle"
 ORDER = 200
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "A worker's exception is printed, not raised: join() succeeds; carry it back yourself"
+LESSON = N_("A worker's exception is printed, not raised: join() succeeds; carry it back yourself")
 
 
 def _fail(how: str) -> None:
@@ -99,15 +100,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     plain_exit = _plain(kit, "exit")
     fixed_raise = _engine(mode, "raise")
     if kit.threads:
-        summary = "the caller never sees the error: join() returns as usual"
+        summary = gettext("the caller never sees the error: join() returns as usual")
     else:
-        summary = (
-            f"the caller sees only exit code {plain_raise['exitcode']} "
-            f"({plain_exit['exitcode']} after sys.exit(3)); the traceback is printed by the child"
-        )
+        summary = gettext(
+            "the caller sees only exit code {code} ({exit_code} after sys.exit(3)); the "
+            "traceback is printed by the child"
+        ).format(code=plain_raise["exitcode"], exit_code=plain_exit["exitcode"])
     return {
         "plain_raise": plain_raise,
         "plain_sys_exit": plain_exit,
         "engine_raise": fixed_raise,
-        "summary": summary + "; run_workers raises it again in the caller",
+        "summary": summary + gettext("; run_workers raises it again in the caller"),
     }

@@ -26,18 +26,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, scratch_dir, thread_exceptions, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "exit-codes"
-TITLE = "Exit codes and how a worker ended"
+TITLE = N_("Exit codes and how a worker ended")
 THEME = "lifecycle"
 ORDER = 30
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "A process's exitcode is 0, 1 for an exception, n for sys.exit(n) modulo 256, -N for signal N; "
     "threads have no exit code"
 )
@@ -137,16 +138,18 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     cases = _run_threads() if kit.threads else _run_processes(kit)
     result: dict[str, Any] = {"cases": cases}
     if kit.threads:
-        result["summary"] = (
+        result["summary"] = N_(
             "a thread has no exit code; an exception is only printed, "
             "sys.exit() ends just that thread"
         )
     else:
         codes = {c["case"]: c["exitcode"] for c in cases}
-        result["summary"] = (
-            f"exit codes: exception {codes['raise ValueError']}, "
-            f"sys.exit(256) {codes['sys.exit(256)']}, sys.exit(-1) {codes['sys.exit(-1)']}, "
-            f"terminate() {codes['terminate()']}"
+        result["summary"] = gettext(
+            "exit codes: exception {exception}, sys.exit(256) {wrapped}, sys.exit(-1) {minus}, "
+            "terminate() {terminated}"
+        ).format(
+            exception=codes["raise ValueError"], wrapped=codes["sys.exit(256)"],
+            minus=codes["sys.exit(-1)"], terminated=codes["terminate()"],
         )
     return result
 

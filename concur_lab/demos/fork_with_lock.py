@@ -18,18 +18,19 @@ import time
 import warnings
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "fork-with-lock"
-TITLE = "Forking while another thread holds a lock"
+TITLE = N_("Forking while another thread holds a lock")
 THEME = "hazards"
 ORDER = 150
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "A forked child inherits locked locks whose owner thread does not exist: deadlock"
+LESSON = N_("A forked child inherits locked locks whose owner thread does not exist: deadlock")
 
 _PLAIN = threading.Lock()
 _FIXED = threading.Lock()
@@ -109,15 +110,21 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     fork_warnings = [str(w.message) for w in caught if "fork" in str(w.message)]
     deadlock = not seen["after_release"]["plain"]
     if deadlock:
-        fix = "works" if seen["after_release"]["fixed"] else "did not work"
         summary = (
-            "the child's copy of the lock stays held for ever, so the child would hang; "
-            f"re-creating the lock after the fork {fix}"
+            gettext(
+                "the child's copy of the lock stays held for ever, so the child would hang; "
+                "re-creating the lock after the fork works"
+            )
+            if seen["after_release"]["fixed"]
+            else gettext(
+                "the child's copy of the lock stays held for ever, so the child would hang; "
+                "re-creating the lock after the fork did not work"
+            )
         )
     elif not seen["while_held"]["plain"]:
-        summary = "the worker waited until the holder let go, then took the lock"
+        summary = gettext("the worker waited until the holder let go, then took the lock")
     else:
-        summary = "a fresh interpreter has a fresh lock: free at once"
+        summary = gettext("a fresh interpreter has a fresh lock: free at once")
     return {
         "while_held": seen["while_held"],
         "after_release": seen["after_release"],
@@ -126,6 +133,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "fork_warning": fork_warnings[0] if fork_warnings else None,
         "probe_s": round(elapsed, 3),
         "summary": summary,
-        "varies": "Depends on the start method: only fork copies a held lock. Python 3.12+ "
-        "also warns (DeprecationWarning) when a multi-threaded process forks.",
+        "varies": N_(
+            "Depends on the start method: only fork copies a held lock. Python 3.12+ "
+            "also warns (DeprecationWarning) when a multi-threaded process forks."
+        ),
     }

@@ -19,20 +19,23 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos import _gil, _machine
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "gil-cpu-bound"
-TITLE = "CPU-bound work: threads take turns, processes run in parallel"
+TITLE = N_("CPU-bound work: threads take turns, processes run in parallel")
 THEME = "performance"
 ORDER = 220
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "With the GIL, CPU-bound threads add up to one core (CPU/wall ≈ 1); processes use them all"
+LESSON = N_(
+    "With the GIL, CPU-bound threads add up to one core (CPU/wall ≈ 1); processes use them all"
+)
 
 DURATION = 0.4
 """Wall-clock seconds each worker computes for."""

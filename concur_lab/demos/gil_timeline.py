@@ -18,20 +18,21 @@ import statistics
 import sys
 from typing import Any
 
+from concur_lab._i18n import N_
 from concur_lab._modes import Mode
 from concur_lab.demos import _gil, _machine
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "gil-timeline"
-TITLE = "GIL time slices on a timeline"
+TITLE = N_("GIL time slices on a timeline")
 THEME = "performance"
 ORDER = 240
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = (
+LESSON = N_(
     "CPU-bound threads hand the GIL over after a switch interval (5 ms) or more; "
     "processes wait only for a free core"
 )

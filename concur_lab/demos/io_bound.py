@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos import _gil
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "io-bound"
-TITLE = "I/O-bound work: blocking releases the GIL"
+TITLE = N_("I/O-bound work: blocking releases the GIL")
 THEME = "performance"
 ORDER = 230
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "Blocking calls release the GIL: I/O-bound threads overlap their waits like processes do"
+LESSON = N_(
+    "Blocking calls release the GIL: I/O-bound threads overlap their waits like processes do"
+)
 
 ROUNDS = 4
 WORK = 0.004
@@ -63,11 +66,13 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "blocked_overlap_s": round(_gil.overlap(traces, "sleeping"), 4),
         "cpu_wall_ratio": round(sum(t.cpu for t in traces) / wall, 3),
         "truncated": any(t.truncated for t in traces),
-        "summary": (
-            f"{n} workers busy {sum(durations):.2f} s in total finished in {wall:.2f} s: "
-            f"{concurrency:.1f} at once on average"
+        "summary": gettext(
+            "{n} workers busy {busy:.2f} s in total finished in {wall:.2f} s: "
+            "{concurrency:.1f} at once on average"
+        ).format(n=n, busy=sum(durations), wall=wall, concurrency=concurrency),
+        "varies": N_(
+            "Same lesson with or without the GIL: blocking calls release it. "
+            "Wall times grow on a busy machine, the overlap does not go away."
         ),
-        "varies": "Same lesson with or without the GIL: blocking calls release it. "
-        "Wall times grow on a busy machine, the overlap does not go away.",
         "timeline": _gil.timeline(t0, traces),
     }

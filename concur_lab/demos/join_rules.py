@@ -20,18 +20,19 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "join-rules"
-TITLE = "The rules of join()"
+TITLE = N_("The rules of join()")
 THEME = "lifecycle"
 ORDER = 10
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Joining needs a started worker and (processes) its creator; join(timeout) returns None "
     "either way, so check is_alive()"
 )
@@ -79,7 +80,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             worker.close()
             result["after_close"] = attempt(worker.join)
     result["summary"] = _summary(result)
-    result["varies"] = (
+    result["varies"] = N_(
         "Depends on python -O for processes: joining one that was never started, or one that "
         "is not yours, is checked by an assert, which -O strips; threads raise RuntimeError."
     )
@@ -87,11 +88,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
 
 
 def _summary(result: dict[str, Any]) -> str:
-    before = result["before_start"].get("raised", "no error")
-    inside = result["from_inside"].get("raised", "no error")
+    before = result["before_start"].get("raised", gettext("no error"))
+    inside = result["from_inside"].get("raised", gettext("no error"))
     alive = result["timeout_while_running"]["is_alive"]
-    still = "still running" if alive else "finished"
-    return (
-        f"join() before start() raises {before}; joining itself raises {inside}; "
-        f"after join(timeout) the worker is {still}"
-    )
+    still = gettext("still running") if alive else gettext("finished")
+    return gettext(
+        "join() before start() raises {before}; joining itself raises {inside}; "
+        "after join(timeout) the worker is {still}"
+    ).format(before=before, inside=inside, still=still)

@@ -20,18 +20,19 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode, default_start_method
 from concur_lab.demos._support import WAIT, Kit, stdlib_start, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "lock-across-processes"
-TITLE = "threading.Lock does not cross processes"
+TITLE = N_("threading.Lock does not cross processes")
 THEME = "hazards"
 ORDER = 10
 FIXED_WORKERS = 2
 """The demo always uses 2 workers (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Each process gets its own copy of a threading.Lock, so it excludes nobody; "
     "use the context's Lock"
 )
@@ -97,13 +98,17 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             else "rebuilt from a pickle (dill) as a new lock"
         )
         result["stdlib_multiprocessing_lock_argument"] = stdlib_start("lock")
-        result["varies"] = (
+        result["varies"] = N_(
             "Depends on the library and start method: fork copies the lock with the memory; "
             "under spawn and forkserver multiprocess (dill) rebuilds a new lock, while the "
             "standard library's multiprocessing raises TypeError in start()."
         )
-    result["summary"] = "; ".join(
-        f"{kind} {'keeps' if result[kind]['mutual_exclusion'] else 'does not keep'} the others out"
+    result["summary"] = gettext("; ").join(
+        (
+            gettext("{kind} keeps the others out")
+            if result[kind]["mutual_exclusion"]
+            else gettext("{kind} does not keep the others out")
+        ).format(kind=kind)
         for kind in KINDS
     )
     return result

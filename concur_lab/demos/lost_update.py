@@ -18,18 +18,19 @@ import itertools
 import time
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, Kit, SpanRecorder, attempt, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "lost-update"
-TITLE = "A lost update on an explicit schedule"
+TITLE = N_("A lost update on an explicit schedule")
 THEME = "races"
 ORDER = 10
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "Read, barrier, write: N workers add 1 each and the total is 1; a lock makes it N"
+LESSON = N_("Read, barrier, write: N workers add 1 each and the total is 1; a lock makes it N")
 
 
 def _worker(
@@ -120,8 +121,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         },
         "timeline": spans.sorted(),
     }
-    result["summary"] = (
-        f"{n} workers add 1 each: without a lock the total is {racy.value}, "
-        f"with a lock {locked.value}"
-    )
+    result["summary"] = gettext(
+        "{n} workers add 1 each: without a lock the total is {racy}, with a lock {locked}"
+    ).format(n=n, racy=racy.value, locked=locked.value)
     return result

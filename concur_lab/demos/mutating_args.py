@@ -16,16 +16,19 @@ import multiprocess
 
 from concur_lab._context import worker_index
 from concur_lab._engine import run_workers
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "mutating-args"
-TITLE = "Mutating an argument in a worker"
+TITLE = N_("Mutating an argument in a worker")
 THEME = "sharing"
 ORDER = 80
-LESSON = "Threads mutate the caller's object; processes mutate a copy, and Manager indexing copies"
+LESSON = N_(
+    "Threads mutate the caller's object; processes mutate a copy, and Manager indexing copies"
+)
 
 
 def _append(items: list[int], broken: Any, fixed: Any, lock: Any) -> tuple[int, int]:
@@ -74,15 +77,19 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     items: list[int] = []
     returned, manager = _run(mode, n, items)
     if items:
-        summary = f"{n} workers appended to the caller's list: it now holds {sorted(items)}"
+        summary = gettext(
+            "{n} workers appended to the caller's list: it now holds {items}"
+        ).format(n=n, items=sorted(items))
     else:
-        summary = f"{n} workers appended to their own copies: the caller's list stays empty"
+        summary = gettext(
+            "{n} workers appended to their own copies: the caller's list stays empty"
+        ).format(n=n)
     if manager is not None:
         through = manager["append_through_index"]
         summary += (
-            "; through a Manager dict, .append() on d['items'] is lost too"
+            gettext("; through a Manager dict, .append() on d['items'] is lost too")
             if not through
-            else f"; through a Manager dict, d['items'] got {through}"
+            else gettext("; through a Manager dict, d['items'] got {items}").format(items=through)
         )
     return {
         "workers": n,

@@ -23,18 +23,19 @@ from typing import Any
 
 import dill
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, stdlib_start, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "pickling"
-TITLE = "The pickling boundary"
+TITLE = N_("The pickling boundary")
 THEME = "hazards"
 ORDER = 270
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "Processes only exchange pickled copies; unpicklable items fail at start() or vanish"
+LESSON = N_("Processes only exchange pickled copies; unpicklable items fail at start() or vanish")
 
 _pickled_here: list[str] = []
 
@@ -117,7 +118,7 @@ def _send_results(kit: Kit) -> dict[str, Any]:
                     break
     finally:
         inbox.close()
-    return {"sent": ["generator", "list"], "received": received, "worker_stderr": error}
+    return {"sent": [N_("generator"), N_("list")], "received": received, "worker_stderr": error}
 
 
 def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
@@ -135,15 +136,20 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     fixed = _pass_argument(kit, list(_numbers()))
     results = _send_results(kit)
     if not broken["started"]:
-        summary = f"a generator cannot be passed: {broken['error']}; "
+        summary = gettext("a generator cannot be passed: {error}; ").format(
+            error=broken["error"]
+        )
     elif broken["callers_generator_after"] == "exhausted":
-        summary = "the worker used the caller's own generator; "
+        summary = gettext("the worker used the caller's own generator; ")
     else:
-        summary = "the worker used a copy of the generator (fork); "
+        summary = gettext("the worker used a copy of the generator (fork); ")
     lost = [item for item in results["sent"] if item not in results["received"]]
     summary += (
-        f"a {' and a '.join(lost)} sent back never arrived" if lost
-        else "every result sent back arrived"
+        gettext("a {items} sent back never arrived").format(
+            items=gettext(" and a ").join(gettext(item) for item in lost)
+        )
+        if lost
+        else gettext("every result sent back arrived")
     )
     return {
         "generator_argument": broken,
@@ -157,8 +163,10 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             else {}
         ),
         "summary": summary,
-        "varies": "Depends on the start method and the library: fork copies arguments without "
-        "pickling them, spawn and forkserver pickle them at start(). Results are pickled in "
-        "every start method. multiprocess pickles with dill (lambdas cross); the standard "
-        "library's multiprocessing uses pickle (a lambda target fails in start()).",
+        "varies": N_(
+            "Depends on the start method and the library: fork copies arguments without "
+            "pickling them, spawn and forkserver pickle them at start(). Results are pickled in "
+            "every start method. multiprocess pickles with dill (lambdas cross); the standard "
+            "library's multiprocessing uses pickle (a lambda target fails in start())."
+        ),
     }

@@ -23,18 +23,19 @@ from typing import Any
 import multiprocess
 
 from concur_lab import run_outcomes, worker_index
+from concur_lab._i18n import N_, gettext, ngettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "pid-report"
-TITLE = "Who am I: pid, ppid and parent_process()"
+TITLE = N_("Who am I: pid, ppid and parent_process()")
 THEME = "basics"
 ORDER = 10
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = (
+LESSON = N_(
     "Threads share one pid, processes have their own; parent_process() names the real parent, "
     "getppid() may name the fork server"
 )
@@ -55,15 +56,15 @@ def _whoami() -> dict[str, Any]:
 
 def _describe_pid(pid: int, caller: int) -> str:
     if pid == caller:
-        return "the caller"
+        return N_("the caller")
     if pid == os.getppid():
-        return "the caller's own parent"
+        return N_("the caller's own parent")
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()
     except OSError:
-        return "another process"
-    return "the fork server" if b"forkserver" in cmdline else "another process"
+        return N_("another process")
+    return N_("the fork server") if b"forkserver" in cmdline else N_("another process")
 
 
 def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
@@ -105,13 +106,16 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             "process; the native id, the system's thread id, is unique on the machine"
         )
     if mode.kind == "process":
-        result["varies"] = (
+        result["varies"] = N_(
             "with the start method: getppid() is the caller under fork and spawn, "
             "the fork server under forkserver; parent_process() is the caller under all three"
         )
-    result["summary"] = (
-        f"{n} workers in {result['distinct_pids']} "
-        f"process{'' if result['distinct_pids'] == 1 else 'es'}; "
-        f"getppid() names {' and '.join(result['getppid_is'])}"
+    result["summary"] = ngettext(
+        "{n} workers in {count} process; getppid() names {names}",
+        "{n} workers in {count} processes; getppid() names {names}",
+        result["distinct_pids"],
+    ).format(
+        n=n, count=result["distinct_pids"],
+        names=gettext(" and ").join(gettext(name) for name in result["getppid_is"]),
     )
     return result

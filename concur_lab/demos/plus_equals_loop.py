@@ -23,20 +23,21 @@ import threading
 from typing import Any
 
 from concur_lab import run_outcomes
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "plus-equals-loop"
-TITLE = "The unlocked x += 1 loop (an experiment)"
+TITLE = N_("The unlocked x += 1 loop (an experiment)")
 THEME = "races"
 ORDER = 20
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = (
+LESSON = N_(
     "Whether unlocked x += 1 in threads loses updates depends on the interpreter; "
     "a lock is the only guarantee"
 )
@@ -151,11 +152,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         ),
     }
     if mode.kind == "thread":
-        lost = "; ".join(f"{v} lost {variants[v]['lost']}" for v in VARIANTS)
-        result["summary"] = f"{n} threads add 1 {PER_WORKER:,} times each: {lost}"
-    else:
-        result["summary"] = (
-            f"each process counted to {PER_WORKER:,} in its own copy; the caller's x stayed "
-            f"{variants['x += 1']['caller_global_after']}"
+        lost = gettext("; ").join(
+            gettext("{variant} lost {lost}").format(variant=v, lost=variants[v]["lost"])
+            for v in VARIANTS
         )
+        result["summary"] = gettext("{n} threads add 1 {times:,} times each: {lost}").format(
+            n=n, times=PER_WORKER, lost=lost
+        )
+    else:
+        result["summary"] = gettext(
+            "each process counted to {times:,} in its own copy; the caller's x stayed {after}"
+        ).format(times=PER_WORKER, after=variants["x += 1"]["caller_global_after"])
     return result

@@ -19,18 +19,21 @@ import os
 from collections import Counter
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import Kit, scratch_file, worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "print-interleaving"
-TITLE = "Output interleaving: print() is two writes"
+TITLE = N_("Output interleaving: print() is two writes")
 THEME = "races"
 ORDER = 40
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
-LESSON = "A print() call writes the text and the newline separately: build the line, write it once"
+LESSON = N_(
+    "A print() call writes the text and the newline separately: build the line, write it once"
+)
 
 
 class _SharedOutput:
@@ -116,8 +119,8 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "broken": _judge(broken, n, [r[1] for r in reports], "print(value, file=out)"),
         "fixed": _judge(fixed, n, [r[2] for r in reports], 'out.write(f"{value}\\n")'),
     }
-    result["summary"] = (
-        f"with print(), {result['broken']['intact_lines']} of {n} lines came out whole; "
-        f"with one write per line, {result['fixed']['intact_lines']} of {n}"
-    )
+    result["summary"] = gettext(
+        "with print(), {broken} of {n} lines came out whole; with one write per line, "
+        "{fixed} of {n}"
+    ).format(broken=result["broken"]["intact_lines"], fixed=result["fixed"]["intact_lines"], n=n)
     return result

@@ -25,18 +25,19 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, thread_exceptions, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "process-api"
-TITLE = "The Process and Thread API"
+TITLE = N_("The Process and Thread API")
 THEME = "basics"
 ORDER = 20
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Process and Thread take the same parameters (group must be None); "
     "only processes have pid, exitcode, authkey and terminate()"
 )
@@ -195,12 +196,16 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
                 result["after_close"] = attempt(lambda: worker.pid)
     result["summary"] = _summary(result, mode)
     result["varies"] = (
-        "Depends on the start method (the class is ForkProcess, SpawnProcess or "
-        "ForkServerProcess) and on python -O, which strips the assert that checks group."
+        N_(
+            "Depends on the start method (the class is ForkProcess, SpawnProcess or "
+            "ForkServerProcess) and on python -O, which strips the assert that checks group."
+        )
         if not kit.threads
-        else "Depends on python -O for processes: it strips the assert that checks group; "
-        "Thread's check is a real error. From Python 3.14 Thread also takes a keyword-only "
-        "context (the contextvars.Context the thread runs in)."
+        else N_(
+            "Depends on python -O for processes: it strips the assert that checks group; "
+            "Thread's check is a real error. From Python 3.14 Thread also takes a keyword-only "
+            "context (the contextvars.Context the thread runs in)."
+        )
     )
     return result
 
@@ -247,11 +252,15 @@ def _stop_processes(kit: Kit) -> dict[str, Any]:
 
 def _summary(result: dict[str, Any], mode: Mode) -> str:
     group = result["group_other"]
-    refused = "refused" if "raised" in group else "accepted"
+    refused = gettext("refused") if "raised" in group else gettext("accepted")
     if mode.kind == "thread":
-        return f"group= is {refused}; a thread has no pid, no exit code, no terminate()"
+        return gettext(
+            "group= is {refused}; a thread has no pid, no exit code, no terminate()"
+        ).format(refused=refused)
     stopped = result["stopping"]
-    return (
-        f"group= is {refused}; terminate() gives exit code "
-        f"{stopped['terminate']['exitcode']}, kill() gives {stopped['kill']['exitcode']}"
+    return gettext(
+        "group= is {refused}; terminate() gives exit code {terminated}, kill() gives {killed}"
+    ).format(
+        refused=refused, terminated=stopped["terminate"]["exitcode"],
+        killed=stopped["kill"]["exitcode"],
     )

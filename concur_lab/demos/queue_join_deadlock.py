@@ -14,18 +14,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "queue-join-deadlock"
-TITLE = "join() before get(): the queue deadlock"
+TITLE = N_("join() before get(): the queue deadlock")
 THEME = "hazards"
 ORDER = 170
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "A process cannot exit until its queue's data is read: get() before join()"
+LESSON = N_("A process cannot exit until its queue's data is read: get() before join()")
 
 PAYLOAD = 1_000_000
 """Bytes put on the queue: far more than a pipe buffers."""
@@ -92,11 +93,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     fixed = _get_first(kit, PAYLOAD)
     deadlock = broken["alive_after_join_timeout"]
     if deadlock:
-        summary = (
+        summary = gettext(
             "join() before get() waits for ever (stopped by a timeout here); get() first works"
         )
     else:
-        summary = "join() returns at once: a thread's queue holds the item in memory"
+        summary = gettext("join() returns at once: a thread's queue holds the item in memory")
     return {
         "payload_bytes": PAYLOAD,
         "broken_join_then_get": broken,

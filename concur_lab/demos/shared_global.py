@@ -17,18 +17,19 @@ import threading
 from typing import Any
 
 from concur_lab import run_outcomes
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "shared-global"
-TITLE = "Five workers bump a module global"
+TITLE = N_("Five workers bump a module global")
 THEME = "basics"
 ORDER = 30
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "Threads share a module global (1..5); each process bumps its own copy (1 five times)"
+LESSON = N_("Threads share a module global (1..5); each process bumps its own copy (1 five times)")
 
 counter = 0
 """The module global the workers bump; the module's own value is 0."""
@@ -83,21 +84,23 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         counter = 0  # leave the module as it was imported
     result["timeline"] = spans.sorted()
     if mode.kind == "process":
-        result["varies"] = (
+        result["varies"] = gettext(
             "with the start method: fork copies the caller's late-set value "
-            f"({LATE_VALUE} + 1), spawn and forkserver re-import the module (0 + 1)"
-        )
+            "({late} + 1), spawn and forkserver re-import the module (0 + 1)"
+        ).format(late=LATE_VALUE)
     zero = result["from_zero"]
     late = result["late_set"]
-    result["summary"] = (
-        f"the workers saw {_short(zero['sorted_values'])} and the caller's global "
-        f"ended at {zero['caller_after']}; set to {LATE_VALUE} first, they saw "
-        f"{_short(late['sorted_values'])}"
+    result["summary"] = gettext(
+        "the workers saw {seen} and the caller's global ended at {after}; set to {late} first, "
+        "they saw {late_seen}"
+    ).format(
+        seen=_short(zero["sorted_values"]), after=zero["caller_after"], late=LATE_VALUE,
+        late_seen=_short(late["sorted_values"]),
     )
     return result
 
 
 def _short(seen: list[int]) -> str:
     if len(set(seen)) == 1:
-        return f"{seen[0]} ({len(seen)} times)"
+        return gettext("{value} ({count} times)").format(value=seen[0], count=len(seen))
     return ", ".join(str(v) for v in seen)

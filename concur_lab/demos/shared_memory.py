@@ -19,23 +19,24 @@ from typing import Any
 import multiprocess.dummy
 from multiprocess.shared_memory import SharedMemory
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
 _STORE_NAMES = {
-    "plain_list": "a plain list",
-    "array": "an Array",
-    "shared_memory": "a SharedMemory block",
+    "plain_list": N_("a plain list"),
+    "array": N_("an Array"),
+    "shared_memory": N_("a SharedMemory block"),
 }
 # How the summary names each store.
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "shared-memory"
-TITLE = "Sharing mechanisms: plain objects, Array, SharedMemory"
+TITLE = N_("Sharing mechanisms: plain objects, Array, SharedMemory")
 THEME = "sharing"
 ORDER = 260
-LESSON = "Processes share only what lives in shared memory: Array, Value, SharedMemory, Manager"
+LESSON = N_("Processes share only what lives in shared memory: Array, Value, SharedMemory, Manager")
 
 _SLOT = struct.Struct("q")
 
@@ -96,6 +97,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "block_gone_after_unlink": not os.path.exists(f"/dev/shm/{block.name.lstrip('/')}")
         if os.path.isdir("/dev/shm")
         else None,
-        "summary": "the caller saw the workers' writes in: "
-        + ", ".join(_STORE_NAMES.get(store, store) for store in arrived),
+        "summary": gettext("the caller saw the workers' writes in: {stores}").format(
+            stores=gettext(", ").join(gettext(_STORE_NAMES.get(store, store)) for store in arrived)
+        ),
     }

@@ -20,18 +20,19 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "signals"
-TITLE = "Signals and KeyboardInterrupt go to the main thread"
+TITLE = N_("Signals and KeyboardInterrupt go to the main thread")
 THEME = "hazards"
 ORDER = 210
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = "Only a process's main thread installs handlers and gets KeyboardInterrupt"
+LESSON = N_("Only a process's main thread installs handlers and gets KeyboardInterrupt")
 
 _usr1_thread: list[str] = []
 
@@ -185,9 +186,9 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     kit = Kit.of(mode)
     seen = _run_threads(kit) if kit.threads else _run_processes(kit)
     if seen["install_in_worker"]["ok"]:
-        summary = "the worker set its own signal handlers and got Ctrl-C itself"
+        summary = gettext("the worker set its own signal handlers and got Ctrl-C itself")
     else:
-        summary = (
+        summary = gettext(
             "a thread cannot set signal handlers (ValueError); only the main thread "
             "runs them and gets Ctrl-C"
         )

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "start-methods"
-TITLE = "Parent state changed before start(): fork vs spawn vs forkserver"
+TITLE = N_("Parent state changed before start(): fork vs spawn vs forkserver")
 THEME = "basics"
 ORDER = 60
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Threads see live globals, fork children a copy taken at start(), spawn ones a fresh import"
 )
 
@@ -70,11 +71,12 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         _setting = MODULE_VALUE
         inbox.close()
     if at_start == BEFORE_START and later == AFTER_START:
-        summary = f"saw {at_start}, then {later}: the same variable as the caller"
+        summary = gettext("saw {first}, then {later}: the same variable as the caller")
     elif at_start == BEFORE_START:
-        summary = f"saw {at_start}, then still {later}: a copy made at start()"
+        summary = gettext("saw {first}, then still {later}: a copy made at start()")
     else:
-        summary = f"saw {at_start}, then {later}: a fresh import, no change arrived"
+        summary = gettext("saw {first}, then {later}: a fresh import, no change arrived")
+    summary = summary.format(first=at_start, later=later)
     return {
         "module_value": MODULE_VALUE,
         "set_before_start": BEFORE_START,
@@ -84,6 +86,9 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "sees_change_before_start": at_start == BEFORE_START,
         "sees_change_after_start": later == AFTER_START,
         "summary": summary,
-        "varies": "Depends on the start method: fork copies the caller's memory, spawn and "
-        "forkserver re-import modules. Linux's default is fork up to 3.13, forkserver from 3.14.",
+        "varies": N_(
+            "Depends on the start method: fork copies the caller's memory, spawn and "
+            "forkserver re-import modules. Linux's default is fork up to 3.13, forkserver from "
+            "3.14."
+        ),
     }

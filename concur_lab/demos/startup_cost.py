@@ -18,20 +18,23 @@ import sys
 import time
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "startup-cost"
-TITLE = "Start-up cost: thread vs fork vs forkserver vs spawn"
+TITLE = N_("Start-up cost: thread vs fork vs forkserver vs spawn")
 THEME = "performance"
 ORDER = 250
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "Threads start in microseconds; fork, forkserver and especially spawn take milliseconds"
+LESSON = N_(
+    "Threads start in microseconds; fork, forkserver and especially spawn take milliseconds"
+)
 
 
 def _report_in(inbox: Any) -> None:
@@ -109,8 +112,12 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "startup_ms": ms,
         "median_startup_ms": median,
         "helper_processes": helpers,
-        "summary": f"from start() to the worker's first line: {median:.2f} ms (median of {n})",
-        "varies": "The milliseconds depend on the machine, its load and what the caller has "
-        "imported; the first forkserver start also launches the server.",
+        "summary": gettext(
+            "from start() to the worker's first line: {median:.2f} ms (median of {n})"
+        ).format(median=median, n=n),
+        "varies": N_(
+            "The milliseconds depend on the machine, its load and what the caller has "
+            "imported; the first forkserver start also launches the server."
+        ),
         "timeline": timeline,
     }

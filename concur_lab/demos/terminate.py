@@ -30,6 +30,7 @@ from typing import Any
 import multiprocess
 import multiprocess.connection
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import (
     PROBE,
@@ -44,12 +45,12 @@ from concur_lab.demos._support import (
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "terminate"
-TITLE = "terminate(): locks left held, clean-up skipped, orphans"
+TITLE = N_("terminate(): locks left held, clean-up skipped, orphans")
 THEME = "lifecycle"
 ORDER = 40
 FIXED_WORKERS = 1
 """The demo always uses one worker (per case): ``--workers`` does not apply."""
-LESSON = (
+LESSON = N_(
     "Killing with terminate() skips finally, leaves held locks held and orphans grandchildren; "
     "stop workers cooperatively"
 )
@@ -116,7 +117,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         result["cooperative"] = _stop(kit, "stop event")
         result["orphans"] = _process_orphans(kit)
     if not kit.threads:
-        result["varies"] = (
+        result["varies"] = N_(
             "with the start method: under fork and spawn the terminated child stays a zombie "
             "until joined and join() waits for the orphan, which inherited the pipe join() "
             "watches; under forkserver the fork server is the child's parent, reaps it and owns "
@@ -241,14 +242,19 @@ def _summary(result: dict[str, Any], kit: Kit) -> str:
     coop = result["cooperative"]
     asked = _freed(coop["lock_free_afterwards"])
     if kit.threads:
-        return f"a thread cannot be stopped from outside; asked to stop, it {asked}"
+        return gettext(
+            "a thread cannot be stopped from outside; asked to stop, it {asked}"
+        ).format(asked=asked)
     forced = result["forced"]
-    ran = "ran" if forced["finally_ran"] else "did not run"
-    return (
-        f"terminate(): exit code {forced['exitcode']}, finally {ran}, the worker "
-        f"{_freed(forced['lock_free_afterwards'])}; asked to stop, it {asked}"
+    ran = gettext("ran") if forced["finally_ran"] else gettext("did not run")
+    return gettext(
+        "terminate(): exit code {code}, finally {ran}, the worker {freed}; asked to stop, "
+        "it {asked}"
+    ).format(
+        code=forced["exitcode"], ran=ran, freed=_freed(forced["lock_free_afterwards"]),
+        asked=asked,
     )
 
 
 def _freed(free: object) -> str:
-    return "released its lock" if free else "left its lock held"
+    return gettext("released its lock") if free else gettext("left its lock held")

@@ -18,16 +18,19 @@ import threading
 from contextvars import ContextVar
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
 SLUG = "thread-local"
-TITLE = "Thread-local data and context variables"
+TITLE = N_("Thread-local data and context variables")
 THEME = "sharing"
 ORDER = 90
-LESSON = "Both threading.local and ContextVar make per-thread state; processes have it by default"
+LESSON = N_(
+    "Both threading.local and ContextVar make per-thread state; processes have it by default"
+)
 
 UNSET = "unset"
 """What a worker reads where nothing was set."""
@@ -88,10 +91,16 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     own = {k: all(r[2][k] == f"worker-{r[0]}" for r in reports) for k in kinds}
     private = [k for k in kinds if own[k]]
     shared = [k for k in kinds if not own[k]]
-    start = "a copy of the caller's values" if before["local"] == ["caller"] else "nothing set"
-    summary = f"each worker starts with {start}; its own: {_names(private)}"
+    start = (
+        gettext("a copy of the caller's values")
+        if before["local"] == ["caller"]
+        else gettext("nothing set")
+    )
+    summary = gettext("each worker starts with {start}; its own: {own}").format(
+        start=start, own=_names(private)
+    )
     if shared:
-        summary += f"; shared by all: {_names(shared)}"
+        summary += gettext("; shared by all: {shared}").format(shared=_names(shared))
     return {
         "workers": n,
         "seen_before_writing": before,
@@ -100,14 +109,18 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "caller_after": caller_after,
         "thread_inherit_context": bool(getattr(sys.flags, "thread_inherit_context", False)),
         "summary": summary,
-        "varies": "Depends on the start method (fork children start as a copy of the calling "
-        "thread) and, for threads, on sys.flags.thread_inherit_context (on by default on "
-        "free-threaded 3.14+): then new threads start with a copy of the caller's context.",
+        "varies": N_(
+            "Depends on the start method (fork children start as a copy of the calling "
+            "thread) and, for threads, on sys.flags.thread_inherit_context (on by default on "
+            "free-threaded 3.14+): then new threads start with a copy of the caller's context."
+        ),
     }
 
 
-_KIND_NAMES = {"plain": "a plain global", "local": "threading.local", "context": "a ContextVar"}
+_KIND_NAMES = {
+    "plain": N_("a plain global"), "local": "threading.local", "context": N_("a ContextVar")
+}
 
 
 def _names(kinds: list[str]) -> str:
-    return ", ".join(_KIND_NAMES[kind] for kind in kinds) or "none"
+    return gettext(", ").join(gettext(_KIND_NAMES[kind]) for kind in kinds) or gettext("none")

@@ -21,16 +21,17 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "ReaderThread", "run"]
 
 SLUG = "thread-subclass"
-TITLE = "A Thread subclass reads a global late"
+TITLE = N_("A Thread subclass reads a global late")
 THEME = "basics"
 ORDER = 40
-LESSON = (
+LESSON = N_(
     "A run() method reads a global when it runs, not when the worker was made: pass values to the "
     "constructor"
 )
@@ -109,12 +110,11 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         globals().pop("num", None)  # leave the module as imported
     result["late"] = [late for _, late, _ in seen]
     result["bound"] = [bound for _, _, bound in seen]
-    result["summary"] = (
-        f"reading the global in run(): {_short(result['late'])}; "
-        f"value passed in: {_short(result['bound'])}"
-    )
+    result["summary"] = gettext(
+        "reading the global in run(): {late}; value passed in: {bound}"
+    ).format(late=_short(result["late"]), bound=_short(result["bound"]))
     if mode.kind == "process":
-        result["varies"] = (
+        result["varies"] = N_(
             "with the start method: fork children read their copy made at start() (0..n-1), "
             "spawn and forkserver children re-import the module and raise NameError"
         )

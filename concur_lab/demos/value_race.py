@@ -14,20 +14,23 @@ import contextlib
 import time
 from typing import Any
 
+from concur_lab._i18n import N_, gettext
 from concur_lab._modes import Mode
 from concur_lab.demos._support import Kit, SpanRecorder, worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
 SLUG = "value-race"
-TITLE = "Value.value += 1 across workers"
+TITLE = N_("Value.value += 1 across workers")
 THEME = "races"
 ORDER = 30
 BY_CHANCE = True
 """Timing decides the numbers: another run may show others."""
 TIMELINE = True
 """The observations include a ``"timeline"`` that ``--timeline``/``--plot`` can draw."""
-LESSON = "A locked read plus a locked write is not a locked increment: hold get_lock() around +="
+LESSON = N_(
+    "A locked read plus a locked write is not a locked increment: hold get_lock() around +="
+)
 
 PER_WORKER = 50_000
 """Increments per worker in the loops."""
@@ -93,15 +96,17 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "locked": {"expected": expected, "result": locked.value, "lost": expected - locked.value},
         "scheduled": {"expected": n, "result": forced.value},
         "timeline": spans.sorted(),
-        "varies": (
+        "varies": N_(
             "the unlocked loop's losses depend on timing, cores and load: likely, never certain "
             "(threads lose only when a switch falls between the read and the write); the locked "
             "loop and the scheduled race are exact"
         ),
     }
-    result["summary"] = (
-        f"value += 1 without the lock lost {result['unlocked']['lost']} of {expected} "
-        f"updates, with get_lock() {result['locked']['lost']}; forced to clash, "
-        f"{n} workers left {forced.value}"
+    result["summary"] = gettext(
+        "value += 1 without the lock lost {unlocked} of {expected} updates, with get_lock() "
+        "{locked}; forced to clash, {n} workers left {forced}"
+    ).format(
+        unlocked=result["unlocked"]["lost"], expected=expected, locked=result["locked"]["lost"],
+        n=n, forced=forced.value,
     )
     return result

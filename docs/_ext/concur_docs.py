@@ -17,6 +17,11 @@ It does four things:
   example test file run with the plugin, output shown), ``concur-cli`` (a command's output) and
   ``concur-unsafe-rules`` (the plugin's built-in unsafe-detection rules, as a table).
 
+The observation labels and the mode names in the demo tables come from the command line's own
+gettext catalog (domain ``concur_lab``, see ``concur_lab/locale/README.md``): in a build whose
+``language`` is ``zh_CN`` they are Chinese, the same words ``python -m concur_lab --lang zh run``
+shows; the observed values stay as the demos report them.
+
 Demos run only for HTML builders (``concur_run_demos = "auto"``); other builders, such as the
 doctest builder, get a one-line placeholder, so checking the examples does not run every demo.
 A demo that raises, hangs or returns something that is not JSON makes the build warn (an error
@@ -266,7 +271,9 @@ _RUNNER = """
 import faulthandler, json, sys, traceback
 slug, mode, out, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 faulthandler.dump_traceback_later(max(timeout - 10.0, 1.0), exit=False)
+from concur_lab import _i18n
 from concur_lab.demos import get_demo
+_i18n.set_language(sys.argv[5])  # the demos' summaries in the build's language
 try:
     result = {"observed": get_demo(slug).observe(mode)}
     json.dumps(result)
@@ -345,7 +352,12 @@ def _observe_once(slug: str, mode: str, timeout: float) -> dict[str, Any] | Demo
     _LOG.info("concur_docs: running demo %s in %s mode", slug, mode)
     with tempfile.TemporaryDirectory(prefix="concur-docs-") as tmp:
         out = Path(tmp) / "observed.json"
-        command = [sys.executable, "-c", _RUNNER, slug, mode, str(out), str(timeout)]
+        from concur_lab import _i18n
+
+        command = [
+            sys.executable, "-c", _RUNNER, slug, mode, str(out), str(timeout),
+            _i18n.current_language(),
+        ]
         with subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         ) as proc:
@@ -382,10 +394,35 @@ def _modes_for(config: Any, slug: str) -> list[str]:
     return list(modes)
 
 
-def _mode_label(mode: str) -> str:
+def _speak_build_language(app: Sphinx) -> None:
+    """Translate labels into the build's language, if the command line's catalog has it."""
+    from concur_lab import _i18n
+
+    language = (app.config.language or "en").replace("-", "_").split("_")[0].lower()
+    _i18n.set_language(language if language in _i18n.LANGUAGES else "en")
+
+
+def _translated(text: str) -> str:
+    """*text* in the build's language, from the ``concur_lab`` catalog (itself if absent)."""
+    from concur_lab import _i18n
+
+    return _i18n.gettext(text)
+
+
+def _english_mode_label(mode: str) -> str:
     from concur_lab import Mode
 
     return str(Mode.parse(mode).label)
+
+
+def _mode_label(mode: str) -> str:
+    """The mode's name in the build's language: ``thread``/``process[fork]``, 线程/进程[fork]."""
+    from concur_lab import Mode
+
+    parsed = Mode.parse(mode)
+    if parsed.kind == "thread":
+        return _translated("thread")
+    return _translated("process[{method}]").format(method=parsed.start_method)
 
 
 def _py(value: Any) -> str:
@@ -452,8 +489,8 @@ def _label(key: str) -> str:
     for part in key.split("."):
         if part.endswith("_s") and len(part) > 2:
             part = part[:-2] + " (s)"
-        parts.append(part.replace("_", " "))
-    return ": ".join(parts)
+        parts.append(_translated(part.replace("_", " ")))
+    return _translated(": ").join(parts)
 
 
 def _merge_orders(orders: list[list[str]]) -> list[str]:
@@ -823,7 +860,8 @@ class DemoTimeline(_DemoDirective):
         for mode in self.config.concur_demo_modes:
             observed = self.observe(demo.slug, mode)
             if isinstance(observed, dict) and observed.get("timeline"):
-                runs[_mode_label(mode)] = observed
+                # Figures keep English text in every edition: no CJK font ships with matplotlib.
+                runs[_english_mode_label(mode)] = observed
         if not runs:
             return []
         png = _plot_timeline(demo, runs)
@@ -980,6 +1018,11 @@ class ConcurCli(SphinxDirective):
         if "--help" not in args and not _should_run(self.env.app):
             return [nodes.literal_block(shown, shown, language="console")]
         env = {**os.environ, "COLUMNS": "80", "PYTHONDONTWRITEBYTECODE": "1"}
+        # The output is in the build's language, whatever the locale of the machine building it.
+        from concur_lab import _i18n
+
+        env["LANGUAGE"] = ""
+        env["LC_ALL"] = "zh_CN.UTF-8" if _i18n.current_language() == "zh" else "C.UTF-8"
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "concur_lab", *args],
@@ -1325,6 +1368,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("demo-page", DemoPage)
     app.add_directive("demo-catalogue", DemoCatalogue)
     app.connect("builder-inited", _check_demo_stubs)
+    app.connect("builder-inited", _speak_build_language)
     app.connect("autodoc-process-docstring", _ivars_to_attributes)
     # After autodoc's own handler (priority 500), which adds the types.
     app.connect("object-description-transform", _drop_class_return_type, priority=600)
