@@ -35,7 +35,7 @@ import multiprocess
 from multiprocess import connection as mp_connection
 from multiprocess import process as mp_process
 
-from concur_lab import _child
+from concur_lab import _child, _descendants
 from concur_lab._excship import ExceptionState, RemoteError, _resolve, restore_exception
 from concur_lab._outcome import WorkerOutcome, WorkerWarning
 from concur_lab._plan import Plan
@@ -87,6 +87,8 @@ class _Worker:
         self.exited_at: float | None = None
         self.timed_out = False
         self.killed_how = ""
+        # Descendants killed with the worker at the deadline (or on an interrupt).
+        self.descendants: list[tuple[int, str]] = []
         self.pid: int | None = None
         self.exitcode: int | None = None
         # What tells the parent that the child has exited: a pidfd where there is one, else
@@ -616,6 +618,8 @@ def _expire(plan: Plan, alive: list[_Worker]) -> None:
     _drain_faults(signalled, _DUMP_GRACE)
     for worker in alive:
         if worker.process.is_alive():
+            # First, while the worker (their subreaper) still holds them together.
+            worker.descendants = _descendants.kill_tree(worker.process.pid)
             worker.process.terminate()
             worker.killed_how = "terminated"
     end = time.monotonic() + _TERM_GRACE
@@ -679,6 +683,7 @@ def _reap(worker: _Worker) -> None:
         return
     if process.is_alive():
         # Only reached when the supervisor was interrupted (KeyboardInterrupt): leave nothing.
+        worker.descendants = _descendants.kill_tree(process.pid)
         process.kill()
         _wait_exit(worker, 5.0)
     process.join(5.0)
@@ -732,6 +737,7 @@ def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
         _, status, value, times, info = reply
         outcome.warnings = tuple(_warning(*record) for record in info.get("warnings", ()))
         outcome.leaked_threads = tuple(info.get("leaked_threads", ()))
+        outcome.descendants = tuple(info.get("descendants", ()))
         if times is not None:
             outcome.started, outcome.finished, outcome.cpu_time = times
         if status == "ok":
@@ -748,6 +754,9 @@ def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
         outcome.message = (
             f"timed out after {plan.timeout:g} s; the process was {worker.killed_how or 'stopped'}"
         )
+        if worker.descendants:
+            outcome.descendants = tuple(worker.descendants)
+            outcome.message += f", and {len(worker.descendants)} process(es) it started were killed"
         return outcome
     if reply is not None and reply[0] == "start_failed":
         outcome.status = "not_started"
