@@ -49,9 +49,6 @@ from concur_lab._shipping import (
 
 __all__ = ["run_processes"]
 
-# After the deadline: how long to wait for faulthandler's stack dump, then for SIGTERM to work.
-_DUMP_GRACE = 1.0
-_TERM_GRACE = 1.0
 # After a child exits: how long its output pipes may stay open (a grandchild may hold them).
 _DRAIN_GRACE = 0.5
 _READ_SIZE = 65536
@@ -606,7 +603,10 @@ def _read_stream(worker: _Worker, name: str) -> None:
 
 
 def _expire(plan: Plan, alive: list[_Worker]) -> None:
-    """At the deadline: dump each live child's stack, then terminate it, then kill it."""
+    """At the deadline: dump each live child's stack, then terminate it, then kill it.
+
+    The plan's grace bounds the wait for the stacks, and again the wait after SIGTERM.
+    """
     signalled = []
     for worker in alive:
         worker.timed_out = True
@@ -615,14 +615,14 @@ def _expire(plan: Plan, alive: list[_Worker]) -> None:
                 os.kill(worker.process.pid, _child.DUMP_SIGNAL)
                 signalled.append(worker)
     # Only a signalled child can answer with a stack: do not wait for the others.
-    _drain_faults(signalled, _DUMP_GRACE)
+    _drain_faults(signalled, plan.grace)
     for worker in alive:
         if worker.process.is_alive():
             # First, while the worker (their subreaper) still holds them together.
             worker.descendants = _descendants.kill_tree(worker.process.pid)
             worker.process.terminate()
             worker.killed_how = "terminated"
-    end = time.monotonic() + _TERM_GRACE
+    end = time.monotonic() + plan.grace
     for worker in alive:
         _wait_exit(worker, max(end - time.monotonic(), 0.0))
         if worker.process.is_alive():

@@ -5,6 +5,7 @@ state, warnings, leaked threads, hidden frames and descriptor-carrying arguments
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import signal
@@ -71,7 +72,9 @@ def test_deadline_during_start_up_never_raises(method: str) -> None:
     longest = {"fork": 0.02, "forkserver": 0.2, "spawn": 0.5}.get(method, 0.5)
     for step in range(12):
         timeout = 0.001 + longest * step / 11
-        outcomes = run_outcomes(sleep_forever, 2, mode=f"process:{method}", timeout=timeout)
+        outcomes = run_outcomes(
+            sleep_forever, 2, mode=f"process:{method}", timeout=timeout, grace=0.2
+        )
         assert {o.status for o in outcomes} <= {"timed_out", "not_started"}, [
             o.describe() for o in outcomes
         ]
@@ -96,7 +99,8 @@ def stall_while_sending() -> str:
 def test_deadline_holds_while_a_result_is_half_sent(mode: str) -> None:
     """A child stopped in the middle of sending its result is killed at the deadline."""
     # Generous: a child still starting at the deadline would also end as a timeout.
-    (outcome,) = run_outcomes(stall_while_sending, 1, mode=mode, timeout=5.0)
+    # A stopped child neither dumps its stack nor ends on SIGTERM: a short grace for both.
+    (outcome,) = run_outcomes(stall_while_sending, 1, mode=mode, timeout=5.0, grace=0.2)
     assert outcome.status == "timed_out", outcome.describe()
     assert outcome.value is None
 
@@ -667,7 +671,9 @@ def test_descendants_are_killed_at_the_timeout(tmp_path: Any, mode: str) -> None
     """At the deadline a worker's descendants are killed with it, and named in its outcome."""
     pids = tmp_path / "pids"
     try:
-        (outcome,) = run_outcomes(popen_and_hang, 1, mode=mode, args=(str(pids),), timeout=2)
+        (outcome,) = run_outcomes(
+            popen_and_hang, 1, mode=mode, args=(str(pids),), timeout=2, grace=0.2
+        )
         assert outcome.status == "timed_out", outcome.describe()
         (sleeper,) = _pids_in(pids)
         assert outcome.descendants == ((sleeper, "sleep 30"),)
@@ -688,6 +694,31 @@ def test_thread_mode_names_no_descendants(tmp_path: Any) -> None:
             child = _POPENED.pop()
             child.kill()
             child.wait(10)
+
+
+# --- issue 14: the grace at the deadline is the caller's to choose -----------------------------
+
+
+def ignore_sigterm_and_hang() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sleep_forever()
+
+
+def test_short_grace_kills_a_sigterm_ignoring_worker_sooner() -> None:
+    """With grace=0.1 a worker that ignores SIGTERM is killed 0.1 s after it, not 1 s."""
+    began = time.monotonic()
+    (outcome,) = run_outcomes(ignore_sigterm_and_hang, 1, mode="process:fork", timeout=1, grace=0.1)
+    took = time.monotonic() - began
+    assert outcome.status == "timed_out" and outcome.signal == "SIGKILL", outcome.describe()
+    # The default grace (1 s for the stack, 1 s after SIGTERM) would take 3 s in all.
+    assert took < 2.0, took
+
+
+@pytest.mark.parametrize("grace", [-1, math.inf, math.nan])
+def test_grace_out_of_range_is_refused(grace: float) -> None:
+    """A negative or non-finite grace is a ValueError naming it."""
+    with pytest.raises(ValueError, match="grace must be a finite number of seconds"):
+        run_outcomes(abs, 1, args=(-1,), grace=grace)
 
 
 # --- issue 14 D4: running out of file descriptors --------------------------------------------
