@@ -151,9 +151,10 @@ class WorkerOutcome(Generic[T]):
     :ivar descendants: Processes a process worker started (children, grandchildren, ...) that
         were still running when its target returned, each as ``(pid, command line)``, parents
         first. They are left running (the run does not wait for them either); at a timeout
-        they are killed with the worker, and named here all the same. Found on Linux only, and
-        not for a worker that crashed: :mod:`concur_lab._descendants` says what cannot be
-        tracked. Always empty in thread mode, where such processes are the caller's own
+        they are killed with the worker, and named here all the same. Found on Linux only (each
+        worker is the subreaper of its subtree, so grandchildren orphaned by a double fork or
+        detached with ``setsid`` are found too), and not for a worker that crashed, nor what a
+        descendant starts after the target returned. Always empty in thread mode, where such processes are the caller's own
         children.
     """
 

@@ -21,6 +21,7 @@ double fork in thread mode whose middle process exited: its orphan belongs to in
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -30,9 +31,23 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-__all__ = ["Leak", "Snapshot", "describe_leak", "find_leaks", "take_snapshot"]
+__all__ = [
+    "GRACE_HELP",
+    "GRACE_SECONDS",
+    "Leak",
+    "Snapshot",
+    "describe_leak",
+    "find_leaks",
+    "parse_grace",
+    "take_snapshot",
+]
 
+#: How long the check waits, by default, for threads and processes that are just finishing.
 GRACE_SECONDS = 2.0
+GRACE_HELP = (
+    "Seconds the leak check after a concurrency test waits for its threads and processes to "
+    f"end before it reports them (default: {GRACE_SECONDS:g})"
+)
 _POLL_SECONDS = 0.02
 
 
@@ -142,6 +157,30 @@ def _describe_process(pid: int) -> str:
     except OSError:
         command = ""
     return command[:120] or "?"
+
+
+def parse_grace(value: object, where: str) -> float:
+    """Parse the leak check's grace: a finite number of seconds, at least 0.
+
+    :raises ValueError: If *value* is not one; the message names it and *where* it came from.
+    """
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        with suppress(ValueError):
+            number = float(value.strip())
+    if number is not None and math.isinf(number) and number > 0:
+        raise ValueError(
+            f"invalid concur leak grace {value!r} {where}: it is infinite; expected a finite "
+            "number of seconds of at least 0"
+        )
+    if number is None or not (number >= 0 and math.isfinite(number)):
+        raise ValueError(
+            f"invalid concur leak grace {value!r} {where}: expected a number of seconds of at "
+            "least 0"
+        )
+    return number
 
 
 def take_snapshot() -> Snapshot:
