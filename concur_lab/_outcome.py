@@ -154,8 +154,8 @@ class WorkerOutcome(Generic[T]):
         they are killed with the worker, and named here all the same. Found on Linux only (each
         worker is the subreaper of its subtree, so grandchildren orphaned by a double fork or
         detached with ``setsid`` are found too), and not for a worker that crashed, nor what a
-        descendant starts after the target returned. Always empty in thread mode, where such processes are the caller's own
-        children.
+        descendant starts after the target returned. Always empty in thread mode, where such
+        processes are the caller's own children.
     """
 
     index: int
