@@ -33,7 +33,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from concur_lab._modes import Mode
+from concur_lab import Mode
 
 __all__ = ["THEMES", "Demo", "all_demos", "get_demo"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from concur_lab._modes import Mode
+from concur_lab import Mode
 from concur_lab.demos import _gil
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab._modes import Mode
+from concur_lab import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, attempt, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab._modes import Mode, default_start_method
+from concur_lab import Mode, default_start_method
 from concur_lab.demos._support import WAIT, Kit, stdlib_start, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

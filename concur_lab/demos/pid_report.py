@@ -22,8 +22,7 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab import run_outcomes, worker_index
-from concur_lab._modes import Mode
+from concur_lab import Mode, run_outcomes, worker_index
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]

@@ -19,7 +19,7 @@ from typing import Any
 import multiprocess.dummy
 from multiprocess.shared_memory import SharedMemory
 
-from concur_lab._modes import Mode
+from concur_lab import Mode
 from concur_lab.demos._support import WAIT, Kit
 
 _STORE_NAMES = {
