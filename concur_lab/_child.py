@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
 
+from concur_lab import _descendants
 from concur_lab._context import _set_process_worker
 from concur_lab._excship import capture_exception
 from concur_lab._plan import Plan
@@ -228,6 +229,8 @@ def main(
         register = faulthandler.register  # type: ignore[attr-defined,unused-ignore]
         register(DUMP_SIGNAL, file=fault_fd, all_threads=True, chain=False)
     _set_process_worker(index)
+    # Orphans of the worker's subtree become its children: see _descendants.
+    _descendants.become_subreaper()
     result = _fileno(pipes.result)
     try:
         if isinstance(payload, Plan):
@@ -270,6 +273,7 @@ def main(
     info = {
         "warnings": _recorded(caught),
         "leaked_threads": tuple(t.name + (" (daemon)" if t.daemon else "") for t in leaked),
+        "descendants": tuple(_descendants.descendants()),
     }
     try:
         data = dumps_message(("done", status, value, times, info))

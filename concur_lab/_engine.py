@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from concur_lab._iterations import iterated
 from concur_lab._modes import Mode
 from concur_lab._outcome import WorkerOutcome, raise_for_outcomes
-from concur_lab._plan import make_plan
+from concur_lab._plan import DEFAULT_GRACE, make_plan
 from concur_lab._processes import run_processes
 from concur_lab._threads import run_threads
 
@@ -27,6 +27,7 @@ def run_outcomes(
     worker_args: Iterable[Sequence[Any]] | None = None,
     timeout: float | None = None,
     iterations: int = 1,
+    grace: float = DEFAULT_GRACE,
 ) -> list[WorkerOutcome[T]]:
     """Run *target* in *n* workers of *mode* and return every worker's outcome, in worker order.
 
@@ -48,13 +49,23 @@ def run_outcomes(
         before each iteration, :func:`iteration_index` tells which one is running, and a worker's
         value is its last call's. A worker that raises ends the run's iterations: the others
         stop after their current one.
+    :param grace: In process mode, seconds a worker still running at the deadline is given to
+        write its stack, and then again to end after ``SIGTERM`` before it is killed (default
+        1). Threads cannot be stopped, so thread mode has no use for it.
     :raises SendError: If the target or an argument cannot be sent to a worker process.
     :raises ModeError: If *mode* is unknown or names a start method the platform lacks.
     :raises TypeError: If an argument has the wrong type.
-    :raises ValueError: If *n* or *timeout* is out of range.
+    :raises ValueError: If *n*, *timeout* or *grace* is out of range.
     """
     plan = make_plan(
-        target, n, mode=mode, args=args, kwargs=kwargs, worker_args=worker_args, timeout=timeout
+        target,
+        n,
+        mode=mode,
+        args=args,
+        kwargs=kwargs,
+        worker_args=worker_args,
+        timeout=timeout,
+        grace=grace,
     )
     if isinstance(iterations, bool) or not isinstance(iterations, int):
         raise TypeError(
@@ -82,6 +93,7 @@ def run_workers(
     worker_args: Iterable[Sequence[Any]] | None = None,
     timeout: float | None = None,
     iterations: int = 1,
+    grace: float = DEFAULT_GRACE,
 ) -> list[T]:
     """Run *target* in *n* workers of *mode* and return their return values, in worker order.
 
@@ -104,6 +116,7 @@ def run_workers(
         worker_args=worker_args,
         timeout=timeout,
         iterations=iterations,
+        grace=grace,
     )
     raise_for_outcomes(outcomes)
     return [o.value for o in outcomes]  # type: ignore[misc]
@@ -115,6 +128,7 @@ def map_workers(
     *,
     mode: Mode | str = "thread",
     timeout: float | None = None,
+    grace: float = DEFAULT_GRACE,
 ) -> list[T]:
     """Call ``target(item)`` in one worker per item, all at once, and return the results in order.
 
@@ -123,4 +137,6 @@ def map_workers(
     >>> map_workers(abs, [-1, 2, -3])
     [1, 2, 3]
     """
-    return run_workers(target, mode=mode, worker_args=[(item,) for item in items], timeout=timeout)
+    return run_workers(
+        target, mode=mode, worker_args=[(item,) for item in items], timeout=timeout, grace=grace
+    )

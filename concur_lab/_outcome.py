@@ -148,6 +148,14 @@ class WorkerOutcome(Generic[T]):
         running when it returned (``" (daemon)"`` appended for daemon threads); the process is
         ended at once instead of waiting for them. Always empty in thread mode: such threads keep
         running in the caller's process, where the caller can see them.
+    :ivar descendants: Processes a process worker started (children, grandchildren, ...) that
+        were still running when its target returned, each as ``(pid, command line)``, parents
+        first. They are left running (the run does not wait for them either); at a timeout
+        they are killed with the worker, and named here all the same. Found on Linux only (each
+        worker is the subreaper of its subtree, so grandchildren orphaned by a double fork or
+        detached with ``setsid`` are found too), and not for a worker that crashed, nor what a
+        descendant starts after the target returned. Always empty in thread mode, where such
+        processes are the caller's own children.
     """
 
     index: int
@@ -171,6 +179,7 @@ class WorkerOutcome(Generic[T]):
     # Tuples, not lists: a default that costs nothing per outcome (thread runs make many).
     warnings: tuple[WorkerWarning, ...] = ()
     leaked_threads: tuple[str, ...] = ()
+    descendants: tuple[tuple[int, str], ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -10,7 +10,10 @@ from typing import Any
 
 from concur_lab._modes import THREAD, Mode
 
-__all__ = ["DEFAULT_WORKERS", "Plan", "make_plan"]
+__all__ = ["DEFAULT_GRACE", "DEFAULT_WORKERS", "Plan", "make_plan"]
+
+#: The default *grace* of a run: see :func:`concur_lab.run_outcomes`.
+DEFAULT_GRACE = 1.0
 
 DEFAULT_WORKERS = 4
 
@@ -28,6 +31,9 @@ class Plan:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     worker_args: tuple[tuple[Any, ...], ...] | None = None
     timeout: float | None = None
+    #: Seconds allowed at the deadline for a hung process to dump its stack, and again for it to
+    #: end after SIGTERM (before SIGKILL).
+    grace: float = DEFAULT_GRACE
     #: The caller's :data:`warnings.filters` as picklable tuples (process mode fills this in).
     warning_filters: tuple[tuple[Any, ...], ...] = ()
 
@@ -47,11 +53,13 @@ def make_plan(
     kwargs: Mapping[str, Any] | None = None,
     worker_args: Iterable[Sequence[Any]] | None = None,
     timeout: float | None = None,
+    grace: float = DEFAULT_GRACE,
 ) -> Plan:
     """Check the arguments of a run and return its :class:`Plan`.
 
     :raises TypeError: If *target* is not callable or an argument has the wrong type.
-    :raises ValueError: If *n*, *timeout* or *worker_args* is out of range or inconsistent.
+    :raises ValueError: If *n*, *timeout*, *grace* or *worker_args* is out of range or
+        inconsistent.
     """
     if not callable(target):
         raise TypeError(f"target must be callable, not {type(target).__name__} {target!r}")
@@ -87,6 +95,11 @@ def make_plan(
                 f"timeout must be at most {threading.TIMEOUT_MAX:g} seconds, the longest wait "
                 f"this platform supports (got timeout={timeout!r}); use None for no deadline"
             )
+    if grace != DEFAULT_GRACE:
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)):
+            raise TypeError(f"grace must be a number of seconds, not {grace!r}")
+        if not (grace >= 0 and math.isfinite(grace)):
+            raise ValueError(f"grace must be a finite number of seconds >= 0 (got grace={grace!r})")
     if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
         raise TypeError(f"args must be a sequence of positional arguments, not {args!r}")
     if kwargs is not None and not isinstance(kwargs, Mapping):
@@ -99,6 +112,7 @@ def make_plan(
         kwargs=dict(kwargs or {}),
         worker_args=per_worker,
         timeout=None if timeout is None else float(timeout),
+        grace=float(grace),
     )
 
 

@@ -35,7 +35,7 @@ import multiprocess
 from multiprocess import connection as mp_connection
 from multiprocess import process as mp_process
 
-from concur_lab import _child
+from concur_lab import _child, _descendants
 from concur_lab._excship import ExceptionState, RemoteError, _resolve, restore_exception
 from concur_lab._outcome import WorkerOutcome, WorkerWarning
 from concur_lab._plan import Plan
@@ -49,9 +49,6 @@ from concur_lab._shipping import (
 
 __all__ = ["run_processes"]
 
-# After the deadline: how long to wait for faulthandler's stack dump, then for SIGTERM to work.
-_DUMP_GRACE = 1.0
-_TERM_GRACE = 1.0
 # After a child exits: how long its output pipes may stay open (a grandchild may hold them).
 _DRAIN_GRACE = 0.5
 _READ_SIZE = 65536
@@ -87,6 +84,8 @@ class _Worker:
         self.exited_at: float | None = None
         self.timed_out = False
         self.killed_how = ""
+        # Descendants killed with the worker at the deadline (or on an interrupt).
+        self.descendants: list[tuple[int, str]] = []
         self.pid: int | None = None
         self.exitcode: int | None = None
         # What tells the parent that the child has exited: a pidfd where there is one, else
@@ -604,7 +603,10 @@ def _read_stream(worker: _Worker, name: str) -> None:
 
 
 def _expire(plan: Plan, alive: list[_Worker]) -> None:
-    """At the deadline: dump each live child's stack, then terminate it, then kill it."""
+    """At the deadline: dump each live child's stack, then terminate it, then kill it.
+
+    The plan's grace bounds the wait for the stacks, and again the wait after SIGTERM.
+    """
     signalled = []
     for worker in alive:
         worker.timed_out = True
@@ -613,12 +615,14 @@ def _expire(plan: Plan, alive: list[_Worker]) -> None:
                 os.kill(worker.process.pid, _child.DUMP_SIGNAL)
                 signalled.append(worker)
     # Only a signalled child can answer with a stack: do not wait for the others.
-    _drain_faults(signalled, _DUMP_GRACE)
+    _drain_faults(signalled, plan.grace)
     for worker in alive:
         if worker.process.is_alive():
+            # First, while the worker (their subreaper) still holds them together.
+            worker.descendants = _descendants.kill_tree(worker.process.pid)
             worker.process.terminate()
             worker.killed_how = "terminated"
-    end = time.monotonic() + _TERM_GRACE
+    end = time.monotonic() + plan.grace
     for worker in alive:
         _wait_exit(worker, max(end - time.monotonic(), 0.0))
         if worker.process.is_alive():
@@ -679,6 +683,7 @@ def _reap(worker: _Worker) -> None:
         return
     if process.is_alive():
         # Only reached when the supervisor was interrupted (KeyboardInterrupt): leave nothing.
+        worker.descendants = _descendants.kill_tree(process.pid)
         process.kill()
         _wait_exit(worker, 5.0)
     process.join(5.0)
@@ -732,6 +737,7 @@ def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
         _, status, value, times, info = reply
         outcome.warnings = tuple(_warning(*record) for record in info.get("warnings", ()))
         outcome.leaked_threads = tuple(info.get("leaked_threads", ()))
+        outcome.descendants = tuple(info.get("descendants", ()))
         if times is not None:
             outcome.started, outcome.finished, outcome.cpu_time = times
         if status == "ok":
@@ -748,6 +754,9 @@ def _outcome(plan: Plan, worker: _Worker) -> WorkerOutcome[Any]:
         outcome.message = (
             f"timed out after {plan.timeout:g} s; the process was {worker.killed_how or 'stopped'}"
         )
+        if worker.descendants:
+            outcome.descendants = tuple(worker.descendants)
+            outcome.message += f", and {len(worker.descendants)} process(es) it started were killed"
         return outcome
     if reply is not None and reply[0] == "start_failed":
         outcome.status = "not_started"

@@ -9,10 +9,19 @@ forgot to join is reported. Leaked processes are killed so that the session goes
 threads cannot be killed and are only named. Workers that the test's own failure already reported
 as hung are not reported again. The helpers that multiprocessing keeps for the whole session (the
 forkserver, the resource tracker) are not leaks.
+
+Processes are followed beyond this process's own children through the worker outcomes: a process
+worker names the descendants it left running (``WorkerOutcome.descendants``), which are no
+children of this process, and those still running after the grace are reported and killed like
+the others. So a test that starts a subprocess and leaves it running fails in both modes alike:
+in thread mode the subprocess is a child of this process; in process mode, a descendant of a
+worker. What neither sees is said in ``concur_lab._descendants`` (a worker that crashed, a
+double fork in thread mode whose middle process exited: its orphan belongs to init).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -22,9 +31,23 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-__all__ = ["Leak", "Snapshot", "describe_leak", "find_leaks", "take_snapshot"]
+__all__ = [
+    "GRACE_HELP",
+    "GRACE_SECONDS",
+    "Leak",
+    "Snapshot",
+    "describe_leak",
+    "find_leaks",
+    "parse_grace",
+    "take_snapshot",
+]
 
+#: How long the check waits, by default, for threads and processes that are just finishing.
 GRACE_SECONDS = 2.0
+GRACE_HELP = (
+    "Seconds the leak check after a concurrency test waits for its threads and processes to "
+    f"end before it reports them (default: {GRACE_SECONDS:g})"
+)
 _POLL_SECONDS = 0.02
 
 
@@ -44,9 +67,11 @@ class Leak:
     processes: list[tuple[int, str]] = field(default_factory=list)
     #: Threads the test body left running in its workers, each as one sentence.
     in_workers: list[str] = field(default_factory=list)
+    #: Descendants of process workers still running: (pid, command line, worker label).
+    descendants: list[tuple[int, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.threads or self.processes or self.in_workers)
+        return bool(self.threads or self.processes or self.in_workers or self.descendants)
 
 
 def _read_proc_file(path: str) -> bytes:
@@ -134,6 +159,30 @@ def _describe_process(pid: int) -> str:
     return command[:120] or "?"
 
 
+def parse_grace(value: object, where: str) -> float:
+    """Parse the leak check's grace: a finite number of seconds, at least 0.
+
+    :raises ValueError: If *value* is not one; the message names it and *where* it came from.
+    """
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        with suppress(ValueError):
+            number = float(value.strip())
+    if number is not None and math.isinf(number) and number > 0:
+        raise ValueError(
+            f"invalid concur leak grace {value!r} {where}: it is infinite; expected a finite "
+            "number of seconds of at least 0"
+        )
+    if number is None or not (number >= 0 and math.isfinite(number)):
+        raise ValueError(
+            f"invalid concur leak grace {value!r} {where}: expected a number of seconds of at "
+            "least 0"
+        )
+    return number
+
+
 def take_snapshot() -> Snapshot:
     """Return the threads and child processes alive now."""
     return Snapshot(
@@ -160,6 +209,7 @@ def find_leaks(
     reported_threads: Iterable[int] = (),
     reported_pids: Iterable[int] = (),
     grace: float | None = None,
+    descendants: Iterable[tuple[int, str, str]] = (),
 ) -> Leak:
     """Return what is alive now that was not in *before*, after up to *grace* seconds.
 
@@ -170,18 +220,27 @@ def find_leaks(
     :param reported_pids: Pids of processes already reported.
     :param grace: Seconds to wait for workers that are just finishing (default
         :data:`GRACE_SECONDS`).
+    :param descendants: What process workers named as left running, as (pid, command line,
+        worker label): those still running, as the same command, are part of the leak.
     """
     threads_seen = set(reported_threads)
     pids_seen = set(reported_pids)
+    named = [d for d in descendants if d[0] not in pids_seen]
     deadline = time.monotonic() + (GRACE_SECONDS if grace is None else grace)
     while True:
         threads = _new_threads(before, threads_seen)
         pids = _new_processes(before, pids_seen)
-        if not (threads or pids) or time.monotonic() >= deadline:
+        # The command must match too: the pid may have been reused since the worker named it.
+        lingering = [d for d in named if _is_running(d[0]) and _describe_process(d[0]) == d[1]]
+        if not (threads or pids or lingering) or time.monotonic() >= deadline:
             break
         time.sleep(_POLL_SECONDS)
-    leak = Leak(threads=threads, processes=[(pid, _describe_process(pid)) for pid in pids])
-    _kill(pid for pid, _ in leak.processes)
+    leak = Leak(
+        threads=threads,
+        processes=[(pid, _describe_process(pid)) for pid in pids],
+        descendants=lingering,
+    )
+    _kill([*(pid for pid, _ in leak.processes), *(pid for pid, _, _ in lingering)])
     return leak
 
 
@@ -227,6 +286,11 @@ def describe_leak(leak: Leak, nodeid: str) -> str:
         lines.append(f"  child process {pid} ({command}) was still running: killed")
     for where in leak.in_workers:
         lines.append(f"  {where}")
+    for pid, command, label in leak.descendants:
+        lines.append(
+            f"  process {pid} ({command}), started in {label}, was still running after the "
+            "run: killed"
+        )
     lines.append(
         "Join every thread and process a test starts (with a timeout), or use spawn_workers, "
         "which always does."

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_concur._engine import Mode, available_start_methods, default_start_method
+from pytest_concur._leaks import GRACE_HELP, GRACE_SECONDS, parse_grace
 
 __all__ = [
     "ALL_TESTS_SWITCH_INTERVAL",
@@ -116,6 +117,7 @@ class Settings:
     :ivar switch_interval: ``sys.setswitchinterval`` for thread-mode bodies, or ``None``.
     :ivar ignore_gil_enabled: Do not fail tests during which the GIL was enabled again.
     :ivar report_path: Where to write the JSON suite report, or ``None``.
+    :ivar leak_grace: Seconds the leak check waits for what is just finishing.
     :ivar workers_auto: Whether *workers* came from ``auto``.
     :ivar unsafe_fixtures: Per mode, fixtures the ini adds to the built-in unsafe ones.
     :ivar unsafe_functions: Per mode, ``module.name`` entries the ini adds.
@@ -132,6 +134,7 @@ class Settings:
     switch_interval: float | None = None
     ignore_gil_enabled: bool = False
     report_path: str | None = None
+    leak_grace: float = GRACE_SECONDS
     workers_auto: bool = False
     unsafe_fixtures: Mapping[str, frozenset[str]] = field(default_factory=dict)
     unsafe_functions: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -204,6 +207,7 @@ def add_options(parser: pytest.Parser) -> None:
         ("--concur-iterations", ITERATIONS_HELP, "N", int | str),
         ("--concur-switch-interval", SWITCH_INTERVAL_HELP, "SECONDS", int | float | str),
         ("--concur-report", REPORT_HELP, "FILE", None),
+        ("--concur-leak-grace", GRACE_HELP, "SECONDS", int | float | str),
     ):
         dest = flag[2:].replace("-", "_")
         group.addoption(flag, dest=dest, default=None, metavar=metavar, help=help_text)
@@ -479,6 +483,11 @@ def settings_from_config(config: pytest.Config) -> Settings:
     switch_interval = parse_switch_interval(*found) if found else None
     found = _raw(config, "concur_report")
     report_path = parse_report_path(*found) if found else None
+    found = _raw(config, "concur_leak_grace")
+    try:
+        leak_grace = parse_grace(*found) if found else GRACE_SECONDS
+    except ValueError as exc:
+        raise ConcurUsageError(str(exc)) from None
     flags = {}
     for name in ("concur_all", "concur_skip_unsafe", "concur_ignore_gil_enabled"):
         found = _raw(config, name)
@@ -514,6 +523,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         switch_interval=switch_interval,
         ignore_gil_enabled=flags["concur_ignore_gil_enabled"],
         report_path=report_path,
+        leak_grace=leak_grace,
         workers_auto=workers_auto,
         unsafe_fixtures=fixtures,
         unsafe_functions=functions,

@@ -231,6 +231,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
             *item.stash.get(LEFT_RUNNING_IDENTS_KEY, ()),
         ],
         reported_pids=[o.pid for o in hung if o.pid is not None and o.mode.kind == "process"],
+        descendants=[(pid, command, o.label) for o in ran for pid, command in o.descendants],
+        grace=item.config.stash[SETTINGS_KEY].leak_grace,
     )
     # One rule in both modes: a thread the body started and left running when it returned.
     # A process worker ends at once in that case (the thread would hold it until the deadline),

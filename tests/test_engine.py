@@ -282,7 +282,7 @@ class TestTimeouts:
         assert "sleep_forever" in outcome.stack
         assert not outcome.still_running
         with pytest.raises(WorkerTimeout):
-            run_workers(sleep_forever, 1, mode=mode, timeout=0.5)
+            run_workers(sleep_forever, 1, mode=mode, timeout=0.5, grace=0.2)
 
     def test_hung_thread_is_reported_still_running(self) -> None:
         """A thread alive at the deadline is reported with its stack and left running."""

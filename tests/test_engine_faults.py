@@ -4,6 +4,8 @@ state, warnings, leaked threads, hidden frames and descriptor-carrying arguments
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import re
 import signal
@@ -25,6 +27,7 @@ import concur_lab
 from concur_lab import (
     WorkerCrashed,
     WorkerTimeout,
+    _descendants,
     reemit_warnings,
     run_outcomes,
     run_workers,
@@ -69,7 +72,9 @@ def test_deadline_during_start_up_never_raises(method: str) -> None:
     longest = {"fork": 0.02, "forkserver": 0.2, "spawn": 0.5}.get(method, 0.5)
     for step in range(12):
         timeout = 0.001 + longest * step / 11
-        outcomes = run_outcomes(sleep_forever, 2, mode=f"process:{method}", timeout=timeout)
+        outcomes = run_outcomes(
+            sleep_forever, 2, mode=f"process:{method}", timeout=timeout, grace=0.2
+        )
         assert {o.status for o in outcomes} <= {"timed_out", "not_started"}, [
             o.describe() for o in outcomes
         ]
@@ -94,7 +99,8 @@ def stall_while_sending() -> str:
 def test_deadline_holds_while_a_result_is_half_sent(mode: str) -> None:
     """A child stopped in the middle of sending its result is killed at the deadline."""
     # Generous: a child still starting at the deadline would also end as a timeout.
-    (outcome,) = run_outcomes(stall_while_sending, 1, mode=mode, timeout=5.0)
+    # A stopped child neither dumps its stack nor ends on SIGTERM: a short grace for both.
+    (outcome,) = run_outcomes(stall_while_sending, 1, mode=mode, timeout=5.0, grace=0.2)
     assert outcome.status == "timed_out", outcome.describe()
     assert outcome.value is None
 
@@ -544,16 +550,175 @@ def fork_a_lingering_child(done: str, how: str) -> int:
 
 @pytest.mark.parametrize("how", ["fork", "exec"])
 @pytest.mark.parametrize("mode", PROCESS_MODES)
-def test_lingering_descendant_does_not_hold_the_run(
-    tmp_path: Any, mode: str, how: str
-) -> None:
+def test_lingering_descendant_does_not_hold_the_run(tmp_path: Any, mode: str, how: str) -> None:
     """A worker that returns while a child it forked runs on ends the run as soon as it exits."""
     done = str(tmp_path / "grandchild-done")
     # No deadline: the run used to last until the grandchild ended (30 s).
     (outcome,) = run_outcomes(fork_a_lingering_child, 1, mode=mode, args=(done, how))
-    assert outcome.status == "ok" and outcome.value == 5, outcome.describe()
-    # The run ended with the worker, not with the grandchild.
-    assert not os.path.exists(done)
+    try:
+        assert outcome.status == "ok" and outcome.value == 5, outcome.describe()
+        # The run ended with the worker, not with the grandchild.
+        assert not os.path.exists(done)
+    finally:
+        _kill_all(pid for pid, _ in outcome.descendants)
+
+
+# --- issue 14 D2: descendants that outlive the run, named -----------------------------------
+
+
+def _kill_all(pids: Any) -> None:
+    """Kill each of *pids*, and whatever each started (``sh -c "sleep 30; ..."``'s sleep)."""
+    for pid in pids:
+        _descendants.kill_tree(pid)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _pids_in(path: Any) -> list[int]:
+    """The pids a target wrote to *path*, one a line: what the test kills whatever happens."""
+    try:
+        return [int(line) for line in path.read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+# The Popen objects of thread workers: kept, so that none is collected while its child runs.
+_POPENED: list[subprocess.Popen[bytes]] = []
+
+
+def popen_and_return(pids: str) -> int:
+    """Start ``sleep 30`` with subprocess.Popen, note its pid, and return without waiting."""
+    child = subprocess.Popen(["sleep", "30"])
+    _POPENED.append(child)
+    with open(pids, "a") as f:
+        f.write(f"{child.pid}\n")
+    return 1
+
+
+def double_fork_and_return(pids: str, detach: bool) -> int:
+    """Leave a grandchild running whose parent (the worker's child) has exited."""
+    read_fd, write_fd = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.close(read_fd)
+        if detach:
+            os.setsid()
+        grandchild = os.fork()
+        if grandchild == 0:
+            time.sleep(30)
+            os._exit(0)
+        os.write(write_fd, b"ok")
+        os._exit(0)
+    os.close(write_fd)
+    os.read(read_fd, 2)  # the grandchild exists once the middle process says so
+    os.close(read_fd)
+    os.waitpid(middle, 0)
+    with open(pids, "a") as f:
+        f.write(f"{middle}\n")
+    return 2
+
+
+def popen_and_hang(pids: str) -> None:
+    popen_and_return(pids)
+    time.sleep(60)
+
+
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_popen_descendant_is_named(tmp_path: Any, mode: str) -> None:
+    """A subprocess a process worker leaves running is named in its outcome: pid and command."""
+    pids = tmp_path / "pids"
+    outcome = None
+    try:
+        (outcome,) = run_outcomes(popen_and_return, 1, mode=mode, args=(str(pids),), timeout=60)
+        assert outcome.status == "ok", outcome.describe()
+        assert outcome.descendants == ((_pids_in(pids)[0], "sleep 30"),)
+    finally:
+        _kill_all(_pids_in(pids))
+        if outcome is not None:
+            _kill_all(pid for pid, _ in outcome.descendants)
+
+
+@pytest.mark.parametrize("detach", [False, True], ids=["double-fork", "setsid"])
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_orphaned_grandchild_is_named(tmp_path: Any, mode: str, detach: bool) -> None:
+    """A grandchild orphaned by a double fork (with setsid or not) is still found and named."""
+    pids = tmp_path / "pids"
+    outcome = None
+    try:
+        (outcome,) = run_outcomes(
+            double_fork_and_return, 1, mode=mode, args=(str(pids), detach), timeout=60
+        )
+        assert outcome.status == "ok", outcome.describe()
+        assert len(outcome.descendants) == 1, outcome.descendants
+        ((pid, command),) = outcome.descendants
+        assert pid not in _pids_in(pids) and _running(pid)  # not the middle one, which exited
+        assert "python" in command
+    finally:
+        if outcome is not None:
+            _kill_all(pid for pid, _ in outcome.descendants)
+
+
+@pytest.mark.parametrize("mode", PROCESS_MODES)
+def test_descendants_are_killed_at_the_timeout(tmp_path: Any, mode: str) -> None:
+    """At the deadline a worker's descendants are killed with it, and named in its outcome."""
+    pids = tmp_path / "pids"
+    try:
+        (outcome,) = run_outcomes(
+            popen_and_hang, 1, mode=mode, args=(str(pids),), timeout=2, grace=0.2
+        )
+        assert outcome.status == "timed_out", outcome.describe()
+        (sleeper,) = _pids_in(pids)
+        assert outcome.descendants == ((sleeper, "sleep 30"),)
+        assert "1 process(es) it started were killed" in outcome.message
+        assert not _running(sleeper)
+    finally:
+        _kill_all(_pids_in(pids))
+
+
+def test_thread_mode_names_no_descendants(tmp_path: Any) -> None:
+    """In thread mode a subprocess is the caller's own child: the outcome names nothing."""
+    pids = tmp_path / "pids"
+    try:
+        (outcome,) = run_outcomes(popen_and_return, 1, mode="thread", args=(str(pids),))
+        assert outcome.status == "ok" and outcome.descendants == ()
+    finally:
+        while _POPENED:
+            child = _POPENED.pop()
+            child.kill()
+            child.wait(10)
+
+
+# --- issue 14: the grace at the deadline is the caller's to choose -----------------------------
+
+
+def ignore_sigterm_and_hang() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sleep_forever()
+
+
+def test_short_grace_kills_a_sigterm_ignoring_worker_sooner() -> None:
+    """With grace=0.1 a worker that ignores SIGTERM is killed 0.1 s after it, not 1 s."""
+    began = time.monotonic()
+    (outcome,) = run_outcomes(ignore_sigterm_and_hang, 1, mode="process:fork", timeout=1, grace=0.1)
+    took = time.monotonic() - began
+    assert outcome.status == "timed_out" and outcome.signal == "SIGKILL", outcome.describe()
+    # The default grace (1 s for the stack, 1 s after SIGTERM) would take 3 s in all.
+    assert took < 2.0, took
+
+
+@pytest.mark.parametrize("grace", [-1, math.inf, math.nan])
+def test_grace_out_of_range_is_refused(grace: float) -> None:
+    """A negative or non-finite grace is a ValueError naming it."""
+    with pytest.raises(ValueError, match="grace must be a finite number of seconds"):
+        run_outcomes(abs, 1, args=(-1,), grace=grace)
 
 
 # --- issue 14 D4: running out of file descriptors --------------------------------------------

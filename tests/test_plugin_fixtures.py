@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+from typing import Any
+
 import pytest
 
-from pytest_concur import _leaks
 from pytest_concur._engine import available_start_methods
 
 METHODS = [m for m in ("fork", "forkserver", "spawn") if m in available_start_methods()]
@@ -12,14 +16,12 @@ ALL_MODES = [("thread", "fork")] + [("process", m) for m in METHODS]
 ALL_MODE_IDS = ["thread"] + [f"process-{m}" for m in METHODS]
 
 
-@pytest.fixture(autouse=True)
-def short_leak_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Leaks in these tests are certain; waiting the full grace for them only slows the suite.
-    monkeypatch.setattr(_leaks, "GRACE_SECONDS", 0.3)
+# Leaks in these tests are certain; waiting the full grace for them only slows the suite.
+SHORT_GRACE = "--concur-leak-grace=0.3"
 
 
 def run(pytester: pytest.Pytester, mode: str, method: str = "fork", *args: str) -> pytest.RunResult:
-    options = (f"--concur-mode={mode}", f"--concur-start-method={method}", *args)
+    options = (f"--concur-mode={mode}", f"--concur-start-method={method}", SHORT_GRACE, *args)
     if mode == "thread":
         return pytester.runpytest(*options)
     # Process workers fork, or start a fork server: never from this test process itself.
@@ -394,3 +396,102 @@ def test_spawn_workers_warnings_reach_the_summary(
     result = run(pytester, mode, method, "-W", "default")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*warnings summary*", "*UserWarning: from a worker*"])
+
+
+LEAVE_A_DESCENDANT = """
+import os, subprocess, time
+import pytest
+
+def note(pid):
+    with open("pids.txt", "a") as f:
+        f.write(f"{pid}\\n")
+
+@pytest.mark.concur(workers=1)
+def test_leaves_one():
+    if HOW == "popen":
+        child = subprocess.Popen(["sleep", "30"])
+        child.returncode = 0  # its Popen must not warn when collected: the leak check reports it
+        note(child.pid)
+    else:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        note(pid)
+"""
+
+
+def _kill_noted(path: Any) -> list[int]:
+    pids = [int(line) for line in path.read_text().split()] if path.exists() else []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["popen", "fork"])
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_left_running_subprocess_errors_at_teardown(
+    pytester: pytest.Pytester, mode: str, method: str, how: str
+) -> None:
+    """A process a marked test's worker starts and leaves running fails it at teardown, killed."""
+    pytester.makepyfile(LEAVE_A_DESCENDANT.replace("HOW", repr(how)))
+    noted = pytester.path / "pids.txt"
+    try:
+        result = pytester.runpytest_subprocess(
+            f"--concur-mode={mode}", f"--concur-start-method={method}", SHORT_GRACE, timeout=120
+        )
+        result.assert_outcomes(passed=1, errors=1)
+        (pid,) = [int(line) for line in noted.read_text().split()]
+        command = "sleep 30" if how == "popen" else "*python*"
+        if mode == "thread":
+            line = f"  child process {pid} ({command}) was still running: killed"
+        else:
+            line = (
+                f"  process {pid} ({command}), started in worker 0 of 1 (process[[]{method}[]], "
+                "pid *), was still running after the run: killed"
+            )
+        result.stdout.fnmatch_lines(["*ERROR at teardown of test_leaves_one*", line])
+        assert not _running(pid)
+    finally:
+        _kill_noted(noted)
+
+
+def test_leak_grace_is_waited_for(pytester: pytest.Pytester) -> None:
+    """A thread that ends within --concur-leak-grace is no leak; the grace is the option's."""
+    pytester.makepyfile(
+        """
+        import threading, time
+
+        def test_x(concur_mode):
+            threading.Thread(target=time.sleep, args=(0.5,), name="finishing").start()
+        """
+    )
+    run(pytester, "thread", "fork", "--concur-leak-grace=3").assert_outcomes(passed=1)
+    result = run(pytester, "thread", "fork", "--concur-leak-grace=0")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["  thread 'finishing' (ident *) is still alive"])
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("-1", "expected a number of seconds of at least 0"), ("inf", "it is infinite")],
+)
+def test_leak_grace_out_of_range_is_a_usage_error(
+    pytester: pytest.Pytester, value: str, problem: str
+) -> None:
+    """A negative or infinite --concur-leak-grace is refused, naming the value and its source."""
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest(f"--concur-leak-grace={value}")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(
+        [f"*invalid concur leak grace {value!r} from command line --concur-leak-grace: {problem}*"]
+    )

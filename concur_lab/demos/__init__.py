@@ -33,8 +33,8 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_
-from concur_lab._modes import Mode
 
 __all__ = ["THEMES", "Demo", "all_demos", "get_demo"]
 

@@ -22,10 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from concur_lab._context import worker_index
-from concur_lab._engine import run_outcomes
-from concur_lab._modes import Mode
-from concur_lab._outcome import raise_for_outcomes
+from concur_lab import Mode, raise_for_outcomes, run_outcomes, worker_index
 from concur_lab.demos import _machine
 
 __all__ = [

@@ -25,8 +25,7 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab._modes import Mode
-from concur_lab._outcome import WorkerOutcome, raise_for_outcomes
+from concur_lab import Mode, WorkerOutcome, raise_for_outcomes
 
 __all__ = [
     "PROBE",

@@ -23,8 +23,8 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, attempt, proc_stat, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

@@ -13,9 +13,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from concur_lab._engine import run_outcomes
+from concur_lab import Mode, run_outcomes
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import (
     WAIT,
     Kit,

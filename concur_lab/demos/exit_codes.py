@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, scratch_dir, thread_exceptions, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

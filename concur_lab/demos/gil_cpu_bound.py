@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_
-from concur_lab._modes import Mode
 from concur_lab.demos import _gil, _machine
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos import _gil
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]

@@ -20,8 +20,8 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab import Mode, default_start_method
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode, default_start_method
 from concur_lab.demos._support import WAIT, Kit, stdlib_start, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

@@ -18,8 +18,8 @@ import itertools
 import time
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, Kit, SpanRecorder, attempt, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]

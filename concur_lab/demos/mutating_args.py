@@ -14,10 +14,8 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab._context import worker_index
-from concur_lab._engine import run_workers
+from concur_lab import Mode, run_workers, worker_index
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

@@ -22,9 +22,8 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab import run_outcomes, worker_index
+from concur_lab import Mode, run_outcomes, worker_index
 from concur_lab._i18n import N_, gettext, ngettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]

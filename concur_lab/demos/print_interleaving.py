@@ -19,8 +19,8 @@ import os
 from collections import Counter
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import Kit, scratch_file, worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

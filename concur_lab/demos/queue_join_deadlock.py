@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import PROBE, WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

@@ -16,9 +16,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from concur_lab import run_outcomes
+from concur_lab import Mode, run_outcomes
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, SpanRecorder, values, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]

@@ -19,8 +19,8 @@ from typing import Any
 import multiprocess.dummy
 from multiprocess.shared_memory import SharedMemory
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
 _STORE_NAMES = {

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["FIXED_WORKERS", "LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

@@ -30,8 +30,8 @@ from typing import Any
 import multiprocess
 import multiprocess.connection
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import (
     PROBE,
     WAIT,

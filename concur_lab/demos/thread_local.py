@@ -18,8 +18,8 @@ import threading
 from contextvars import ContextVar
 from typing import Any
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]

@@ -21,8 +21,8 @@ from typing import Any
 
 import multiprocess
 
+from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab._modes import Mode
 from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "ReaderThread", "run"]

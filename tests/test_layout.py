@@ -1,0 +1,37 @@
+"""The import graph keeps its one-way flow: checked against the code, so it cannot drift."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import concur_lab.demos
+
+DEMOS = Path(concur_lab.demos.__file__).parent
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+# The message catalog's markers (N_, gettext): the demos' texts and the command line's share
+# one catalog, and it is not part of the engine the demos must reach only through public names.
+_SHARED_WITH_THE_CLI = {"concur_lab._i18n"}
+
+
+def test_demos_import_only_public_engine_names() -> None:
+    """No demo imports a private module of concur_lab; their own _helpers are theirs."""
+    private = {
+        f"{path.name}: {module}"
+        for path in sorted(DEMOS.glob("*.py"))
+        for module in _imported_modules(path)
+        if module.startswith("concur_lab._") and module not in _SHARED_WITH_THE_CLI
+    }
+    assert not private, sorted(private)
