@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from concur_lab import Mode, raise_for_outcomes, run_outcomes, worker_index
+from concur_lab._i18n import gettext
 from concur_lab.demos import _machine
 
 __all__ = [
@@ -104,16 +105,17 @@ def gil_enabled() -> bool:
 
 def free_threading_note() -> str:
     """Describe how the GIL lessons depend on the build of this interpreter."""
+    version = sys.version.split()[0]
     if gil_enabled():
-        return (
-            f"Python {sys.version.split()[0]} with the GIL: threads of one process run Python "
-            "code one at a time. On a free-threaded build (3.13t/3.14t, GIL disabled) CPU-bound "
-            "threads run side by side like processes."
-        )
-    return (
-        f"Python {sys.version.split()[0]} free-threaded, GIL disabled: threads run Python code "
-        "in parallel here, so thread mode looks like process mode. With the GIL they take turns."
-    )
+        return gettext(
+            "Python {version} with the GIL: threads of one process run Python code one at a "
+            "time. On a free-threaded build (3.13t/3.14t, GIL disabled) CPU-bound threads run "
+            "side by side like processes."
+        ).format(version=version)
+    return gettext(
+        "Python {version} free-threaded, GIL disabled: threads run Python code in parallel "
+        "here, so thread mode looks like process mode. With the GIL they take turns."
+    ).format(version=version)
 
 
 def _spin() -> int:
@@ -366,8 +368,7 @@ def run_best(
         seconds = time.perf_counter() - started
         others = machine_others(traces)
         if best is None or (
-            others is not None
-            and (best.others_cores is None or others < best.others_cores)
+            others is not None and (best.others_cores is None or others < best.others_cores)
         ):
             best = Run(t0, traces, others, attempt, seconds=seconds)
         if not _machine.is_busy(others, cores, needed):
@@ -407,7 +408,7 @@ def _split_wait(
     pieces: list[tuple[float, float, str]] = []
     cursor = start
     index = bisect.bisect_left(siblings, (start, start)) - 1
-    for s_start, s_end in siblings[max(index, 0):]:
+    for s_start, s_end in siblings[max(index, 0) :]:
         if s_start >= end:
             break
         if s_end <= cursor:

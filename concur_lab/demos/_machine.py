@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from concur_lab._i18n import gettext
+
 __all__ = ["BUSY_CORES", "busy_cpu_seconds", "busy_note", "is_busy", "others_cores"]
 
 BUSY_CORES = 0.25
@@ -71,4 +73,6 @@ def busy_note(others: float | None, cores: int, needed: int) -> str | None:
     """
     if others is None or not is_busy(others, cores, needed):
         return None
-    return f"machine busy: other programs used {others:.1f} of {cores} cores"
+    return gettext("machine busy: other programs used {others} of {cores} cores").format(
+        others=f"{others:.1f}", cores=cores
+    )

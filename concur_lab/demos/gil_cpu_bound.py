@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from concur_lab import Mode
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab.demos import _gil, _machine
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
@@ -56,24 +56,28 @@ def _summary(ratio: float, n: int, together: float, *, threads: bool, busy: str 
     :param together: Share of the run during which at least two workers were running.
     :param busy: :func:`concur_lab.demos._machine.busy_note`'s note, or ``None``.
     """
-    kind = "threads" if threads else "processes"
+    kind = gettext("threads") if threads else gettext("processes")
+    cpu = f"{ratio:.2f}"
     if n < 2:
-        text = f"CPU/wall {ratio:.2f} with 1 worker"
+        text = gettext("CPU/wall {cpu} with 1 worker").format(cpu=cpu)
     elif together < SIDE_BY_SIDE and (busy is None or threads):
-        text = f"CPU/wall {ratio:.2f}: the {n} {kind} took turns, one at a time"
+        text = gettext("CPU/wall {cpu}: the {n} {kind} took turns, one at a time").format(
+            cpu=cpu, n=n, kind=kind
+        )
     elif together < SIDE_BY_SIDE and busy is not None:
-        return (
-            f"{busy}, so no core was free to show the {kind} side by side; "
-            f"try again when it is idle (CPU/wall {ratio:.2f})"
-        )
+        return gettext(
+            "{busy}, so no core was free to show the {kind} side by side; "
+            "try again when it is idle (CPU/wall {cpu})"
+        ).format(busy=busy, kind=kind, cpu=cpu)
     elif busy is None:
-        text = f"CPU/wall {ratio:.2f}: about {ratio:.1f} of the {n} {kind} ran at once"
-    else:
-        text = (
-            f"CPU/wall {ratio:.2f}: the {n} {kind} still ran side by side "
-            f"{together:.0%} of the time"
+        text = gettext("CPU/wall {cpu}: about {at_once} of the {n} {kind} ran at once").format(
+            cpu=cpu, at_once=f"{ratio:.1f}", n=n, kind=kind
         )
-    return text if busy is None else f"{text} ({busy})"
+    else:
+        text = gettext(
+            "CPU/wall {cpu}: the {n} {kind} still ran side by side {share} of the time"
+        ).format(cpu=cpu, n=n, kind=kind, share=f"{together:.0%}")
+    return text if busy is None else gettext("{text} ({busy})").format(text=text, busy=busy)
 
 
 def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
@@ -121,13 +125,15 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         "truncated": any(t.truncated for t in traces),
         "expected": {
             "cpu_wall_ratio": expected,
-            "why": "processes: min(workers, free cores)"
+            # N_: the data stay English (--json); the tables translate them when shown.
+            "why": N_("processes: min(workers, free cores)")
             if parallel
-            else "GIL threads: one at a time",
+            else N_("GIL threads: one at a time"),
         },
         "summary": summary,
-        "varies": _gil.free_threading_note()
-        + " Processes reach min(workers, cores) only when the cores are idle.",
+        "varies": gettext(
+            "{note} Processes reach min(workers, cores) only when the cores are idle."
+        ).format(note=_gil.free_threading_note()),
         "chart": {
             "time_boxed": True,
             "facts": [

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from concur_lab import Mode
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 from concur_lab.demos import _gil, _machine
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
@@ -75,20 +75,20 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
     interval_ms = sys.getswitchinterval() * 1000
     parallel = _gil.overlap(traces) / wall
     if parallel < 0.1 and mode.kind == "thread":
-        summary = (
-            f"turns: median slice {statistics.median(medians):.1f} ms "
-            f"(switch interval {interval_ms:g} ms), no overlap"
-        )
+        summary = gettext(
+            "turns: median slice {slice} ms (switch interval {interval} ms), no overlap"
+        ).format(slice=f"{statistics.median(medians):.1f}", interval=f"{interval_ms:g}")
     elif parallel < 0.1:
-        summary = (
-            f"no free core: the OS gave turns of {statistics.median(medians):.1f} ms "
-            f"(load average {os.getloadavg()[0]:.1f})"
-        )
+        summary = gettext(
+            "no free core: the OS gave turns of {slice} ms (load average {load})"
+        ).format(slice=f"{statistics.median(medians):.1f}", load=f"{os.getloadavg()[0]:.1f}")
     else:
-        summary = f"side by side: several workers running {parallel:.0%} of the time"
+        summary = gettext("side by side: several workers running {share} of the time").format(
+            share=f"{parallel:.0%}"
+        )
     busy = _machine.busy_note(best.others_cores, os.cpu_count() or 1, _gil.needed_cores(mode, n))
     if busy is not None:
-        summary += f" ({busy})"
+        summary = gettext("{text} ({busy})").format(text=summary, busy=busy)
     median_ms = statistics.median(medians)
     begun = min(t.start for t in traces) - t0
     slice_fact = (
@@ -130,7 +130,9 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
             "facts": [slice_fact, turn_fact],
             "busy": _gil.busy_chart_note(best),
         },
-        "varies": _gil.free_threading_note()
-        + " Process slices depend on the OS scheduler and on what else the machine is doing.",
+        "varies": gettext(
+            "{note} Process slices depend on the OS scheduler and on what else the machine is "
+            "doing."
+        ).format(note=_gil.free_threading_note()),
         "timeline": _gil.timeline(t0, traces),
     }
