@@ -294,6 +294,8 @@ def _whole_suite(whole: Mapping[str, Any]) -> list[str]:
             f"| {comp['ours']} | {comp['peer']} | {_r(comp['ratio'])} "
             f"| ≤ {comp['target']} {_ok(comp['meets_target'])} |"
         )
+    if whole.get("notes"):
+        lines += ["", *[f"- {note}" for note in whole["notes"]]]
     for suite in whole.get("real", []):
         title = f"### {suite['suite']} {suite['version']} (its own suite, from the sdist)"
         if "skipped" in suite:

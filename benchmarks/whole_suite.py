@@ -35,6 +35,7 @@ from benchmarks.suite import FORKED_SHIM, write_forked_shim
 
 __all__ = [
     "REAL_SUITES",
+    "REAL_VARIANTS",
     "SYNTHETIC_COMPARISONS",
     "SYNTHETIC_VARIANTS",
     "RealSuite",
