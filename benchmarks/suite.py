@@ -29,6 +29,7 @@ __all__ = [
     "VARIANTS",
     "Variant",
     "measure_suite",
+    "pytest_command",
     "write_forked_shim",
     "write_suite",
 ]
@@ -142,16 +143,26 @@ def write_suite(folder: Path, tests: int, per_module: int = 20) -> None:
             (root / f"test_gen_{start // per_module:03d}.py").write_text(header + body)
 
 
-def _command(variant: Variant, folder: Path, xdist: int) -> list[str]:
+def pytest_command(
+    plugin: str | None, args: Sequence[str], target: Path, xdist: int = 0
+) -> list[str]:
+    """Return the ``python -m pytest`` command that enables only *plugin* of the three measured.
+
+    :param plugin: ``"concur"``, ``"run-parallel"``, ``"forked"`` or ``None`` (none of them).
+    """
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    for plugin, name in _PLUGINS.items():
-        if plugin != variant.plugin:
-            command += ["-p", f"no:{name}"]
-    if variant.plugin == "forked":
+    for name, module in _PLUGINS.items():
+        if name != plugin:
+            command += ["-p", f"no:{module}"]
+    if plugin == "forked":
         command += ["-p", FORKED_SHIM]
     if xdist:
         command += ["-n", str(xdist)]
-    return [*command, *variant.args, str(folder / variant.suite)]
+    return [*command, *args, str(target)]
+
+
+def _command(variant: Variant, folder: Path, xdist: int) -> list[str]:
+    return pytest_command(variant.plugin, variant.args, folder / variant.suite, xdist)
 
 
 def _run(variant: Variant, folder: Path, xdist: int, tests: int) -> float:

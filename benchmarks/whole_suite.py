@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._stats import ratio_stats, summary
-from benchmarks.suite import FORKED_SHIM, write_forked_shim
+from benchmarks.suite import pytest_command, write_forked_shim
 
 __all__ = [
     "REAL_SUITES",
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 _TIMEOUT = 1800.0
-_PLUGINS = {"concur": "concur", "run-parallel": "run-parallel", "forked": "pytest_forked"}
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 _ALL = ("--concur-all",)
 
@@ -164,15 +163,7 @@ def write_mixed_suite(folder: Path, tests: int, per_module: int = 10) -> int:
 
 
 def _command(variant: WholeVariant, target: Path, xdist: int) -> list[str]:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    for plugin, name in _PLUGINS.items():
-        if plugin != variant.plugin:
-            command += ["-p", f"no:{name}"]
-    if variant.plugin == "forked":
-        command += ["-p", FORKED_SHIM]
-    if xdist:
-        command += ["-n", str(xdist)]
-    return [*command, *variant.args, str(target)]
+    return pytest_command(variant.plugin, variant.args, target, xdist)
 
 
 def _counts(output: str) -> dict[str, int]:

@@ -41,7 +41,15 @@ from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
 
-__all__ = ["become_subreaper", "command_line", "descendants", "kill", "kill_tree"]
+__all__ = [
+    "become_subreaper",
+    "children",
+    "command_line",
+    "descendants",
+    "kill",
+    "kill_tree",
+    "read_proc_file",
+]
 
 _PR_SET_CHILD_SUBREAPER = 36
 _COMMAND_CHARS = 120
@@ -71,7 +79,14 @@ def become_subreaper() -> bool:
     return bool(_PRCTL(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
 
 
-def _read(path: str) -> bytes:
+def read_proc_file(path: str) -> bytes:
+    """Return a /proc file's contents, read with bare system calls.
+
+    The plugin's leak check reads these twice per test: ``open()`` builds three file objects
+    per read, which made that scan three times slower (measured).
+
+    :raises OSError: If the file cannot be read (no /proc, or the process has ended).
+    """
     fd = os.open(path, os.O_RDONLY)
     try:
         chunks = []
@@ -82,7 +97,8 @@ def _read(path: str) -> bytes:
     return b"".join(chunks)
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """Return *pid*'s direct children, as each of its threads forked them (empty without /proc)."""
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
@@ -90,14 +106,14 @@ def _children(pid: int) -> list[int]:
     found: list[int] = []
     for task in tasks:
         with suppress(OSError, ValueError):
-            found.extend(map(int, _read(f"/proc/{pid}/task/{task}/children").split()))
+            found.extend(map(int, read_proc_file(f"/proc/{pid}/task/{task}/children").split()))
     return found
 
 
 def _running(pid: int) -> bool:
     try:
         # The state follows the parenthesised command name; Z (zombie) and X (dead) have ended.
-        state = _read(f"/proc/{pid}/stat").rpartition(b")")[2].split()[0]
+        state = read_proc_file(f"/proc/{pid}/stat").rpartition(b")")[2].split()[0]
     except (OSError, IndexError):
         return False
     return state not in (b"Z", b"X")
@@ -106,7 +122,7 @@ def _running(pid: int) -> bool:
 def command_line(pid: int) -> str:
     """Return *pid*'s command line, shortened, or ``"?"`` when it cannot be read."""
     try:
-        raw = _read(f"/proc/{pid}/cmdline")
+        raw = read_proc_file(f"/proc/{pid}/cmdline")
     except OSError:
         return "?"
     return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:_COMMAND_CHARS] or "?"
@@ -123,7 +139,7 @@ def descendants(pid: int | None = None) -> list[tuple[int, str]]:
     seen = {root}
     queue = [root]
     while queue:
-        for child in _children(queue.pop(0)):
+        for child in children(queue.pop(0)):
             if child in seen:
                 continue
             seen.add(child)

@@ -20,6 +20,7 @@ from concur_lab import (
     run_outcomes,
     run_workers,
 )
+from concur_lab._descendants import children, command_line, read_proc_file
 
 __all__ = [
     "Mode",
@@ -28,11 +29,14 @@ __all__ = [
     "SharedCounter",
     "WorkerOutcome",
     "available_start_methods",
+    "children",
+    "command_line",
     "default_start_method",
     "iteration_index",
     "make_counter",
     "map_workers",
     "raise_for_outcomes",
+    "read_proc_file",
     "reemit_warnings",
     "run_outcomes",
     "run_workers",

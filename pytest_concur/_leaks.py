@@ -31,6 +31,8 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
+from pytest_concur._engine import children, command_line, read_proc_file
+
 __all__ = [
     "GRACE_HELP",
     "GRACE_SECONDS",
@@ -74,38 +76,6 @@ class Leak:
         return bool(self.threads or self.processes or self.in_workers or self.descendants)
 
 
-def _read_proc_file(path: str) -> bytes:
-    """Return a /proc file's contents, read with bare system calls.
-
-    Twice per concurrency test: ``open()`` builds three file objects per read, which made the
-    leak check's scan three times slower (measured).
-    """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
-
-
-def _children_from_proc() -> set[int] | None:
-    # /proc/<pid>/task/<tid>/children lists the direct children forked by each thread.
-    base = f"/proc/{os.getpid()}/task"
-    try:
-        tasks = os.listdir(base)
-    except OSError:
-        return None
-    pids: set[int] = set()
-    for task in tasks:
-        try:
-            pids.update(map(int, _read_proc_file(f"{base}/{task}/children").split()))
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
 def _children_from_multiprocessing() -> set[int]:
     pids: set[int] = set()
     for name in ("multiprocessing", "multiprocess"):
@@ -136,7 +106,7 @@ def _session_helpers() -> set[int]:
 def _is_running(pid: int) -> bool:
     try:
         # The state follows the parenthesised command name; Z (zombie) and X (dead) ended.
-        state = _read_proc_file(f"/proc/{pid}/stat").rpartition(b")")[2].split()[0].decode()
+        state = read_proc_file(f"/proc/{pid}/stat").rpartition(b")")[2].split()[0].decode()
     except (OSError, IndexError):
         # No /proc (macOS, Windows): the pids come from active_children(), which lists only
         # live processes. Never probe with os.kill(pid, 0): on Windows 0 is CTRL_C_EVENT.
@@ -145,18 +115,7 @@ def _is_running(pid: int) -> bool:
 
 
 def _children() -> set[int]:
-    found = _children_from_proc()
-    pids = found if found is not None else set()
-    return pids | _children_from_multiprocessing()
-
-
-def _describe_process(pid: int) -> str:
-    try:
-        raw = _read_proc_file(f"/proc/{pid}/cmdline")
-        command = raw.replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        command = ""
-    return command[:120] or "?"
+    return set(children(os.getpid())) | _children_from_multiprocessing()
 
 
 def parse_grace(value: object, where: str) -> float:
@@ -231,13 +190,13 @@ def find_leaks(
         threads = _new_threads(before, threads_seen)
         pids = _new_processes(before, pids_seen)
         # The command must match too: the pid may have been reused since the worker named it.
-        lingering = [d for d in named if _is_running(d[0]) and _describe_process(d[0]) == d[1]]
+        lingering = [d for d in named if _is_running(d[0]) and command_line(d[0]) == d[1]]
         if not (threads or pids or lingering) or time.monotonic() >= deadline:
             break
         time.sleep(_POLL_SECONDS)
     leak = Leak(
         threads=threads,
-        processes=[(pid, _describe_process(pid)) for pid in pids],
+        processes=[(pid, command_line(pid)) for pid in pids],
         descendants=lingering,
     )
     _kill([*(pid for pid, _ in leak.processes), *(pid for pid, _, _ in lingering)])
