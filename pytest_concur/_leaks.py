@@ -159,8 +159,12 @@ def _new_threads(before: Snapshot, reported: set[int]) -> list[threading.Thread]
 
 
 def _new_processes(before: Snapshot, reported: set[int]) -> list[int]:
-    ignore = before.children | reported | _session_helpers()
-    return sorted(pid for pid in _children() if pid not in ignore and _is_running(pid))
+    new = _children() - before.children - reported
+    if not new:
+        # The usual case: no need to look up multiprocessing's helpers.
+        return []
+    new -= _session_helpers()
+    return sorted(pid for pid in new if _is_running(pid))
 
 
 def find_leaks(
@@ -206,6 +210,8 @@ def find_leaks(
 def _kill(pids: Iterable[int], timeout: float = 5.0) -> None:
     """Kill *pids* and reap them, through their Process objects when multiprocessing owns them."""
     pending = set(pids)
+    if not pending:
+        return
     # Windows has no SIGKILL; there os.kill with SIGTERM calls TerminateProcess.
     kill_signal = getattr(signal, "SIGKILL", signal.SIGTERM)
     for pid in pending:

@@ -423,7 +423,11 @@ def _in_project(obj: object, root: str) -> bool:
     if not isinstance(obj, types.FunctionType | types.MethodType):
         return False
     code = getattr(inspect.unwrap(obj), "__code__", None)
-    filename = getattr(code, "co_filename", "")
+    return _file_in_project(getattr(code, "co_filename", ""), root)
+
+
+@lru_cache(maxsize=4096)
+def _file_in_project(filename: str, root: str) -> bool:
     if not filename or "site-packages" in filename or "dist-packages" in filename:
         return False
     try:

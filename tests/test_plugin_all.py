@@ -417,6 +417,40 @@ def test_call_through_a_helper_is_detected(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["    1 calls pytest.warns: the warnings state*"])
 
 
+def test_call_in_a_decorated_helper_is_detected(pytester: pytest.Pytester) -> None:
+    """A helper under a decorator is found in its file by its first decorator's line."""
+    pytester.makepyfile(
+        """
+        import functools, os
+
+        def logged(function):
+            @functools.wraps(function)
+            def wrapper(*args, **kwargs):
+                return function(*args, **kwargs)
+            return wrapper
+
+        @logged
+        def move():
+            os.chdir(os.getcwd())
+
+        def test_x():
+            move()
+        """
+    )
+    result = run(pytester, "--concur-all")
+    result.stdout.fnmatch_lines(["    1 calls os.chdir: the current directory is one per process"])
+
+
+def test_file_rewritten_in_the_session_is_read_again(pytester: pytest.Pytester) -> None:
+    """A test file changed between two in-process runs is scanned as it is now."""
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    run(pytester, "--concur-all").stdout.fnmatch_lines(["  1 ran concurrently and passed"])
+    # Longer than before, so that size and mtime both change however coarse the clock is.
+    pytester.makepyfile(test_x="import os\n\n\ndef test_x():\n    os.chdir(os.getcwd())\n")
+    result = run(pytester, "--concur-all")
+    result.stdout.fnmatch_lines(["    1 calls os.chdir: the current directory*"])
+
+
 def test_depth_zero_looks_at_the_test_only(pytester: pytest.Pytester) -> None:
     """With concur_unsafe_depth = 0 a helper's calls are not followed."""
     pytester.makeini("[pytest]\nconcur_unsafe_depth = 0\n")
