@@ -451,6 +451,38 @@ def test_file_rewritten_in_the_session_is_read_again(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(["    1 calls os.chdir: the current directory*"])
 
 
+def test_call_in_a_nested_function_is_detected(pytester: pytest.Pytester) -> None:
+    """A call in a function defined inside the test counts as the test's own."""
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_x():
+            def move():
+                os.chdir(os.getcwd())
+            move()
+        """
+    )
+    result = run(pytester, "--concur-all")
+    result.stdout.fnmatch_lines(["    1 calls os.chdir: the current directory is one per process"])
+
+
+def test_function_naming_no_global_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A function that uses only builtins and locals cannot resolve a call: it is not parsed."""
+    from pytest_concur import _unsafe
+
+    def body() -> None:
+        data = list(range(5))
+        assert sum(data) == 10
+
+    def refuse(code: object) -> None:
+        raise AssertionError(f"parsed {code!r}")
+
+    monkeypatch.setattr(_unsafe, "_parse", refuse)
+    rules = _unsafe.rules_for("thread", None, (), (), 2, os.getcwd())
+    assert _unsafe.find_unsafe_call(body, rules, None) is None
+
+
 def test_depth_zero_looks_at_the_test_only(pytester: pytest.Pytester) -> None:
     """With concur_unsafe_depth = 0 a helper's calls are not followed."""
     pytester.makeini("[pytest]\nconcur_unsafe_depth = 0\n")
