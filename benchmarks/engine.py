@@ -20,8 +20,13 @@ __all__ = ["SCALING_TARGET", "VS_HAND_TARGET", "measure_scaling", "measure_vs_ha
 
 VS_HAND_TARGET = 1.25
 """Engine time / hand-written time, at most, in every row (issue 6, item 1)."""
-SCALING_TARGET = 1.30
-"""Largest / smallest per-worker cost from n = 4 up, at most (issue 6, item 2)."""
+SCALING_TARGET = 1.15
+"""The engine's flatness over the hand-written version's, at most (issue 6 item 2, issue 14).
+
+Flatness is the largest over the smallest per-worker cost from n = 4 up. It was first held to
+1.3 on its own, but the same threads started by hand grow as much (glibc's thread stack cache,
+see the performance page): what the engine can be held to is adding no growth of its own.
+"""
 
 
 def _engine(mode: Mode, n: int) -> None:
@@ -136,15 +141,17 @@ def measure_scaling(
         tail = [p["engine_ms_per_worker"]["median"] for p in points if p["n"] >= 4]
         flatness = max(tail) / min(tail) if tail else float("nan")
         hand_tail = [p["hand_ms_per_worker"]["median"] for p in points if p["n"] >= 4]
+        hand_flatness = max(hand_tail) / min(hand_tail) if hand_tail else float("nan")
         rows.append(
             {
                 "mode": mode.label,
                 "rounds": r,
                 "points": points,
                 "flatness": flatness,
-                "hand_flatness": max(hand_tail) / min(hand_tail) if hand_tail else float("nan"),
+                "hand_flatness": hand_flatness,
+                "flatness_vs_hand": flatness / hand_flatness,
                 "target": SCALING_TARGET,
-                "meets_target": flatness <= SCALING_TARGET,
+                "meets_target": flatness / hand_flatness <= SCALING_TARGET,
             }
         )
     return rows
