@@ -17,13 +17,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from pytest_concur._options import (
-    KINDS,
-    SETTINGS_KEY,
-    ConcurUsageError,
-    ItemSettings,
-    item_settings,
-)
+from pytest_concur._options import SETTINGS_KEY, ItemSettings, item_settings
+from pytest_concur._values import KINDS, ConcurUsageError
 
 __all__ = [
     "BY_DESIGN_PROPERTY",

@@ -28,7 +28,8 @@ from pytest_concur._collect import (
     PLAIN_ITEM_PROPERTY,
     TEST_PROPERTY,
 )
-from pytest_concur._options import KINDS, SETTINGS_KEY, Settings
+from pytest_concur._options import SETTINGS_KEY, Settings
+from pytest_concur._values import KINDS
 
 __all__ = [
     "FAILURE_PROPERTY",

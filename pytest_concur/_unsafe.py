@@ -41,6 +41,8 @@ from typing import Any
 
 import pytest
 
+from pytest_concur._values import ConcurUsageError, parse_modes_argument
+
 __all__ = [
     "BUILTIN_FIXTURES",
     "BUILTIN_FUNCTIONS",
@@ -228,8 +230,6 @@ def marker_reason(item: pytest.Item, kind: str, where: str) -> str | None:
     :raises ValueError: If a ``concur_unsafe`` marker's arguments are invalid (the message names
         the marker and the test).
     """
-    from pytest_concur._options import ConcurUsageError, parse_modes_argument
-
     marker = item.get_closest_marker("concur_unsafe")
     if marker is not None:
         try:

@@ -30,12 +30,7 @@ from pytest_concur._collect import (
 )
 from pytest_concur._engine import Mode, SharedCounter, WorkerOutcome, make_counter
 from pytest_concur._leaks import Snapshot, describe_leak, find_leaks, take_snapshot
-from pytest_concur._options import (
-    SETTINGS_KEY,
-    ConcurUsageError,
-    add_options,
-    settings_from_config,
-)
+from pytest_concur._options import SETTINGS_KEY, add_options, settings_from_config
 from pytest_concur._report import (
     RESTORED_PROPERTY,
     RESULTS_KEY,
@@ -59,6 +54,7 @@ from pytest_concur._run import (
     run_marked_test,
 )
 from pytest_concur._spawn import WorkerSpawner
+from pytest_concur._values import ConcurUsageError
 
 __all__ = [
     "concur_iteration_index",

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from pytest_concur._engine import available_start_methods
-from pytest_concur._options import cpu_count
+from pytest_concur._values import cpu_count
 
 METHODS = [m for m in ("fork", "forkserver", "spawn") if m in available_start_methods()]
 

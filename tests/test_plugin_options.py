@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pytest_concur import _options
+from pytest_concur import _options, _values
 from pytest_concur._engine import default_start_method
 from pytest_concur._report import header_lines
 
@@ -186,9 +186,9 @@ def test_invalid_value_is_a_usage_error(
 
 def test_unavailable_start_method_names_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     """A start method this platform lacks (fork on Windows) is refused as unavailable."""
-    monkeypatch.setattr(_options, "available_start_methods", lambda: ("spawn",))
-    with pytest.raises(_options.ConcurUsageError) as excinfo:
-        _options.parse_start_method("fork", "from marker on test_x")
+    monkeypatch.setattr(_values, "available_start_methods", lambda: ("spawn",))
+    with pytest.raises(_values.ConcurUsageError) as excinfo:
+        _values.parse_start_method("fork", "from marker on test_x")
     assert str(excinfo.value) == (
         "invalid concur start method 'fork' from marker on test_x: it is not available on "
         "this platform; choose one of spawn"
@@ -198,25 +198,25 @@ def test_unavailable_start_method_names_platform(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize(("value", "expected"), [("3", 3), (" 12 ", 12), (5, 5)])
 def test_parse_workers_accepts_integers(value: object, expected: int) -> None:
     """Worker counts parse from strings with spaces and from ints."""
-    assert _options.parse_workers(value, "from test") == expected
+    assert _values.parse_workers(value, "from test") == expected
 
 
 @pytest.mark.parametrize("value", [True, 1.5, "-2", ""])
 def test_parse_workers_refuses_non_integers(value: object) -> None:
     """Booleans, fractions, negatives and empty strings are not worker counts."""
-    with pytest.raises(_options.ConcurUsageError, match="expected an integer of at least 1"):
-        _options.parse_workers(value, "from test")
+    with pytest.raises(_values.ConcurUsageError, match="expected an integer of at least 1"):
+        _values.parse_workers(value, "from test")
 
 
 @pytest.mark.parametrize(("value", "expected"), [("0", None), (0, None), ("1.5", 1.5), (3, 3.0)])
 def test_parse_timeout(value: object, expected: float | None) -> None:
     """Timeouts parse to seconds, and 0 to no timeout."""
-    assert _options.parse_timeout(value, "from test") == expected
+    assert _values.parse_timeout(value, "from test") == expected
 
 
 def test_longest_timeout_is_the_platforms_longest_wait(pytester: pytest.Pytester) -> None:
     """threading.TIMEOUT_MAX is accepted; a marked thread-mode test then runs as usual."""
-    assert _options.parse_timeout(threading.TIMEOUT_MAX, "from test") == threading.TIMEOUT_MAX
+    assert _values.parse_timeout(threading.TIMEOUT_MAX, "from test") == threading.TIMEOUT_MAX
     pytester.makepyfile("import pytest\n@pytest.mark.concur(workers=2)\ndef test_x():\n    pass\n")
     result = pytester.runpytest(f"--concur-timeout={threading.TIMEOUT_MAX!r}")
     result.assert_outcomes(passed=1)
@@ -325,8 +325,8 @@ def test_header_notes_fork_under_xdist(distributed: bool) -> None:
 @pytest.mark.parametrize("value", ["inf", "1e400", float("inf"), "+Infinity"])
 def test_infinite_timeout_is_named_as_such(value: object) -> None:
     """An infinite timeout is refused as infinite, naming the largest value accepted."""
-    with pytest.raises(_options.ConcurUsageError) as excinfo:
-        _options.parse_timeout(value, "from test")
+    with pytest.raises(_values.ConcurUsageError) as excinfo:
+        _values.parse_timeout(value, "from test")
     message = str(excinfo.value)
     assert "it is infinite" in message and f"at most {threading.TIMEOUT_MAX:.0f} " in message
     assert "at least 0" not in message
