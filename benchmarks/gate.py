@@ -19,7 +19,8 @@ from typing import Any
 
 from benchmarks._baselines import bare_processes, hand_processes, trivial
 from benchmarks._stats import interleave, ratio_stats, summary
-from concur_lab import _processes, run_workers
+from concur_lab import run_workers
+from concur_lab.engine import _processes
 
 __all__ = ["measure_gate"]
 
@@ -42,7 +43,9 @@ class _QuietOs:
 def _gate_open_from_the_start() -> Iterator[None]:
     original = _processes._start_all
     if not callable(original) or not hasattr(_processes, "os"):
-        raise RuntimeError("concur_lab._processes changed: the no-gate prototype needs updating")
+        raise RuntimeError(
+            "concur_lab.engine._processes changed: the no-gate prototype needs updating"
+        )
 
     def start_all(
         ctx: Any, plan: Any, workers: list[Any], payload: Any, manifest: Any, gate_r: Any,

@@ -71,7 +71,7 @@ _METHODS = os.environ["CONCUR_BENCH_METHODS"].split(",")
 
 
 def _apply_config():
-    from concur_lab import _processes
+    from concur_lab.engine import _processes
 
     if _CONFIG == "no-preload":
         _processes._preloaded = True  # the engine then never sets a preload list

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import concur_lab
 import concur_lab.demos
 
+PACKAGE = Path(concur_lab.__file__).parent
 DEMOS = Path(concur_lab.demos.__file__).parent
 
 
@@ -32,6 +34,29 @@ def test_demos_import_only_public_engine_names() -> None:
         f"{path.name}: {module}"
         for path in sorted(DEMOS.glob("*.py"))
         for module in _imported_modules(path)
-        if module.startswith("concur_lab._") and module not in _SHARED_WITH_THE_CLI
+        if module.startswith("concur_lab.")
+        and not module.startswith("concur_lab.demos.")
+        and any(part.startswith("_") for part in module.split(".")[1:])
+        and module not in _SHARED_WITH_THE_CLI
     }
     assert not private, sorted(private)
+
+
+# The package's own entry points; everything else lives in a subpackage that says what it is.
+_ROOT_MODULES_AT_MOST = 8
+
+
+def test_package_root_holds_at_most_eight_modules() -> None:
+    """concur_lab's root keeps at most eight modules; subsystems are subpackages."""
+    modules = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(modules) <= _ROOT_MODULES_AT_MOST, modules
+
+
+def test_every_subpackage_says_its_job() -> None:
+    """Each subpackage of concur_lab has a module docstring (its job and its boundary)."""
+    undocumented = [
+        init.parent.name
+        for init in sorted(PACKAGE.glob("*/__init__.py"))
+        if not ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+    ]
+    assert not undocumented

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
 
-from concur_lab import _descendants
-from concur_lab._context import _set_process_worker
-from concur_lab._excship import capture_exception
-from concur_lab._plan import Plan
-from concur_lab._shipping import Manifest, SendError, Shipped, loads_payload
+from concur_lab.engine import _descendants
+from concur_lab.engine._payload import Manifest, SendError, Shipped, loads_payload
+from concur_lab.engine._remote_errors import capture_exception
+from concur_lab.engine._run_plan import Plan
+from concur_lab.engine._worker_context import _set_process_worker
 
 __all__ = [
     "DUMP_SIGNAL",
@@ -178,7 +178,7 @@ def _install_filters(filters: Sequence[tuple[Any, ...]]) -> None:
 
 
 def _recorded(caught: Sequence[warnings.WarningMessage]) -> list[tuple[Any, ...]]:
-    from concur_lab._excship import _locate_class
+    from concur_lab.engine._remote_errors import _locate_class
 
     records = []
     for w in caught:

@@ -10,9 +10,9 @@ code at 20 fork workers.
 Children report "ready" and then block on a shared gate pipe; the parent opens the gate (writes
 one byte per worker) once all are ready, or closes it, which every waiting child reads as
 end-of-file, when one of them failed to start (or timed out or died before all were ready).
-Results arrive as length-prefixed frames (see :mod:`concur_lab._child`) read in pieces as they
-come, so a child that stalls half-way through sending a large result cannot hold the parent past
-its deadline.
+Results arrive as length-prefixed frames (see :mod:`concur_lab.engine._child`) read in pieces as
+they come, so a child that stalls half-way through sending a large result cannot hold the parent
+past its deadline.
 """
 
 from __future__ import annotations
@@ -35,17 +35,22 @@ import multiprocess
 from multiprocess import connection as mp_connection
 from multiprocess import process as mp_process
 
-from concur_lab import _child, _descendants
-from concur_lab._excship import ExceptionState, RemoteError, _resolve, restore_exception
-from concur_lab._outcome import WorkerOutcome, WorkerWarning
-from concur_lab._plan import Plan
-from concur_lab._shipping import (
+from concur_lab.engine import _child, _descendants
+from concur_lab.engine._outcome import WorkerOutcome, WorkerWarning
+from concur_lab.engine._payload import (
     DeferredPayload,
     Manifest,
     SendError,
     dumps_payload,
     needs_inheritance,
 )
+from concur_lab.engine._remote_errors import (
+    ExceptionState,
+    RemoteError,
+    _resolve,
+    restore_exception,
+)
+from concur_lab.engine._run_plan import Plan
 
 __all__ = ["run_processes"]
 
@@ -56,7 +61,8 @@ _READ_SIZE = 65536
 # milliseconds in a C int), so a longer deadline is waited for in slices.
 _MAX_WAIT = 86400.0
 _FORK_WARNING = "use of fork() may lead to deadlocks"
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# concur_lab itself, not just the engine: a demo that starts processes is not the caller either.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class _Worker:
@@ -173,7 +179,7 @@ def _context(method: str) -> Any:
     if method == "forkserver" and not _preloaded:
         # What every child needs is imported once in the server instead of once per child.
         # The engine too: test code that calls it would otherwise import it again in every child.
-        preload = ["concur_lab._child", "concur_lab._engine"]
+        preload = ["concur_lab.engine._child", "concur_lab.engine._api"]
         if "pytest" in sys.modules:
             preload += ["pytest", "_pytest.assertion.rewrite"]
         ctx.set_forkserver_preload(_keep_user_preloads(preload))
