@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import concur_lab
 import concur_lab.demos
 
@@ -60,3 +62,15 @@ def test_every_subpackage_says_its_job() -> None:
         if not ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
     ]
     assert not undocumented
+
+
+def _imports_of_package(folder: Path) -> set[str]:
+    return {module for path in sorted(folder.glob("*.py")) for module in _imported_modules(path)}
+
+
+@pytest.mark.parametrize("subpackage", ["engine", "counter"])
+def test_engine_and_counter_import_no_pytest(subpackage: str) -> None:
+    """The engine and the counter import neither pytest nor the plugin: those reach in by hooks."""
+    imported = _imports_of_package(PACKAGE / subpackage)
+    found = {m for m in imported if m.split(".")[0] in {"pytest", "_pytest", "pytest_concur"}}
+    assert not found, sorted(found)

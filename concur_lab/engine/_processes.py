@@ -35,7 +35,7 @@ import multiprocess
 from multiprocess import connection as mp_connection
 from multiprocess import process as mp_process
 
-from concur_lab.engine import _child, _descendants
+from concur_lab.engine import _child, _descendants, _hooks
 from concur_lab.engine._outcome import WorkerOutcome, WorkerWarning
 from concur_lab.engine._payload import (
     DeferredPayload,
@@ -180,8 +180,9 @@ def _context(method: str) -> Any:
         # What every child needs is imported once in the server instead of once per child.
         # The engine too: test code that calls it would otherwise import it again in every child.
         preload = ["concur_lab.engine._child", "concur_lab.engine._api"]
-        if "pytest" in sys.modules:
-            preload += ["pytest", "_pytest.assertion.rewrite"]
+        for hooks in _hooks.registered():
+            # What the packages the engine serves know their children import (pytest's own).
+            preload += hooks.forkserver_preload()
         ctx.set_forkserver_preload(_keep_user_preloads(preload))
         _preloaded = True
     return ctx
