@@ -1,24 +1,55 @@
-"""pytest's explanations of failed comparisons in a process worker, as in the parent's test.
+"""What rewritten asserts call in a process worker: pytest's helpers, imported when first used.
 
-A test module shipped to a ``spawn`` or ``forkserver`` worker (:mod:`pytest_concur._child_hooks`)
-runs with its asserts rewritten; pytest explains their failed comparisons (diffs and the like)
-only where a test runs, so the worker installs the same explanations with the parent test's
-settings.
+pytest's rewritten asserts begin with ``import _pytest.assertion.rewrite as @pytest_ar``, which
+imports most of pytest. A test module shipped to a ``spawn`` or ``forkserver`` worker
+(:mod:`pytest_concur._child_hooks`) imports this module in its place: a passing assert touches
+none of ``@pytest_ar``'s helpers, so a worker whose asserts all pass never imports pytest for
+them (a module that does not import pytest itself then costs its worker no more than a plain
+import would). The first helper used imports the real ones, and a failed comparison installs
+pytest's explanations (diffs and the like) with the settings of the parent's test, as pytest
+itself does in a test run.
+
+This module imports nothing of pytest at its top, and must not: every such worker imports it.
 """
 
 from __future__ import annotations
 
+import importlib
 import types
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["configure"]
 
+_REAL = "_pytest.assertion.rewrite"
+# The parent test's assertion settings (see _child_hooks.assertion_settings), or None.
+_settings: Mapping[str, Any] | None = None
+_explainer_installed = False
+
 
 def configure(settings: Mapping[str, Any] | None) -> None:
-    """Explain failed comparisons in this worker with *settings* (verbosity, ini values)."""
-    if settings is not None:
-        _install_explainer(settings)
+    """Explain failed comparisons with *settings* (verbosity, ini values) once one fails."""
+    global _settings, _explainer_installed
+    _settings = settings
+    _explainer_installed = False
+
+
+def _call_reprcompare(*args: Any) -> Any:
+    # Only a failed comparison calls this: the moment the explanations are needed.
+    global _explainer_installed
+    real = importlib.import_module(_REAL)
+    if _settings is not None and not _explainer_installed:
+        _install_explainer(_settings)
+        _explainer_installed = True
+    return real._call_reprcompare(*args)
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_REAL), name)
+    globals()[name] = value
+    return value
 
 
 class _AssertionConfig:

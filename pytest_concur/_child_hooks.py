@@ -6,13 +6,13 @@ nothing of pytest (see :mod:`concur_lab.engine._hooks`). This object, the entry 
 is active or not (``-p no:concur`` still runs the engine under pytest):
 
 * a module pytest rewrote is shipped as rewritten code, compiled here once per version of its
-  file;
-* the running test's assertion settings go along, and the worker explains a failed comparison
-  with them (:mod:`pytest_concur._assert_helpers`);
+  file, with its ``@pytest_ar`` import pointed at :mod:`pytest_concur._assert_helpers`, which
+  imports pytest's helpers only when an assert needs them;
+* the running test's assertion settings go along, for the explanations of a failed comparison;
 * the fork server preloads pytest when the parent runs under it.
 
-Imported by every worker that runs a rewritten module's code: it imports nothing at its top
-that the parent's test would not have sent along anyway.
+Imported by every worker that runs a rewritten module's code, so it imports nothing of pytest
+at its top.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ __all__ = ["HOOKS", "PytestChildHooks", "assertion_settings"]
 # The ini values pytest's comparison explanations read (pytest 8 and 9).
 _ASSERTION_INI = ("truncation_limit_lines", "truncation_limit_chars", "assertion_text_diff_style")
 _REWRITE = "_pytest.assertion.rewrite"
+_HELPERS = "pytest_concur._assert_helpers"
+_HELPERS_ALIAS = "@pytest_ar"
 
 
 def assertion_settings() -> dict[str, Any] | None:
@@ -51,6 +53,15 @@ def assertion_settings() -> dict[str, Any] | None:
     return settings
 
 
+def _lazy_helpers(tree: ast.Module) -> None:
+    """Point the rewritten module's ``import _pytest.assertion.rewrite as @pytest_ar`` here."""
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == _REWRITE and alias.asname == _HELPERS_ALIAS:
+                    alias.name = _HELPERS
+
+
 class PytestChildHooks:
     """The :class:`~concur_lab.engine._hooks.ChildHooks` of pytest's assertion rewriting."""
 
@@ -62,7 +73,7 @@ class PytestChildHooks:
         return type(loader).__name__ == "AssertionRewritingHook"
 
     def compile_file(self, file: str) -> CodeType | None:
-        """Compile *file* with pytest's assertion rewriting, as pytest imported it."""
+        """Compile *file* with pytest's assertion rewriting, its helpers imported lazily."""
         try:
             from _pytest.assertion.rewrite import rewrite_asserts
         except ImportError:
@@ -71,6 +82,7 @@ class PytestChildHooks:
             source = f.read()
         tree = ast.parse(source, filename=file)
         rewrite_asserts(tree, source, file)
+        _lazy_helpers(tree)
         return compile(tree, file, "exec", dont_inherit=True)
 
     def child_state(self) -> dict[str, Any] | None:
@@ -85,7 +97,7 @@ class PytestChildHooks:
 
     def forkserver_preload(self) -> Sequence[str]:
         """Name pytest and its assertion helpers, when this process runs under pytest."""
-        return ["pytest", _REWRITE] if "pytest" in sys.modules else []
+        return ["pytest", _REWRITE, _HELPERS] if "pytest" in sys.modules else []
 
 
 HOOKS = PytestChildHooks()

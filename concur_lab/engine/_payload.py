@@ -23,7 +23,6 @@ import marshal
 import os
 import pickle
 import sys
-import sysconfig
 import types
 import weakref
 import zlib
@@ -111,6 +110,9 @@ def _manifest_from_bytes(data: bytes) -> Manifest:
 
 @cache
 def _library_dirs() -> tuple[str, ...]:
+    # Imported here: only a parent classifies modules, and a spawn child would pay for it.
+    import sysconfig
+
     paths = sysconfig.get_paths()
     dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     dirs.update({sys.prefix, sys.base_prefix, sys.exec_prefix})
