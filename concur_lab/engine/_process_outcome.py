@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from concur_lab.engine import _child
+from concur_lab.engine._messages import Aborted, Done, StartFailed
 from concur_lab.engine._outcome import WorkerOutcome, WorkerWarning
 from concur_lab.engine._remote_errors import (
     ExceptionState,
@@ -51,52 +52,62 @@ def _warning(
 
 
 def worker_outcome(plan: Plan, worker: Worker) -> WorkerOutcome[Any]:
+    """What became of *worker*: its report if it made one, else why it did not."""
     outcome: WorkerOutcome[Any] = WorkerOutcome(worker.index, plan.n, plan.mode)
     outcome.stdout, outcome.stderr = _text(worker.data["out"]), _text(worker.data["err"])
-    fault = _text(worker.data["fault"])
     if worker.process is not None:
         outcome.pid, outcome.exitcode = worker.pid, worker.exitcode
-    if worker.ready_info:
-        _, outcome.pid, outcome.thread_ident, outcome.thread_name = worker.ready_info
+    ready = worker.ready_message
+    if ready is not None:
+        outcome.pid, outcome.thread_ident, outcome.thread_name = ready
     reply = worker.reply
-    if reply is not None and reply[0] == "done":
-        _, status, value, times, info = reply
-        outcome.warnings = tuple(_warning(*record) for record in info.get("warnings", ()))
-        outcome.leaked_threads = tuple(info.get("leaked_threads", ()))
-        outcome.descendants = tuple(info.get("descendants", ()))
-        if times is not None:
-            outcome.started, outcome.finished, outcome.cpu_time = times
-        if status == "ok":
-            outcome.status, outcome.value = "ok", value
-        elif status == "raised" and isinstance(value, ExceptionState):
-            outcome.status, outcome.exception = "raised", restore_exception(value)
-        else:
-            outcome.status = "raised"
-            outcome.exception = RemoteError("UnreadableResult", str(value), "")
-        return outcome
-    if worker.timed_out:
-        outcome.status = "timed_out"
-        outcome.stack = _worker_stack(fault)
-        outcome.message = (
-            f"timed out after {plan.timeout:g} s; the process was {worker.killed_how or 'stopped'}"
-        )
-        if worker.descendants:
-            outcome.descendants = tuple(worker.descendants)
-            outcome.message += f", and {len(worker.descendants)} process(es) it started were killed"
-        return outcome
-    if reply is not None and reply[0] == "start_failed":
+    if isinstance(reply, Done):
+        _reported(outcome, reply)
+    elif worker.timed_out:
+        _timed_out(outcome, plan, worker)
+    elif isinstance(reply, StartFailed):
         outcome.status = "not_started"
-        outcome.exception = restore_exception(reply[1])
+        outcome.exception = restore_exception(reply.error)
         outcome.message = (
             f"could not start: {type(outcome.exception).__name__}: {outcome.exception}"
         )
-        return outcome
-    if worker.start_error or (reply is not None and reply[0] == "aborted"):
+    elif worker.start_error or isinstance(reply, Aborted):
         outcome.status = "not_started"
         outcome.message = worker.start_error or "start aborted"
-        return outcome
+    else:
+        _crashed(outcome, worker)
+    return outcome
+
+
+def _reported(outcome: WorkerOutcome[Any], done: Done) -> None:
+    outcome.warnings = tuple(_warning(*record) for record in done.warnings)
+    outcome.leaked_threads = done.leaked_threads
+    outcome.descendants = done.descendants
+    if done.times is not None:
+        outcome.started, outcome.finished, outcome.cpu_time = done.times
+    if done.status == "ok":
+        outcome.status, outcome.value = "ok", done.value
+    elif done.status == "raised" and isinstance(done.value, ExceptionState):
+        outcome.status, outcome.exception = "raised", restore_exception(done.value)
+    else:
+        outcome.status = "raised"
+        outcome.exception = RemoteError("UnreadableResult", str(done.value), "")
+
+
+def _timed_out(outcome: WorkerOutcome[Any], plan: Plan, worker: Worker) -> None:
+    outcome.status = "timed_out"
+    outcome.stack = _worker_stack(_text(worker.data["fault"]))
+    outcome.message = (
+        f"timed out after {plan.timeout:g} s; the process was {worker.killed_how or 'stopped'}"
+    )
+    if worker.descendants:
+        outcome.descendants = tuple(worker.descendants)
+        outcome.message += f", and {len(worker.descendants)} process(es) it started were killed"
+
+
+def _crashed(outcome: WorkerOutcome[Any], worker: Worker) -> None:
     outcome.status = "crashed"
-    outcome.stack = _worker_stack(fault)
+    outcome.stack = _worker_stack(_text(worker.data["fault"]))
     code = outcome.exitcode
     if code is not None and code < 0:
         outcome.message = f"was killed by {outcome.signal} (exit code {code})"
@@ -104,4 +115,3 @@ def worker_outcome(plan: Plan, worker: Worker) -> WorkerOutcome[Any]:
         outcome.message = f"exited with code {code} without returning"
     if not worker.ready:
         outcome.message += " before it was ready to start"
-    return outcome

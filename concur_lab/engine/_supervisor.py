@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import select
 import time
 from contextlib import suppress
@@ -28,6 +27,7 @@ from typing import Any
 from multiprocess import connection as mp_connection
 
 from concur_lab.engine import _child, _descendants
+from concur_lab.engine._messages import Aborted, Done, Ready, StartFailed, unpack_frames
 from concur_lab.engine._run_plan import Plan
 
 __all__ = ["Worker", "reap", "supervise"]
@@ -54,12 +54,12 @@ class Worker:
             "err": bytearray(),
             "fault": bytearray(),
         }
-        self.ready = False
-        # The child's ("ready", pid, thread ident, thread name).
-        self.ready_info: tuple[Any, ...] = ()
+        # The child's Ready, once it has come.
+        self.ready_message: Ready | None = None
         # Bytes of the result pipe not yet making up a whole frame.
         self.pending = bytearray()
-        self.reply: tuple[Any, ...] | None = None
+        # What the child said instead of, or after, being ready: its last word.
+        self.reply: StartFailed | Aborted | Done | None = None
         self.start_error: str = ""
         # Set on the worker whose failed start aborted the others: why, naming it.
         self.abort_reason: str = ""
@@ -76,6 +76,10 @@ class Worker:
 
         # What the supervisor waits on for this worker; closed ends must leave it first.
         self.poller: _Poller | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.ready_message is not None
 
     @property
     def alive(self) -> bool:
@@ -147,81 +151,109 @@ class _Poller:
 
 
 def supervise(plan: Plan, workers: list[Worker], gate_w: Any, deadline: float | None) -> None:
-    started = [w for w in workers if w.process is not None]
-    gate_open = plan.n == 1
-    gate_closed = False
-    abort_reason = next((w.abort_reason for w in workers if w.abort_reason), "")
-    poller = _Poller()
-    for worker in started:
-        worker.poller = poller
-        for name, conn in worker.streams.items():
-            poller.add(conn, worker, name)
-        poller.add(worker.result, worker, "result")
-        worker.exit_fd = _exit_handle(worker.process, plan.mode.start_method)
-        poller.add(worker.exit_fd, worker, "exit")
-    draining = False
-    while True:
-        if not poller:
-            return
-        now = time.monotonic()
-        if all(not w.alive for w in started):
-            last_exit = max((w.exited_at or now) for w in started)
-            if now - last_exit > _DRAIN_GRACE:
+    """Read, gate and expire *workers* until each has ended and its pipes are drained."""
+    _Supervision(plan, workers, gate_w, deadline).run()
+
+
+class _Supervision:
+    """One run's supervision: the poll loop, and the start gate it opens or closes."""
+
+    def __init__(
+        self, plan: Plan, workers: list[Worker], gate_w: Any, deadline: float | None
+    ) -> None:
+        self.plan = plan
+        self.deadline = deadline
+        self.started = [w for w in workers if w.process is not None]
+        self.gate_w = gate_w
+        # One worker's gate was opened before it started (see run_processes).
+        self.gate_settled = plan.n == 1
+        self.abort_reason = next((w.abort_reason for w in workers if w.abort_reason), "")
+        self.poller = _Poller()
+        for worker in self.started:
+            worker.poller = self.poller
+            for name, conn in worker.streams.items():
+                self.poller.add(conn, worker, name)
+            self.poller.add(worker.result, worker, "result")
+            worker.exit_fd = _exit_handle(worker.process, plan.mode.start_method)
+            self.poller.add(worker.exit_fd, worker, "exit")
+        self.draining = False
+
+    def run(self) -> None:
+        while self.poller:
+            wait_for = self._wait_time()
+            if wait_for is None:
                 return
+            ready = self.poller.wait(wait_for)
+            if self.draining and not ready:
+                return
+            for worker, what in ready:
+                _dispatch(worker, what)
+            if not self.gate_settled:
+                self._settle_gate()
+
+    def _wait_time(self) -> float | None:
+        """How long the next wait may be; ``None`` when the run is over."""
+        now = time.monotonic()
+        if all(not w.alive for w in self.started):
+            last_exit = max((w.exited_at or now) for w in self.started)
+            if now - last_exit > _DRAIN_GRACE:
+                return None
             # Everything the workers wrote is in their pipes by now: read what is there, and
             # stop as soon as nothing is. A descendant that inherited a write end (and keeps
             # it open, or keeps writing) must not hold the run open, nor count as the worker's.
-            draining = True
-            wait_for = 0.0
-        elif deadline is not None:
-            if now >= deadline:
-                _expire(plan, [w for w in started if w.alive])
-                continue
-            wait_for = min(deadline - now, _MAX_WAIT)
-        else:
-            wait_for = _MAX_WAIT
-        ready = poller.wait(wait_for)
-        if draining and not ready:
-            return
-        for worker, what in ready:
-            if what == "exit":
-                # Reaps the child if it has exited (as join(0) would, without building a
-                # selector for its sentinel, which is already known to be ready).
-                worker.process.is_alive()
-                worker.mark_exited()
-            elif what == "result":
-                _receive(worker)
-            else:
-                _read_stream(worker, what)
-        if not gate_open and not gate_closed:
-            failed = next((w for w in started if _failed_before_ready(w)), None)
-            if abort_reason or failed is not None:
-                if failed is not None and not abort_reason:
-                    abort_reason = f"worker {failed.index} failed to start"
-                gate_w.close()
-                gate_closed = True
-                for worker in started:
-                    if worker is failed or worker.start_error:
-                        continue
-                    worker.start_error = f"start aborted because {abort_reason}"
-            elif any(w.timed_out or w.exited_at is not None for w in started):
-                # The deadline passed (or a worker died) while others were still getting ready:
-                # nobody is left to start together with; closing lets the living ones end.
-                gate_w.close()
-                gate_closed = True
-            elif all(w.ready for w in started):
-                # BrokenPipeError: every reader is gone already; their outcomes say why.
-                with suppress(BrokenPipeError):
-                    os.write(gate_w.fileno(), b"g" * len(started))
-                gate_open = True
+            self.draining = True
+            return 0.0
+        if self.deadline is None:
+            return _MAX_WAIT
+        if now >= self.deadline:
+            # Every live worker is ended and marked exited here: what is left is the drain.
+            _expire(self.plan, [w for w in self.started if w.alive])
+            return self._wait_time()
+        return min(self.deadline - now, _MAX_WAIT)
+
+    def _settle_gate(self) -> None:
+        """Open the gate when every worker is ready; close it when one cannot start."""
+        started = self.started
+        failed = next((w for w in started if _failed_before_ready(w)), None)
+        if self.abort_reason or failed is not None:
+            if failed is not None and not self.abort_reason:
+                self.abort_reason = f"worker {failed.index} failed to start"
+            self._close_gate()
+            for worker in started:
+                if worker is not failed and not worker.start_error:
+                    worker.start_error = f"start aborted because {self.abort_reason}"
+        elif any(w.timed_out or w.exited_at is not None for w in started):
+            # The deadline passed (or a worker died) while others were still getting ready:
+            # nobody is left to start together with; closing lets the living ones end.
+            self._close_gate()
+        elif all(w.ready for w in started):
+            # BrokenPipeError: every reader is gone already; their outcomes say why.
+            with suppress(BrokenPipeError):
+                os.write(self.gate_w.fileno(), b"g" * len(started))
+            self.gate_settled = True
+
+    def _close_gate(self) -> None:
+        self.gate_w.close()
+        self.gate_settled = True
+
+
+def _dispatch(worker: Worker, what: str) -> None:
+    """Handle one ready descriptor of *worker*: its exit, its result pipe or an output pipe."""
+    if what == "exit":
+        # Reaps the child if it has exited (as join(0) would, without building a selector for
+        # its sentinel, which is already known to be ready).
+        worker.process.is_alive()
+        worker.mark_exited()
+    elif what == "result":
+        _receive(worker)
+    else:
+        _read_stream(worker, what)
 
 
 def _failed_before_ready(worker: Worker) -> bool:
     if worker.ready:
         return False
-    if worker.reply is not None and worker.reply[0] == "start_failed":
-        return True
-    return worker.exited_at is not None
+    return isinstance(worker.reply, StartFailed) or worker.exited_at is not None
 
 
 def _receive(worker: Worker) -> None:
@@ -233,34 +265,12 @@ def _receive(worker: Worker) -> None:
     if not chunk:
         worker.close_result()
         return
-    pending = worker.pending
-    pending += chunk
-    header = _child.FRAME_HEADER.size
-    while len(pending) >= header:
-        (size,) = _child.FRAME_HEADER.unpack_from(pending)
-        if len(pending) < header + size:
-            return
-        data = bytes(pending[header : header + size])
-        del pending[: header + size]
-        _handle(worker, data)
-
-
-def _handle(worker: Worker, data: bytes) -> None:
-    try:
-        message = pickle.loads(data)
-    except Exception as exc:
-        message = (
-            "done",
-            "unreadable",
-            f"the parent could not unpickle what the worker sent: {type(exc).__name__}: {exc}",
-            None,
-            {},
-        )
-    if message[0] == "ready":
-        worker.ready = True
-        worker.ready_info = tuple(message)
-    else:
-        worker.reply = message
+    worker.pending += chunk
+    for message in unpack_frames(worker.pending):
+        if isinstance(message, Ready):
+            worker.ready_message = message
+        else:
+            worker.reply = message
 
 
 def _read_stream(worker: Worker, name: str) -> None:
