@@ -5,7 +5,9 @@ of that the start gate costs process workers), ``scaling`` (per-worker cost as n
 ``start-methods`` (forkserver and spawn inside a pytest parent), ``suite`` (plugin overhead on a
 generated suite, against pytest-run-parallel and pytest-forked), ``counter`` (SharedCounter,
 from ``benchmarks/counter.py``) and ``whole-suite`` (``--concur-all`` on a generated mixed suite
-and on real third-party suites fetched as sdists, against the peers). Peers come from the
+and on real third-party suites fetched as sdists, against the peers) and ``in-pytest``
+(``spawn_workers`` against hand-written children inside one pytest test, per start method). Peers
+come from the
 ``bench`` extra; a peer that is not installed is left out, with a note.
 """
 
@@ -26,6 +28,7 @@ from benchmarks._machine import machine_info
 from benchmarks._report import render_markdown, verdicts
 from benchmarks.engine import measure_scaling, measure_vs_hand, powers
 from benchmarks.gate import measure_gate
+from benchmarks.in_pytest import measure_in_pytest
 from benchmarks.stackcache import measure_with_stack_cache
 from benchmarks.startmethods import CONFIGS, measure_start_methods
 from benchmarks.suite import VARIANTS, measure_suite
@@ -40,7 +43,9 @@ from concur_lab import Mode, available_start_methods
 
 __all__ = ["PRESETS", "SECTIONS", "main", "run"]
 
-SECTIONS = ("engine", "gate", "scaling", "start-methods", "suite", "counter", "whole-suite")
+SECTIONS = (
+    "engine", "gate", "scaling", "start-methods", "suite", "counter", "whole-suite", "in-pytest",
+)  # fmt: skip
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 # Sizes and rounds per preset. "smoke" exists for the test suite: its numbers mean nothing.
@@ -67,6 +72,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "whole_rounds": 7,
         "real_suites": REAL_SUITES,
         "real_rounds": 3,
+        # Issue 14 measured this pair with 15 interleaved rounds.
+        "in_pytest_rounds": 15,
+        "in_pytest_methods": ("fork", "forkserver", "spawn"),
+        "in_pytest_padding": 60,
     },
     "quick": {
         "vs_hand_sizes": (1, 5, 20),
@@ -88,6 +97,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "whole_rounds": 2,
         "real_suites": REAL_SUITES[:1],
         "real_rounds": 1,
+        "in_pytest_rounds": 5,
+        "in_pytest_methods": ("fork", "forkserver", "spawn"),
+        "in_pytest_padding": 60,
     },
     "smoke": {
         "vs_hand_sizes": (1, 2),
@@ -110,6 +122,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         # The test suite must not need a package index.
         "real_suites": (),
         "real_rounds": 1,
+        # spawn only: the row held to a target, at the least that still runs it.
+        "in_pytest_rounds": 1,
+        "in_pytest_methods": ("spawn",),
+        "in_pytest_padding": 2,
     },
 }
 
@@ -236,6 +252,14 @@ def run(preset: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
         "suite": ("suite", lambda: _suite(p)),
         "counter": ("counter", lambda: counter_bench.measure(quick=p["counter_quick"])),
         "whole-suite": ("whole_suite", lambda: _whole_suite(p)),
+        "in-pytest": (
+            "in_pytest",
+            lambda: measure_in_pytest(
+                [m for m in p["in_pytest_methods"] if m in available],
+                p["in_pytest_rounds"],
+                padding=p["in_pytest_padding"],
+            ),
+        ),
     }
     began = time.monotonic()
     results: dict[str, Any] = {"machine": machine_info(), "preset": preset, "errors": {}}
@@ -260,7 +284,12 @@ def _merged(path: Path, new: dict[str, Any], sections: tuple[str, ...]) -> dict[
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SystemExit(f"benchmarks: --update needs a readable {path}: {exc}") from exc
-    keys = {"engine": "vs_hand", "start-methods": "start_methods", "whole-suite": "whole_suite"}
+    keys = {
+        "engine": "vs_hand",
+        "start-methods": "start_methods",
+        "whole-suite": "whole_suite",
+        "in-pytest": "in_pytest",
+    }
     merged = dict(old)
     for section in sections:
         key = keys.get(section, section)

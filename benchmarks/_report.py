@@ -57,6 +57,15 @@ def verdicts(results: Mapping[str, Any]) -> list[tuple[str, bool]]:
         out.append(
             (f"counter {row['kind']} x{row['workers']} >= {row['target']:.2f}", row["meets_target"])
         )
+    for row in results.get("in_pytest", []):
+        if "meets_target" in row:
+            out.append(
+                (
+                    f"in pytest, spawn_workers/hand {row['method']} n={row['n']} "
+                    f"<= {row['target']}",
+                    row["meets_target"],
+                )
+            )
     whole = results.get("whole_suite", {})
     for comp in whole.get("synthetic", {}).get("comparisons", []):
         out.append(
@@ -332,6 +341,27 @@ def _whole_suite(whole: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _in_pytest(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## 7. spawn_workers against hand-written children inside one pytest test",
+        "",
+        f"`spawn_workers(noop, n={rows[0]['n'] if rows else 5})` against as many `multiprocess` "
+        "children of the same start method sending their result through a `Pipe`, in the same "
+        "test of a generated module that does not import pytest; interleaved rounds, one "
+        "`python -m pytest` process per start method. Only spawn is held to the target.",
+        "",
+        "| method | n | rounds | ours s | hand s | ours/hand | target |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        target = f"≤ {row['target']} {_ok(row['meets_target'])}" if "target" in row else ""
+        lines.append(
+            f"| {row['method']} | {row['n']} | {row['rounds']} | {row['ours_s']['median']:.3f} "
+            f"| {row['hand_s']['median']:.3f} | {_r(row['ours_vs_hand'])} | {target} |"
+        )
+    return [*lines, ""]
+
+
 def render_markdown(results: Mapping[str, Any]) -> str:
     """The whole report: header, one section per measured item, then the targets.
 
@@ -359,6 +389,8 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         lines += _counter(results["counter"])
     if "whole_suite" in results:
         lines += _whole_suite(results["whole_suite"])
+    if "in_pytest" in results:
+        lines += _in_pytest(results["in_pytest"])
     if results.get("errors"):
         lines += ["## Sections that failed", ""]
         lines += [f"- {name}: `{error}`" for name, error in results["errors"].items()] + [""]

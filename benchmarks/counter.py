@@ -25,7 +25,7 @@ from typing import Any
 
 import multiprocess
 
-from concur_lab._counter import SharedCounter
+from concur_lab.counter._shared_counter import SharedCounter
 
 # Targets from issue 2: counter speed / baseline speed, per mode and worker count.
 TARGETS = {"thread": 0.5, "process": 1 / 3}

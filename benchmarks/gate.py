@@ -19,7 +19,8 @@ from typing import Any
 
 from benchmarks._baselines import bare_processes, hand_processes, trivial
 from benchmarks._stats import interleave, ratio_stats, summary
-from concur_lab import _processes, run_workers
+from concur_lab import run_workers
+from concur_lab.engine import _processes, _supervisor
 
 __all__ = ["measure_gate"]
 
@@ -41,8 +42,10 @@ class _QuietOs:
 @contextmanager
 def _gate_open_from_the_start() -> Iterator[None]:
     original = _processes._start_all
-    if not callable(original) or not hasattr(_processes, "os"):
-        raise RuntimeError("concur_lab._processes changed: the no-gate prototype needs updating")
+    if not callable(original) or not hasattr(_supervisor, "os"):
+        raise RuntimeError(
+            "concur_lab.engine's process modules changed: the no-gate prototype needs updating"
+        )
 
     def start_all(
         ctx: Any, plan: Any, workers: list[Any], payload: Any, manifest: Any, gate_r: Any,
@@ -52,12 +55,12 @@ def _gate_open_from_the_start() -> Iterator[None]:
         original(ctx, plan, workers, payload, manifest, gate_r, gate_w, *rest)
 
     setattr(_processes, "_start_all", start_all)  # noqa: B010  (a private name, patched on purpose)
-    setattr(_processes, "os", _QuietOs())  # noqa: B010
+    setattr(_supervisor, "os", _QuietOs())  # noqa: B010
     try:
         yield
     finally:
         setattr(_processes, "_start_all", original)  # noqa: B010
-        setattr(_processes, "os", os)  # noqa: B010
+        setattr(_supervisor, "os", os)  # noqa: B010
 
 
 def _engine(method: str, n: int, gate: bool) -> None:

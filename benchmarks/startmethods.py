@@ -71,10 +71,10 @@ _METHODS = os.environ["CONCUR_BENCH_METHODS"].split(",")
 
 
 def _apply_config():
-    from concur_lab import _processes
+    from concur_lab.engine import _start_context
 
     if _CONFIG == "no-preload":
-        _processes._preloaded = True  # the engine then never sets a preload list
+        _start_context._preloaded = True  # the engine then never sets a preload list
 '''
 
 

@@ -10,11 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from concur_lab._context import iteration_index, worker_index
-    from concur_lab._counter import SharedCounter
-    from concur_lab._engine import map_workers, run_outcomes, run_workers
-    from concur_lab._excship import RemoteError
-    from concur_lab._modes import (
+    from concur_lab.counter._shared_counter import SharedCounter
+    from concur_lab.engine._api import map_workers, run_outcomes, run_workers
+    from concur_lab.engine._modes import (
         PROCESS,
         THREAD,
         Mode,
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
         available_start_methods,
         default_start_method,
     )
-    from concur_lab._outcome import (
+    from concur_lab.engine._outcome import (
         WorkerCrashed,
         WorkerError,
         WorkerOutcome,
@@ -33,7 +31,9 @@ if TYPE_CHECKING:
         raise_for_outcomes,
         reemit_warnings,
     )
-    from concur_lab._shipping import SendError
+    from concur_lab.engine._payload import SendError
+    from concur_lab.engine._remote_errors import RemoteError
+    from concur_lab.engine._worker_context import iteration_index, worker_index
 
 __all__ = [
     "PROCESS",
@@ -61,33 +61,33 @@ __all__ = [
     "worker_index",
 ]
 
-# Public name -> the private module that defines it. Imported on first use (PEP 562): every
-# spawn and forkserver worker imports this package to reach its bootstrap, and should not pay
-# for the engine, the counter and ctypes it does not use.
+# Public name -> the private module (under concur_lab) that defines it. Imported on first use
+# (PEP 562): every spawn and forkserver worker imports this package to reach its bootstrap, and
+# should not pay for the engine, the counter and ctypes it does not use.
 _WHERE = {
-    "worker_index": "_context",
-    "iteration_index": "_context",
-    "SharedCounter": "_counter",
-    "map_workers": "_engine",
-    "run_outcomes": "_engine",
-    "run_workers": "_engine",
-    "RemoteError": "_excship",
-    "PROCESS": "_modes",
-    "THREAD": "_modes",
-    "Mode": "_modes",
-    "ModeError": "_modes",
-    "available_start_methods": "_modes",
-    "default_start_method": "_modes",
-    "WorkerCrashed": "_outcome",
-    "WorkerError": "_outcome",
-    "WorkerOutcome": "_outcome",
-    "WorkerStartError": "_outcome",
-    "WorkerTimeout": "_outcome",
-    "WorkerWarning": "_outcome",
-    "outcome_of": "_outcome",
-    "raise_for_outcomes": "_outcome",
-    "reemit_warnings": "_outcome",
-    "SendError": "_shipping",
+    "worker_index": "engine._worker_context",
+    "iteration_index": "engine._worker_context",
+    "SharedCounter": "counter._shared_counter",
+    "map_workers": "engine._api",
+    "run_outcomes": "engine._api",
+    "run_workers": "engine._api",
+    "RemoteError": "engine._remote_errors",
+    "PROCESS": "engine._modes",
+    "THREAD": "engine._modes",
+    "Mode": "engine._modes",
+    "ModeError": "engine._modes",
+    "available_start_methods": "engine._modes",
+    "default_start_method": "engine._modes",
+    "WorkerCrashed": "engine._outcome",
+    "WorkerError": "engine._outcome",
+    "WorkerOutcome": "engine._outcome",
+    "WorkerStartError": "engine._outcome",
+    "WorkerTimeout": "engine._outcome",
+    "WorkerWarning": "engine._outcome",
+    "outcome_of": "engine._outcome",
+    "raise_for_outcomes": "engine._outcome",
+    "reemit_warnings": "engine._outcome",
+    "SendError": "engine._payload",
 }
 
 

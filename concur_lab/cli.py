@@ -47,7 +47,7 @@ from concur_lab._i18n import (
     use_language,
 )
 from concur_lab._i18n import gettext as _
-from concur_lab._modes import Mode, ModeError, available_start_methods, default_start_method
+from concur_lab.engine._modes import Mode, ModeError, available_start_methods, default_start_method
 from concur_lab.timeline import (
     ModeTimeline,
     PlotUnavailableError,

@@ -20,7 +20,7 @@ from concur_lab import (
     run_outcomes,
     run_workers,
 )
-from concur_lab._descendants import children, command_line, read_proc_file
+from concur_lab.engine._descendants import children, command_line, read_proc_file
 
 __all__ = [
     "Mode",

@@ -15,7 +15,7 @@ worker names the descendants it left running (``WorkerOutcome.descendants``), wh
 children of this process, and those still running after the grace are reported and killed like
 the others. So a test that starts a subprocess and leaves it running fails in both modes alike:
 in thread mode the subprocess is a child of this process; in process mode, a descendant of a
-worker. What neither sees is said in ``concur_lab._descendants`` (a worker that crashed, a
+worker. What neither sees is said in ``concur_lab.engine._descendants`` (a worker that crashed, a
 double fork in thread mode whose middle process exited: its orphan belongs to init).
 """
 

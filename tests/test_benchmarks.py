@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("vs_hand", "gate", "scaling", "start_methods", "suite", "counter", "whole_suite")
+SECTIONS = (
+    "vs_hand", "gate", "scaling", "start_methods", "suite", "counter", "whole_suite", "in_pytest",
+)  # fmt: skip
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -70,8 +72,18 @@ def test_smoke_markdown_has_every_heading(
     _, out = smoke
     text = (out / "latest.md").read_text()
     headings = ["- Machine:", "## 1.", "### 1b.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."]
+    headings.append("## 7.")
     headings.append("## Targets:")
     assert [h for h in headings if h not in text] == []
+
+
+def test_smoke_in_pytest_holds_spawn_to_its_target(smoke: Smoke) -> None:
+    """The in-pytest pair reports spawn_workers/hand per round and holds spawn to 1.25."""
+    _, out = smoke
+    rows = json.loads((out / "latest.json").read_text())["in_pytest"]
+    spawn = [r for r in rows if r["method"] == "spawn"]
+    assert spawn and all(r["target"] == 1.25 and "meets_target" in r for r in spawn)
+    assert all(r["ours_vs_hand"]["min"] <= r["ours_vs_hand"]["max"] for r in rows)
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the diagnosis needs glibc")

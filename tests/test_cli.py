@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from concur_lab import available_start_methods, default_start_method, demos
-from concur_lab._modes import Mode
 from concur_lab.cli import main
+from concur_lab.engine._modes import Mode
 
 
 def make_demo(

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from concur_lab import _display, _i18n, cli, demos
-from concur_lab._modes import Mode
 from concur_lab.cli import main
+from concur_lab.engine._modes import Mode
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "concur_lab" / "locale"

@@ -28,8 +28,8 @@ import pytest
 from filelock import FileLock
 
 import concur_lab
-import concur_lab._counter as counter_module
-import concur_lab._process_counter as process_module
+import concur_lab.counter._process_backend as process_module
+import concur_lab.counter._shared_counter as counter_module
 from concur_lab import (
     ModeError,
     SendError,
@@ -38,8 +38,8 @@ from concur_lab import (
     run_outcomes,
     run_workers,
 )
-from concur_lab._counter_file import SIZE
-from concur_lab._robust_mutex import PTHREAD
+from concur_lab.counter._file_layout import SIZE
+from concur_lab.counter._robust_mutex import PTHREAD
 
 START_METHODS = available_start_methods()
 MODES = ["thread", *(f"process:{method}" for method in START_METHODS)]
@@ -786,7 +786,7 @@ def test_imports_without_posix_modules() -> None:
         # Imported first: the standard library's and the rest of the package's own platform
         # checks are not what this test is about.
         import atexit, ctypes, mmap, random, tempfile, threading, weakref
-        import concur_lab._modes
+        import concur_lab.engine._modes
         sys.modules["fcntl"] = None  # makes "import fcntl" fail, as on Windows
         sys.platform = "win32"
         del os.register_at_fork

@@ -505,7 +505,7 @@ def test_fork_server_keeps_the_callers_preloads(pytester: pytest.Pytester) -> No
         import concur_lab
 
         def loaded():
-            return "colorsys" in sys.modules, "concur_lab._engine" in sys.modules
+            return "colorsys" in sys.modules, "concur_lab.engine._api" in sys.modules
 
         if __name__ == "__main__":
             multiprocess.get_context("forkserver").set_forkserver_preload(["colorsys"])

@@ -27,12 +27,12 @@ import concur_lab
 from concur_lab import (
     WorkerCrashed,
     WorkerTimeout,
-    _descendants,
     reemit_warnings,
     run_outcomes,
     run_workers,
     worker_index,
 )
+from concur_lab.engine import _descendants
 
 
 @pytest.fixture(autouse=True)
@@ -84,14 +84,13 @@ def test_deadline_during_start_up_never_raises(method: str) -> None:
 
 
 def stall_while_sending() -> str:
-    from concur_lab import _child
+    from concur_lab.engine import _child
 
-    def write_half_then_stop(fd: int, data: bytes) -> None:
-        frame = _child.FRAME_HEADER.pack(len(data)) + data
+    def write_half_then_stop(fd: int, frame: bytes) -> None:
         os.write(fd, frame[: len(frame) // 2])
         os.kill(os.getpid(), signal.SIGSTOP)
 
-    _child._write_frame = write_half_then_stop  # type: ignore[assignment]
+    _child._write_all = write_half_then_stop  # type: ignore[assignment]
     return "x" * 10_000
 
 

@@ -72,3 +72,40 @@ def test_test_module_callables_reach_children(
     (pkg / "test_ship.py").write_text(TEST_MODULE.replace("{method}", method))
     result = pytester.runpytest_subprocess(f"--import-mode={import_mode}", "-p", "no:concur")
     result.assert_outcomes(passed=5)
+
+
+LEAN_MODULE = """
+import sys
+
+import concur_lab
+
+def passing_asserts():
+    assert 1 + 1 == 2
+    assert [1, 2] == [1, 2], "equal lists"
+    return sorted(name for name in ("pytest", "_pytest") if name in sys.modules)
+
+def failing_comparison():
+    assert [1, 2, 3] == [1, 2, 4]
+
+def test_passing_asserts_import_no_pytest():
+    assert concur_lab.run_workers(passing_asserts, 1, mode="process:spawn") == [[]]
+
+def test_a_failed_comparison_still_explains():
+    try:
+        concur_lab.run_workers(failing_comparison, 1, mode="process:spawn")
+    except AssertionError as exc:
+        assert "At index 2 diff: 3 != 4" in str(exc), str(exc)
+    else:
+        raise AssertionError("no failure")
+"""
+
+
+@pytest.mark.skipif("spawn" not in SPAWNING, reason="needs the spawn start method")
+@pytest.mark.parametrize("plugin", ["concur", "no:concur"])
+def test_rewritten_asserts_import_pytest_only_when_they_fail(
+    pytester: pytest.Pytester, plugin: str
+) -> None:
+    """A spawn child runs a rewritten module without pytest until an assert fails."""
+    pytester.makepyfile(test_lean=LEAN_MODULE)
+    result = pytester.runpytest_subprocess("-p", plugin)
+    result.assert_outcomes(passed=2)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+import concur_lab
 import concur_lab.demos
 
+PACKAGE = Path(concur_lab.__file__).parent
 DEMOS = Path(concur_lab.demos.__file__).parent
 
 
@@ -32,6 +36,41 @@ def test_demos_import_only_public_engine_names() -> None:
         f"{path.name}: {module}"
         for path in sorted(DEMOS.glob("*.py"))
         for module in _imported_modules(path)
-        if module.startswith("concur_lab._") and module not in _SHARED_WITH_THE_CLI
+        if module.startswith("concur_lab.")
+        and not module.startswith("concur_lab.demos.")
+        and any(part.startswith("_") for part in module.split(".")[1:])
+        and module not in _SHARED_WITH_THE_CLI
     }
     assert not private, sorted(private)
+
+
+# The package's own entry points; everything else lives in a subpackage that says what it is.
+_ROOT_MODULES_AT_MOST = 8
+
+
+def test_package_root_holds_at_most_eight_modules() -> None:
+    """concur_lab's root keeps at most eight modules; subsystems are subpackages."""
+    modules = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(modules) <= _ROOT_MODULES_AT_MOST, modules
+
+
+def test_every_subpackage_says_its_job() -> None:
+    """Each subpackage of concur_lab has a module docstring (its job and its boundary)."""
+    undocumented = [
+        init.parent.name
+        for init in sorted(PACKAGE.glob("*/__init__.py"))
+        if not ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+    ]
+    assert not undocumented
+
+
+def _imports_of_package(folder: Path) -> set[str]:
+    return {module for path in sorted(folder.glob("*.py")) for module in _imported_modules(path)}
+
+
+@pytest.mark.parametrize("subpackage", ["engine", "counter"])
+def test_engine_and_counter_import_no_pytest(subpackage: str) -> None:
+    """The engine and the counter import neither pytest nor the plugin: those reach in by hooks."""
+    imported = _imports_of_package(PACKAGE / subpackage)
+    found = {m for m in imported if m.split(".")[0] in {"pytest", "_pytest", "pytest_concur"}}
+    assert not found, sorted(found)

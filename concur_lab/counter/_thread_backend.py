@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import NoReturn, SupportsIndex
 
-from concur_lab._counter import Closed, SharedCounter, public_name
-from concur_lab._int64 import as_int, check_int64, overflow
-from concur_lab._modes import Mode
+from concur_lab.counter._int64_range import as_int, check_int64, overflow
+from concur_lab.counter._shared_counter import Closed, SharedCounter, public_name
+from concur_lab.engine._modes import Mode
 
 __all__ = ["ThreadCounter"]
 

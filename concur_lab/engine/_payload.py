@@ -8,8 +8,9 @@ functions as a reference to their module; a child may be unable to import that m
 (pytest's ``--import-mode=importlib`` names test modules after the rootdir, which is not on
 ``sys.path``).
 So the parent sends a manifest of the project modules the pickle mentions, with their files, and
-the child imports each of them from its file under the same name before unpickling (with pytest's
-assertion rewriting when the parent's copy was rewritten).
+the child imports each of them from its file under the same name before unpickling. A module that
+another package compiled its own way (pytest rewrites the asserts of test modules) travels as
+that code, compiled by the package's hooks (:mod:`._hooks`), which also prepare the child.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import marshal
 import os
 import pickle
 import sys
-import sysconfig
 import types
 import weakref
 import zlib
@@ -34,6 +34,8 @@ from typing import Any
 import dill
 from multiprocess import context as mp_context
 from multiprocess.reduction import ForkingPickler
+
+from concur_lab.engine import _hooks
 
 __all__ = [
     "DeferredPayload",
@@ -65,13 +67,15 @@ class SendError(TypeError):
 class ModuleEntry:
     """A module a child must import from its file before unpickling.
 
-    :ivar code: For a module pytest rewrote: its rewritten code, marshalled and compressed by the
-        parent (once per version of the file), so that children do not each parse and rewrite it.
+    :ivar compiler: The :attr:`~._hooks.ChildHooks.reference` of the hooks that compile this
+        module their own way, or ``""`` for a plain import of its file.
+    :ivar code: For such a module: the code the hooks compiled, marshalled and compressed by the
+        parent (once per version of the file), so that children do not each compile it.
     """
 
     name: str
     file: str
-    rewrite: bool
+    compiler: str = ""
     code: bytes | None = None
     magic: bytes = importlib.util.MAGIC_NUMBER
 
@@ -81,19 +85,19 @@ class Manifest:
     """What a ``spawn``/``forkserver`` child must prepare before unpickling its payload.
 
     :ivar modules: Project modules to import from their files, parents first.
-    :ivar assertions: pytest's assertion settings (verbosity, ini values) when the payload refers
-        to modules pytest rewrote, so that failed comparisons are explained in the child too.
+    :ivar setups: (hooks reference, state) for each hooks object that compiled one of *modules*:
+        the child calls its :meth:`~._hooks.ChildHooks.setup_child` with the state first.
     """
 
     modules: tuple[ModuleEntry, ...] = ()
-    assertions: Mapping[str, Any] | None = None
+    setups: tuple[tuple[str, object], ...] = ()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # multiprocess pickles a child's arguments with dill's pure-Python pickler, which took
         # ~0.36 ms per child for a five-module manifest; the C pickler takes ~0.013 ms. It
-        # holds only strings, bytes and ModuleEntry (importable by name), and the assertion
-        # settings, which are plain values; anything unexpected there falls back to dill.
-        fields = (self.modules, self.assertions)
+        # holds only strings, bytes and ModuleEntry (importable by name), and the hooks' states,
+        # plain values by their contract; anything unexpected there falls back to dill.
+        fields = (self.modules, self.setups)
         try:
             return (_manifest_from_bytes, (pickle.dumps(fields, pickle.HIGHEST_PROTOCOL),))
         except Exception:
@@ -104,90 +108,11 @@ def _manifest_from_bytes(data: bytes) -> Manifest:
     return Manifest(*pickle.loads(data))
 
 
-# The ini values pytest's comparison explanations read (pytest 8 and 9).
-_ASSERTION_INI = ("truncation_limit_lines", "truncation_limit_chars", "assertion_text_diff_style")
-
-
-def _assertion_settings() -> dict[str, Any] | None:
-    """Snapshot the running test's assertion settings, if pytest is running one here."""
-    util = sys.modules.get("_pytest.assertion.util")
-    config = getattr(util, "_config", None)
-    if config is None:
-        return None
-    settings: dict[str, Any] = {"ini": {}}
-    try:
-        from _pytest.config import Config
-
-        settings["verbosity"] = int(config.get_verbosity(Config.VERBOSITY_ASSERTIONS))
-    except Exception:
-        settings["verbosity"] = int(getattr(config.option, "verbose", 0) or 0)
-    for name in _ASSERTION_INI:
-        try:
-            settings["ini"][name] = config.getini(name)
-        except (ValueError, KeyError):
-            continue
-    return settings
-
-
-class _AssertionConfig:
-    """The little of pytest's Config that its comparison explanations read."""
-
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._verbosity = int(settings.get("verbosity", 0))
-        self._ini = dict(settings.get("ini", {}))
-        self.option = types.SimpleNamespace(verbose=self._verbosity)
-        self.pluginmanager = types.SimpleNamespace(has_plugin=lambda name: False)
-
-    def get_verbosity(self, *args: object) -> int:
-        return self._verbosity
-
-    def get_terminal_writer(self) -> Any:
-        # pytest 8 highlights explanations through the terminal writer; plain text here.
-        return types.SimpleNamespace(_highlight=lambda source, lexer="python": source)
-
-    def getini(self, name: str) -> Any:
-        try:
-            return self._ini[name]
-        except KeyError:
-            raise ValueError(f"unknown configuration value: {name!r}") from None
-
-    def getoption(self, name: str, default: Any = None) -> Any:
-        return {"verbose": self._verbosity, "assertmode": "rewrite"}.get(name, default)
-
-    getvalue = getoption
-
-
-def _install_assertion_explainer(settings: Mapping[str, Any]) -> None:
-    """Give rewritten asserts in this child pytest's comparison explanations (diffs etc.)."""
-    try:
-        from _pytest import assertion
-        from _pytest.assertion import util
-    except ImportError:
-        return
-    config = _AssertionConfig(settings)
-
-    def explain(op: str, left: object, right: object) -> str | None:
-        # Best effort: pytest's internals differ between versions; without an explanation
-        # the rewritten assert still shows both operands.
-        try:
-            lines = assertion.pytest_assertrepr_compare(
-                config=config,  # type: ignore[arg-type]
-                op=op,
-                left=left,
-                right=right,
-            )
-        except Exception:
-            return None
-        if not lines:
-            return None
-        text = "\n~".join(line.replace("\n", "\\n") for line in lines)
-        return text.replace("%", "%%")
-
-    util._reprcompare = explain
-
-
 @cache
 def _library_dirs() -> tuple[str, ...]:
+    # Imported here: only a parent classifies modules, and a spawn child would pay for it.
+    import sysconfig
+
     paths = sysconfig.get_paths()
     dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     dirs.update({sys.prefix, sys.base_prefix, sys.exec_prefix})
@@ -198,21 +123,29 @@ def _library_dirs() -> tuple[str, ...]:
 # module, and pytest alone loads about a thousand of them.
 # Weak references, so that modules pytester or importlib drop are not kept alive here.
 _classified: dict[str, tuple[weakref.ref[Any] | None, ModuleEntry | None]] = {}
+# The hooks' generation the entries above were classified with: a change starts them afresh.
+_classified_with = -1
 
 
-def _classify(name: str, module: object) -> ModuleEntry | None:
+def _classify(
+    name: str, module: types.ModuleType, hooks: Sequence[_hooks.ChildHooks]
+) -> ModuleEntry | None:
     file = getattr(module, "__file__", None)
     if not file or not file.endswith(".py") or name in ("__main__", "__mp_main__"):
         return None
     if os.path.realpath(file).startswith(_library_dirs()):
         return None
-    loader = getattr(module, "__loader__", None)
-    rewrite = type(loader).__name__ == "AssertionRewritingHook"
-    return ModuleEntry(name, file, rewrite)
+    compiler = next((h.reference for h in hooks if h.compiles(module)), "")
+    return ModuleEntry(name, file, compiler)
 
 
 def _project_modules() -> dict[str, ModuleEntry]:
     """Modules loaded from files outside the interpreter's and site-packages' folders."""
+    global _classified_with
+    hooks = _hooks.registered()
+    if _classified_with != _hooks.generation():
+        _classified.clear()
+        _classified_with = _hooks.generation()
     found: dict[str, ModuleEntry] = {}
     for name, module in list(sys.modules.items()):
         seen = _classified.get(name)
@@ -221,7 +154,7 @@ def _project_modules() -> dict[str, ModuleEntry]:
                 ref: weakref.ref[Any] | None = weakref.ref(module)
             except TypeError:
                 ref = None
-            seen = (ref, _classify(name, module))
+            seen = (ref, _classify(name, module, hooks))
             _classified[name] = seen
         if seen[1] is not None:
             found[name] = seen[1]
@@ -232,7 +165,7 @@ def _manifest_for(data: bytes) -> list[ModuleEntry]:
     # A pickle names a module as plain UTF-8 text (GLOBAL, STACK_GLOBAL and dill's module
     # references all push the name as a string): a substring test finds every candidate.
     entries = [
-        _with_code(entry) if entry.rewrite else entry
+        _with_code(entry) if entry.compiler else entry
         for name, entry in _project_modules().items()
         if name.encode() in data
     ]
@@ -245,14 +178,14 @@ def _with_code(entry: ModuleEntry) -> ModuleEntry:
         status = os.stat(entry.file)
     except OSError:
         return entry
-    code = _marshalled_rewrite(entry.file, status.st_mtime_ns, status.st_size)
+    code = _marshalled_code(entry.compiler, entry.file, status.st_mtime_ns, status.st_size)
     return dataclasses.replace(entry, code=code)
 
 
 @lru_cache(maxsize=256)
-def _marshalled_rewrite(file: str, mtime_ns: int, size: int) -> bytes | None:
-    """Rewrite *file* once per version (mtime and size are part of the cache key)."""
-    code = _rewritten_code(ModuleEntry("", file, rewrite=True))
+def _marshalled_code(compiler: str, file: str, mtime_ns: int, size: int) -> bytes | None:
+    """Compile *file* once per version (mtime and size are part of the cache key)."""
+    code = _hooks.resolve(compiler).compile_file(file)
     # Compressed: a module's code is often more than a pipe holds, and the parent would wait
     # for the child to read it before starting the next one.
     return None if code is None else zlib.compress(marshal.dumps(code), 1)
@@ -391,8 +324,9 @@ def dumps_payload(
             obj_type=type(obj).__name__,
         ) from exc
     modules = _manifest_for(data)
-    rewritten = any(entry.rewrite for entry in modules)
-    return data, Manifest(tuple(modules), _assertion_settings() if rewritten else None)
+    compilers = dict.fromkeys(entry.compiler for entry in modules if entry.compiler)
+    setups = tuple((ref, _hooks.resolve(ref).child_state()) for ref in compilers)
+    return data, Manifest(tuple(modules), setups)
 
 
 def needs_inheritance(error: SendError) -> bool:
@@ -463,7 +397,7 @@ def _import_from_file(entry: ModuleEntry) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[entry.name] = module
     try:
-        code = _child_code(entry) if entry.rewrite else None
+        code = _child_code(entry) if entry.compiler else None
         if code is None:
             spec.loader.exec_module(module)
         else:
@@ -481,22 +415,8 @@ def _child_code(entry: ModuleEntry) -> types.CodeType | None:
         code = marshal.loads(zlib.decompress(entry.code))
         if isinstance(code, types.CodeType):
             return code
-    return _rewritten_code(entry)
-
-
-def _rewritten_code(entry: ModuleEntry) -> types.CodeType | None:
-    """Compile *entry* with pytest's assertion rewriting, as the parent's copy was."""
-    try:
-        import ast
-
-        from _pytest.assertion.rewrite import rewrite_asserts
-    except ImportError:
-        return None
-    with open(entry.file, "rb") as f:
-        source = f.read()
-    tree = ast.parse(source, filename=entry.file)
-    rewrite_asserts(tree, source, entry.file)
-    return compile(tree, entry.file, "exec", dont_inherit=True)
+    # Another interpreter's bytecode (or none was sent): the hooks compile it here.
+    return _hooks.resolve(entry.compiler).compile_file(entry.file)
 
 
 def import_manifest(manifest: Sequence[ModuleEntry]) -> None:
@@ -504,7 +424,7 @@ def import_manifest(manifest: Sequence[ModuleEntry]) -> None:
     for entry in manifest:
         if entry.name in sys.modules:
             continue
-        if not entry.rewrite:
+        if not entry.compiler:
             try:
                 module = importlib.import_module(entry.name)
             except ImportError:
@@ -518,9 +438,9 @@ def import_manifest(manifest: Sequence[ModuleEntry]) -> None:
 
 
 def loads_payload(data: bytes, manifest: Manifest) -> Any:
-    """Import what *manifest* lists, then unpickle *data* (in a child)."""
-    if manifest.assertions is not None:
-        _install_assertion_explainer(manifest.assertions)
+    """Set up *manifest*'s hooks, import the modules it lists, then unpickle *data* (in a child)."""
+    for reference, state in manifest.setups:
+        _hooks.resolve(reference).setup_child(state)
     import_manifest(manifest.modules)
     unpickler = dill.Unpickler(io.BytesIO(data))
     # dill binds "__main__" to the module it saw when it was imported, which in a spawned child

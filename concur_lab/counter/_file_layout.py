@@ -25,7 +25,7 @@ import time
 import weakref
 from pathlib import Path
 
-from concur_lab._robust_mutex import MUTEX_SPACE, PTHREAD
+from concur_lab.counter._robust_mutex import MUTEX_SPACE, PTHREAD
 
 if sys.platform != "win32":
     from fcntl import LOCK_EX, LOCK_NB, LOCK_UN, flock

@@ -1,6 +1,6 @@
 """Process mode: a value in a mapped file, under a lock the kernel releases when its holder dies.
 
-Two backends share the file format (:mod:`concur_lab._counter_file`): a robust process-shared
+Two backends share the file format (:mod:`concur_lab.counter._file_layout`): a robust process-shared
 mutex in the mapping where the C library has one, ``flock`` on the file elsewhere. Each file
 records its backend, so every process that attaches to it uses the same lock.
 """
@@ -13,8 +13,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from concur_lab._counter import Closed, SharedCounter, public_name
-from concur_lab._counter_file import (
+from concur_lab.counter._file_layout import (
     FLOCK_AVAILABLE,
     SIZE,
     TAG_FLOCK,
@@ -26,9 +25,10 @@ from concur_lab._counter_file import (
     own,
     require_backend,
 )
-from concur_lab._int64 import as_int, check_int64, overflow
-from concur_lab._modes import Mode
-from concur_lab._robust_mutex import PTHREAD, acquire, acquire_contended
+from concur_lab.counter._int64_range import as_int, check_int64, overflow
+from concur_lab.counter._robust_mutex import PTHREAD, acquire, acquire_contended
+from concur_lab.counter._shared_counter import Closed, SharedCounter, public_name
+from concur_lab.engine._modes import Mode
 
 if sys.platform != "win32":
     from fcntl import LOCK_EX, LOCK_SH, LOCK_UN, flock

@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from concur_lab._capture import route_thread, start_capture, stop_capture, unroute_thread
-from concur_lab._context import _set_thread_worker
-from concur_lab._outcome import Status, WorkerOutcome
-from concur_lab._plan import Plan
+from concur_lab.engine._outcome import Status, WorkerOutcome
+from concur_lab.engine._run_plan import Plan
+from concur_lab.engine._thread_output import (
+    route_thread,
+    start_capture,
+    stop_capture,
+    unroute_thread,
+)
+from concur_lab.engine._worker_context import _set_thread_worker
 
 __all__ = ["run_threads"]
 

@@ -5,9 +5,8 @@ preloads, so it keeps its imports small.
 It is also imported (through the engine) wherever the plugin loads, Windows included, so
 everything POSIX-only here is looked up, never assumed.
 
-Messages to the parent are framed here (an 8-byte length, then a pickle) and written to the raw
-result pipe, so the parent can read them in pieces between its deadline checks instead of
-blocking until a whole message has arrived.
+What the child tells its parent are the messages of :mod:`._messages`, each written to the raw
+result pipe as one frame.
 """
 
 from __future__ import annotations
@@ -18,38 +17,27 @@ import os
 import pickle
 import re
 import signal
-import struct
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Sequence
 from contextlib import suppress
-from typing import Any
+from typing import Any, Literal
 
-from concur_lab import _descendants
-from concur_lab._context import _set_process_worker
-from concur_lab._excship import capture_exception
-from concur_lab._plan import Plan
-from concur_lab._shipping import Manifest, SendError, Shipped, loads_payload
+from concur_lab.engine import _descendants
+from concur_lab.engine._messages import Aborted, Done, Message, Ready, StartFailed, pack
+from concur_lab.engine._payload import Manifest, SendError, Shipped, loads_payload
+from concur_lab.engine._remote_errors import capture_exception
+from concur_lab.engine._run_plan import Plan
+from concur_lab.engine._worker_context import _set_process_worker
 
-__all__ = [
-    "DUMP_SIGNAL",
-    "FRAME_HEADER",
-    "WorkerPipes",
-    "close_end",
-    "dumps_message",
-    "main",
-    "picklable_filters",
-]
+__all__ = ["DUMP_SIGNAL", "WorkerPipes", "close_end", "main", "picklable_filters"]
 
 # The parent sends this signal at the deadline; faulthandler answers with every thread's stack.
 # Neither exists on Windows: there the parent gets no stack, but importing still works.
 DUMP_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
 _CAN_DUMP = DUMP_SIGNAL is not None and hasattr(faulthandler, "register")
-
-#: The length prefix of every message a child writes to its result pipe.
-FRAME_HEADER = struct.Struct("!Q")
 
 
 class WorkerPipes:
@@ -86,25 +74,15 @@ def _pipes_from_bytes(data: bytes) -> WorkerPipes:
     return WorkerPipes(*(handle.detach() for handle in pickle.loads(data)))
 
 
-def dumps_message(message: object) -> bytes:
-    """Pickle a message to the parent: the C pickler when it can, dill otherwise."""
-    try:
-        return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        import dill
-
-        return dill.dumps(message, protocol=dill.HIGHEST_PROTOCOL)  # type: ignore[no-any-return]
-
-
-def _write_frame(fd: int, data: bytes) -> None:
-    """Write one framed message to *fd*, all of it."""
-    view = memoryview(FRAME_HEADER.pack(len(data)) + data)
+def _write_all(fd: int, frame: bytes) -> None:
+    """Write *frame* to *fd*, all of it."""
+    view = memoryview(frame)
     while view:
         view = view[os.write(fd, view) :]
 
 
-def _send(fd: int, message: object) -> None:
-    _write_frame(fd, dumps_message(message))
+def _send(fd: int, message: Message) -> None:
+    _write_all(fd, pack(message))
 
 
 def _fileno(end: Any) -> int:
@@ -178,7 +156,7 @@ def _install_filters(filters: Sequence[tuple[Any, ...]]) -> None:
 
 
 def _recorded(caught: Sequence[warnings.WarningMessage]) -> list[tuple[Any, ...]]:
-    from concur_lab._excship import _locate_class
+    from concur_lab.engine._remote_errors import _locate_class
 
     records = []
     for w in caught:
@@ -241,16 +219,16 @@ def main(
             plan = loads_payload(payload, manifest)
         args, kwargs = plan.call_args(index)
     except BaseException as exc:
-        _send(result, ("start_failed", capture_exception(_without_own_frame(exc))))
+        _send(result, StartFailed(capture_exception(_without_own_frame(exc))))
         return
     thread = threading.current_thread()
-    _send(result, ("ready", os.getpid(), thread.ident, thread.name))
+    _send(result, Ready(os.getpid(), thread.ident, thread.name))
     if not os.read(_fileno(pipes.gate), 1):
-        _send(result, ("aborted",))
+        _send(result, Aborted())
         return
     before = set(threading.enumerate())
     started, cpu = time.monotonic(), time.process_time()
-    status = "ok"
+    status: Literal["ok", "raised"] = "ok"
     value: Any = None
     with warnings.catch_warnings(record=True) as caught:
         # The caller's filters, so that "error" raises here as it would in the caller. A forked
@@ -269,14 +247,16 @@ def main(
         # written through already, and a failing flush must not turn its return into a crash.
         with suppress(Exception):
             stream.flush()
-    times = (started, finished, cpu_time)
-    info = {
-        "warnings": _recorded(caught),
-        "leaked_threads": tuple(t.name + (" (daemon)" if t.daemon else "") for t in leaked),
-        "descendants": tuple(_descendants.descendants()),
-    }
+    done = Done(
+        status,
+        value,
+        (started, finished, cpu_time),
+        warnings=tuple(_recorded(caught)),
+        leaked_threads=tuple(t.name + (" (daemon)" if t.daemon else "") for t in leaked),
+        descendants=tuple(_descendants.descendants()),
+    )
     try:
-        data = dumps_message(("done", status, value, times, info))
+        frame = pack(done)
     except Exception as exc:
         error = SendError(
             f"worker {index} returned {type(value).__name__} {_short_repr(value)}, which cannot "
@@ -284,8 +264,8 @@ def main(
             what="the return value",
             obj_type=type(value).__name__,
         )
-        data = dumps_message(("done", "raised", capture_exception(error), times, info))
-    _write_frame(result, data)
+        frame = pack(done._replace(status="raised", value=capture_exception(error)))
+    _write_all(result, frame)
     if any(not t.daemon for t in leaked):
         # Exiting normally would join them first: the parent would wait until its deadline.
         # The outcome names them instead, and the process ends now.

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from concur_lab._context import _set_iteration
-from concur_lab._modes import Mode
+from concur_lab.engine._modes import Mode
+from concur_lab.engine._worker_context import _set_iteration
 
 __all__ = ["Iterated", "iterated"]
 
@@ -54,7 +54,7 @@ class _ProcessBarrier:
     """A reusable barrier over shared counters: generation *g* is passed at ``n * g`` arrivals."""
 
     def __init__(self, n: int, mode: Mode) -> None:
-        from concur_lab._counter import SharedCounter
+        from concur_lab.counter._shared_counter import SharedCounter
 
         self._n = n
         self._arrivals = SharedCounter(mode)

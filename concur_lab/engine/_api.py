@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from concur_lab._iterations import iterated
-from concur_lab._modes import Mode
-from concur_lab._outcome import WorkerOutcome, raise_for_outcomes
-from concur_lab._plan import DEFAULT_GRACE, make_plan
-from concur_lab._processes import run_processes
-from concur_lab._threads import run_threads
+from concur_lab.engine._iterations import iterated
+from concur_lab.engine._modes import Mode
+from concur_lab.engine._outcome import WorkerOutcome, raise_for_outcomes
+from concur_lab.engine._processes import run_processes
+from concur_lab.engine._run_plan import DEFAULT_GRACE, make_plan
+from concur_lab.engine._threads import run_threads
 
 __all__ = ["map_workers", "run_outcomes", "run_workers"]
 

@@ -2,16 +2,16 @@
 
 :class:`SharedCounter` keeps its value in one of two places, chosen by its mode:
 
-* **Thread mode** (:mod:`concur_lab._thread_counter`) keeps a plain :class:`int` under a
+* **Thread mode** (:mod:`concur_lab.counter._thread_backend`) keeps a plain :class:`int` under a
   :class:`threading.Lock`. Only the threads of one process share it. It refuses to be pickled:
   a copy sent to another process would be a private counter whose increments never add up,
   the very bug this project demonstrates. Under ``fork`` nothing is pickled, and a forked child
   silently gets its own copy, thread-mode counter included: processes do not share memory.
-* **Process mode** (:mod:`concur_lab._process_counter`) keeps the value in a small file that
-  every user maps with :mod:`mmap` (:mod:`concur_lab._counter_file`). Each read-modify-write
+* **Process mode** (:mod:`concur_lab.counter._process_backend`) keeps the value in a small file that
+  every user maps with :mod:`mmap` (:mod:`concur_lab.counter._file_layout`). Each read-modify-write
   happens under a lock that the kernel releases when its holder dies: a process-shared *robust*
   ``pthread`` mutex in the mapping where the C library offers one (Linux: glibc and musl,
-  :mod:`concur_lab._robust_mutex`), and :func:`fcntl.flock` on the file elsewhere.
+  :mod:`concur_lab.counter._robust_mutex`), and :func:`fcntl.flock` on the file elsewhere.
 
 Kernel locks, not semaphores
     A worker may be killed with SIGKILL at any instant, also while it holds the lock. A
@@ -20,7 +20,7 @@ Kernel locks, not semaphores
     holder's last descriptor closes; a robust mutex is marked "owner died", and the next locker
     gets ``EOWNERDEAD``, repairs it with ``pthread_mutex_consistent`` and goes on. (A *waiter*
     killed just after it was woken takes the wake-up with it; so nobody waits for the mutex
-    without a deadline: see :mod:`concur_lab._robust_mutex`.) The value is
+    without a deadline: see :mod:`concur_lab.counter._robust_mutex`.) The value is
     then consistent because it is written with one aligned 8-byte store through a
     :mod:`ctypes` cell, so a killed increment either happened or did not. (``struct.pack_into``
     would not do: it zero-fills its target before storing, and a kill in between left 0.)
@@ -79,7 +79,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, TypeVar
 
-from concur_lab._modes import Mode
+from concur_lab.engine._modes import Mode
 
 __all__ = ["Closed", "SharedCounter", "public_name"]
 
@@ -138,10 +138,10 @@ class SharedCounter:
         if cls is SharedCounter:
             # Imported here: each implementation module subclasses this class.
             if Mode.parse(mode).kind == "process":
-                from concur_lab._process_counter import ProcessCounter
+                from concur_lab.counter._process_backend import ProcessCounter
 
                 return ProcessCounter.__new__(ProcessCounter, mode)
-            from concur_lab._thread_counter import ThreadCounter
+            from concur_lab.counter._thread_backend import ThreadCounter
 
             cls = ThreadCounter
         return object.__new__(cls)
@@ -164,7 +164,7 @@ class SharedCounter:
         :raises ValueError: If *path* exists but is not a counter file.
         :raises NotImplementedError: On a platform without ``fcntl`` (Windows).
         """
-        from concur_lab._process_counter import ProcessCounter
+        from concur_lab.counter._process_backend import ProcessCounter
 
         return ProcessCounter.create_at(Path(os.fspath(path)), timeout)
 

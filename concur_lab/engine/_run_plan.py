@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from concur_lab._modes import THREAD, Mode
+from concur_lab.engine._modes import THREAD, Mode
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_WORKERS", "Plan", "make_plan"]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from concur_lab._modes import Mode
+from concur_lab.engine._modes import Mode
 
 __all__ = [
     "Status",
