@@ -31,8 +31,8 @@ if TYPE_CHECKING:
         raise_for_outcomes,
         reemit_warnings,
     )
-    from concur_lab.engine._payload import SendError
     from concur_lab.engine._remote_errors import RemoteError
+    from concur_lab.engine._send_error import SendError
     from concur_lab.engine._worker_context import iteration_index, worker_index
 
 __all__ = [
@@ -87,7 +87,7 @@ _WHERE = {
     "outcome_of": "engine._outcome",
     "raise_for_outcomes": "engine._outcome",
     "reemit_warnings": "engine._outcome",
-    "SendError": "engine._payload",
+    "SendError": "engine._send_error",
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,17 @@ def test_engine_and_counter_import_no_pytest(subpackage: str) -> None:
     imported = _imports_of_package(PACKAGE / subpackage)
     found = {m for m in imported if m.split(".")[0] in {"pytest", "_pytest", "pytest_concur"}}
     assert not found, sorted(found)
+
+
+def test_thread_runs_and_the_plugin_import_no_process_machinery() -> None:
+    """Loading the plugin and running threads never imports dill or multiprocess."""
+    code = (
+        "import sys, pytest_concur.plugin\n"
+        "from concur_lab import run_outcomes\n"
+        "assert run_outcomes(lambda: 1, 2)[0].value == 1\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dill', 'multiprocess'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -8,8 +8,7 @@ from typing import Any, TypeVar
 from concur_lab.engine._iterations import iterated
 from concur_lab.engine._modes import Mode
 from concur_lab.engine._outcome import WorkerOutcome, raise_for_outcomes
-from concur_lab.engine._processes import run_processes
-from concur_lab.engine._run_plan import DEFAULT_GRACE, make_plan
+from concur_lab.engine._run_plan import DEFAULT_GRACE, Plan, make_plan
 from concur_lab.engine._threads import run_threads
 
 __all__ = ["map_workers", "run_outcomes", "run_workers"]
@@ -74,13 +73,23 @@ def run_outcomes(
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1 (got iterations={iterations})")
     if iterations == 1:
-        return run_threads(plan) if plan.mode.kind == "thread" else run_processes(plan)
+        return _run(plan)
     wrapped = iterated(plan.target, iterations, plan.n, plan.mode)
     plan.target = wrapped
     try:
-        return run_threads(plan) if plan.mode.kind == "thread" else run_processes(plan)
+        return _run(plan)
     finally:
         wrapped.close()
+
+
+def _run(plan: Plan) -> list[WorkerOutcome[Any]]:
+    if plan.mode.kind == "thread":
+        return run_threads(plan)
+    # Imported on first use: it brings dill and multiprocess, which thread-mode runs never need,
+    # nor the plugin, which every pytest session where it is installed imports.
+    from concur_lab.engine._processes import run_processes
+
+    return run_processes(plan)
 
 
 def run_workers(

@@ -27,9 +27,10 @@ from typing import Any, Literal
 
 from concur_lab.engine import _descendants
 from concur_lab.engine._messages import Aborted, Done, Message, Ready, StartFailed, pack
-from concur_lab.engine._payload import Manifest, SendError, Shipped, loads_payload
+from concur_lab.engine._payload import Manifest, Shipped, loads_payload
 from concur_lab.engine._remote_errors import capture_exception
 from concur_lab.engine._run_plan import Plan
+from concur_lab.engine._send_error import SendError
 from concur_lab.engine._worker_context import _set_process_worker
 
 __all__ = ["DUMP_SIGNAL", "WorkerPipes", "close_end", "main", "picklable_filters"]

@@ -36,31 +36,18 @@ from multiprocess import context as mp_context
 from multiprocess.reduction import ForkingPickler
 
 from concur_lab.engine import _hooks
+from concur_lab.engine._send_error import SendError
 
 __all__ = [
     "DeferredPayload",
     "Manifest",
     "ModuleEntry",
-    "SendError",
     "Shipped",
     "dumps_payload",
     "import_manifest",
     "loads_payload",
     "needs_inheritance",
 ]
-
-
-class SendError(TypeError):
-    """Something could not be sent to a worker process.
-
-    :ivar what: Which object failed, e.g. ``"the target"``, ``"args[1]"`` or ``"kwargs['db']"``.
-    :ivar obj_type: The type name of that object.
-    """
-
-    def __init__(self, message: str, what: str = "", obj_type: str = "") -> None:
-        super().__init__(message)
-        self.what = what
-        self.obj_type = obj_type
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from concur_lab.engine._outcome import WorkerOutcome
 from concur_lab.engine._payload import (
     DeferredPayload,
     Manifest,
-    SendError,
     dumps_payload,
     needs_inheritance,
 )
 from concur_lab.engine._process_outcome import worker_outcome
 from concur_lab.engine._run_plan import Plan
+from concur_lab.engine._send_error import SendError
 from concur_lab.engine._start_context import (
     context_for,
     fork_warning_silenced,
