@@ -9,6 +9,7 @@ from concur_lab.timeline._spans import Span
 
 __all__ = ["coalesce"]
 
+
 def coalesce(spans: Iterable[Span], resolution: float) -> tuple[Span, ...]:
     """Redraw *spans* on a grid of *resolution* seconds, so that no bar is thinner than a cell.
 

@@ -8,6 +8,7 @@ from concur_lab.timeline._spans import BLOCKING_KINDS, ModeTimeline
 
 __all__ = ["headline", "is_io_bound"]
 
+
 def is_io_bound(timeline: ModeTimeline) -> bool:
     """Whether the workers spent a good part of their time blocked (in I/O or asleep)."""
     blocked = timeline.time_in(BLOCKING_KINDS)
