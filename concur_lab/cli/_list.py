@@ -9,7 +9,7 @@ import sys
 from concur_lab import _display, demos
 from concur_lab._i18n import gettext as _
 from concur_lab.cli._arguments import program_name
-from concur_lab.cli._catalogue import load_catalogue, warn_load_errors
+from concur_lab.cli._catalogue import warn_load_errors
 from concur_lab.cli._layout import terminal_width
 
 __all__ = ["cmd_list"]
@@ -17,7 +17,7 @@ __all__ = ["cmd_list"]
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Run ``list``: print every demo by theme, or a JSON list; 1 if a module did not load."""
-    catalogue, errors = load_catalogue()
+    catalogue, errors = demos.load_catalogue()
     prog = program_name(args)
     warn_load_errors(errors, prog)
     status = 1 if errors else 0

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from concur_lab import _display, available_start_methods, default_start_method
+from concur_lab import _display, available_start_methods, default_start_method, demos
 from concur_lab._i18n import LANGUAGES, N_
 from concur_lab._i18n import gettext as _
 from concur_lab.cli._arguments import (
@@ -23,7 +23,6 @@ from concur_lab.cli._arguments import (
     start_method_choice,
     worker_count,
 )
-from concur_lab.cli._catalogue import load_catalogue
 from concur_lab.cli._list import cmd_list
 from concur_lab.cli._run import cmd_run
 from concur_lab.cli._tour import cmd_tour
@@ -219,7 +218,7 @@ def check_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     word = argv[0]
     hint = did_you_mean(word, COMMANDS)
     if not hint:
-        catalogue, _errors = load_catalogue()
+        catalogue, _errors = demos.load_catalogue()
         slug = word.strip().lower().replace("_", "-")
         if any(demo.slug == slug for demo in catalogue):
             hint = _(" (did you mean 'run {slug}'?)").format(slug=slug)

@@ -1,6 +1,8 @@
 """Observations as table cells, in the current language.
 
-Nested observations become indented rows; keys become labels and values short text.
+Nested observations become indented rows and values short text. Which keys are rows, in what
+order and under what label, is the demos' observation model (``concur_lab.demos._observations``),
+which the docs' demo pages render too.
 """
 
 from __future__ import annotations
@@ -9,42 +11,15 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from concur_lab import Mode
 from concur_lab._i18n import gettext as _
-from concur_lab.timeline import (
-    parse_spans,
-)
+from concur_lab.demos._observations import SPECIAL_KEYS, label, merge_orders
+from concur_lab.timeline import parse_spans
 
-__all__ = [
-    "SPECIAL_KEYS",
-    "cell_lines",
-    "colon",
-    "flatten",
-    "label_of",
-    "mode_kind",
-    "mode_label",
-    "scalar",
-    "timeline_note",
-    "tree_rows",
-]
-
-# Keys of the observations that get their own treatment instead of a table row.
-SPECIAL_KEYS = ("summary", "varies", "timeline", "chart")
-
-
-def mode_label(mode: Mode) -> str:
-    """Return the mode's label in the current language: ``thread`` or ``process[fork]``."""
-    if mode.kind == "thread":
-        return _("thread")
-    return _("process[{method}]").format(method=mode.start_method)
-
-
-def mode_kind(mode: Mode) -> str:
-    """Return ``thread`` or ``process`` in the current language."""
-    return _("thread") if mode.kind == "thread" else _("process")
+__all__ = ["cell_lines", "colon", "scalar", "timeline_note", "tree_rows"]
 
 
 def timeline_note(raw: object) -> str:
+    """Sum a run's timeline up in one cell: its spans, workers and length."""
     spans = parse_spans(raw)
     workers = len({span.worker for span in spans})
     end = max((span.end for span in spans), default=0.0)
@@ -59,18 +34,18 @@ _MISSING = object()
 def tree_rows(values: Sequence[object], depth: int) -> list[tuple[str, list[list[str]]]]:
     """Lay out the runs' observations as table rows, nested dicts as indented sub-rows."""
     rows: list[tuple[str, list[list[str]]]] = []
-    for key in _union_keys([v for v in values if isinstance(v, Mapping)]):
+    for key in merge_orders(v for v in values if isinstance(v, Mapping)):
         if depth == 0 and key in SPECIAL_KEYS:
             continue
         children = [v.get(key, _MISSING) if isinstance(v, Mapping) else _MISSING for v in values]
         children = _key_records(children)
-        label = "  " * depth + label_of(key)
+        row_label = "  " * depth + label(key)
         nested = [c for c in children if c is not _MISSING]
         if all(isinstance(c, Mapping) and c for c in nested):
-            rows.append((label, [[] for _value in values]))
+            rows.append((row_label, [[] for _value in values]))
             rows.extend(tree_rows(children, depth + 1))
         else:
-            rows.append((label, [[] if c is _MISSING else cell_lines(c) for c in children]))
+            rows.append((row_label, [[] if c is _MISSING else cell_lines(c) for c in children]))
     return rows
 
 
@@ -100,7 +75,7 @@ def _key_records(values: list[Any]) -> list[Any]:
     return [
         v if v is _MISSING else {
             str(record[field]): _(", ").join(
-                f"{label_of(k)}{colon()}{scalar(x)}" for k, x in record.items() if k != field
+                f"{label(k)}{colon()}{scalar(x)}" for k, x in record.items() if k != field
             )
             for record in v
         }
@@ -108,37 +83,11 @@ def _key_records(values: list[Any]) -> list[Any]:
     ]
 
 
-def _union_keys(dicts: Sequence[Mapping[Any, Any]]) -> list[Any]:
-    """Return every key of *dicts*, a key missing from the first placed after its predecessor."""
-    order: list[Any] = []
-    for mapping in dicts:
-        position = -1
-        for key in mapping:
-            if key in order:
-                position = order.index(key)
-            else:
-                position += 1
-                order.insert(position, key)
-    return order
-
-
-def flatten(observed: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten nested dicts into dotted keys, to compare the modes leaf by leaf."""
-    flat: dict[str, Any] = {}
-    for key, value in observed.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value and name not in SPECIAL_KEYS:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
 def cell_lines(value: Any) -> list[str]:
     """Format one observation as lines: lists of dicts one item a line, the rest compactly."""
     if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
         return [
-            _(", ").join(f"{label_of(k)}{colon()}{scalar(v)}" for k, v in item.items())
+            _(", ").join(f"{label(k)}{colon()}{scalar(v)}" for k, v in item.items())
             for item in value
         ]
     return [scalar(value)]
@@ -147,18 +96,6 @@ def cell_lines(value: Any) -> list[str]:
 def colon() -> str:
     """Return the separator between a label and its value: ``": "``, or a fullwidth colon."""
     return _(": ")
-
-
-def label_of(key: object) -> str:
-    """Turn an observation key into a label: ``wall_s`` becomes ``wall (s)``, ``_`` a space.
-
-    The label is then looked up in the catalog (the demos' labels are marked in
-    :mod:`concur_lab.demos._labels`), so ``caller_set`` reads 调用方设置的值 in Chinese.
-    """
-    text = str(key)
-    if text.endswith("_s") and len(text) > 2:
-        text = text[:-2] + " (s)"
-    return _(text.replace("_", " "))
 
 
 def scalar(value: Any) -> str:

@@ -15,10 +15,11 @@ from concur_lab import _display, demos
 from concur_lab._i18n import gettext as _
 from concur_lab._i18n import ngettext, use_language
 from concur_lab.cli._arguments import UsageError, program_name
-from concur_lab.cli._catalogue import find_demo, load_catalogue
+from concur_lab.cli._catalogue import find_demo
 from concur_lab.cli._layout import print_table, terminal_width
-from concur_lab.cli._render import cell_lines, label_of, mode_label, timeline_note, tree_rows
+from concur_lab.cli._render import cell_lines, timeline_note, tree_rows
 from concur_lab.cli._running import Run, chosen_modes, run_demo
+from concur_lab.demos._observations import label, mode_label
 from concur_lab.timeline import (
     ModeTimeline,
     PlotUnavailableError,
@@ -101,7 +102,7 @@ def _check_demo_options(args: argparse.Namespace, demo: demos.Demo) -> None:
         )
     if (args.timeline is not None or args.plot is not None) and not demo.records_timeline:
         option = "--timeline" if args.timeline is not None else "--plot"
-        catalogue, _errors = load_catalogue()
+        catalogue, _errors = demos.load_catalogue()
         drawable = [d.slug for d in catalogue if d.records_timeline]
         raise UsageError(
             _("argument {option}: demo {slug!r} records no timeline, so there is nothing "
@@ -171,13 +172,13 @@ def _print_side_by_side(demo: demos.Demo, runs: Sequence[Run], out: TextIO) -> N
     observed = [run.observed if run.observed is not None else {} for run in runs]
     if any("summary" in o for o in observed):
         rows.append(
-            (label_of("summary"),
+            (label("summary"),
              [cell_lines(o["summary"]) if "summary" in o else [] for o in observed])
         )
     rows.extend(tree_rows(observed, depth=0))
     timelines = [run.observed.get("timeline") if run.observed else None for run in runs]
     if any(timelines):
-        rows.append((label_of("timeline"), [[timeline_note(t)] if t else ["-"] for t in timelines]))
+        rows.append((label("timeline"), [[timeline_note(t)] if t else ["-"] for t in timelines]))
     header = [
         _("{mode} ({time})").format(mode=mode_label(run.mode), time=run.time_text())
         for run in runs

@@ -24,7 +24,7 @@ from concur_lab.timeline import (
     parse_spans,
 )
 
-__all__ = ["Run", "check_observations", "chosen_modes", "one_line", "run_demo"]
+__all__ = ["Run", "check_observations", "chosen_modes", "run_demo"]
 
 
 @dataclass
@@ -149,7 +149,7 @@ def run_demo(
         if _raised_during(exc, _DemoHung):
             error = _("hung: no result after {seconds:g} s, interrupted").format(seconds=timeout)
         else:
-            error = one_line(f"{type(exc).__name__}: {exc}")
+            error = _one_line(f"{type(exc).__name__}: {exc}")
         details = "".join(traceback.format_exception(exc))
         return Run(mode, time.perf_counter() - started, error=error, details=details)
     return Run(mode, time.perf_counter() - started, observed=observed)
@@ -179,7 +179,7 @@ def check_observations(observed: object) -> None:
         parse_spans(observed["timeline"], where="observations['timeline']")
 
 
-def one_line(text: str) -> str:
+def _one_line(text: str) -> str:
     """Collapse *text* (an error message, say) into one line."""
     return " ".join(text.split())
 

@@ -14,18 +14,16 @@ from concur_lab import Mode, _display, demos
 from concur_lab._i18n import N_, ngettext, use_language
 from concur_lab._i18n import gettext as _
 from concur_lab.cli._arguments import program_name
-from concur_lab.cli._catalogue import load_catalogue
 from concur_lab.cli._layout import print_table, terminal_width
-from concur_lab.cli._render import (
+from concur_lab.cli._render import colon, scalar
+from concur_lab.cli._running import Run, chosen_modes, run_demo
+from concur_lab.demos._observations import (
     SPECIAL_KEYS,
-    colon,
+    dotted_label,
     flatten,
-    label_of,
     mode_kind,
     mode_label,
-    scalar,
 )
-from concur_lab.cli._running import Run, chosen_modes, run_demo
 
 __all__ = ["cmd_tour"]
 
@@ -38,7 +36,7 @@ _BUSY_MARK = N_("(busy)")
 
 def cmd_tour(args: argparse.Namespace) -> int:
     """Run ``tour``: every demo in both modes, then what differed; 1 if any broke."""
-    catalogue, load_errors = load_catalogue()
+    catalogue, load_errors = demos.load_catalogue()
     modes = chosen_modes("both", args.start_method)
     progress = sys.stderr if args.json else sys.stdout
     prog = program_name(args)
@@ -119,16 +117,16 @@ def _print_differences(
     rows: list[tuple[str, list[list[str]]]] = []
     chance = busy = differed = 0
     for demo, runs in results:
-        label = demo.slug
+        row_label = demo.slug
         if demo.by_chance:
-            label += f" {_(_CHANCE_MARK)}"
+            row_label += f" {_(_CHANCE_MARK)}"
             chance += 1
         if any(_was_busy(run) for run in runs):
-            label += f" {_(_BUSY_MARK)}"
+            row_label += f" {_(_BUSY_MARK)}"
             busy += 1
         cells = _difference_cells(runs)
         differed += len(cells) > 1 and any(cell != cells[0] for cell in cells[1:])
-        rows.append((label, cells))
+        rows.append((row_label, cells))
     width = terminal_width()
     print("\n" + _("What differed between the modes"), file=out)
     print_table(
@@ -188,6 +186,6 @@ def _difference_cells(runs: Sequence[Run]) -> list[list[str]]:
             continue
         values = [f.get(key, "-") for f in flat]
         if any(v != values[0] for v in values[1:]):
-            label = " ".join(label_of(part) for part in key.split("."))
-            return [[f"{label}{colon()}{scalar(v)}"] for v in values]
+            name = dotted_label(key, " ")
+            return [[f"{name}{colon()}{scalar(v)}"] for v in values]
     return [[_(_SAME)]]
