@@ -14,6 +14,13 @@ Chinese, see :func:`concur_lab._i18n.language_from_environment`). Every message,
 titles, lessons and observation labels are translated; ``--json`` keys, slugs and the observed
 values stay English, so scripts read one format, and its ``title`` and ``lesson`` are in the
 chosen language. Tables are laid out by display width (:mod:`concur_lab._display`).
+
+The package parts by job: ``_main`` (the entry point and exit statuses), ``_parser`` and
+``_arguments`` (the commands, their options and usage errors), one module per command
+(``_list``, ``_run``, ``_tour``), ``_running`` (one demo in one mode, time-limited), and the
+rendering: ``_render`` (observations as cells) and ``_layout`` (tables). Its boundary: it renders
+the demos (their catalogue and observation model are :mod:`concur_lab.demos`'s) and draws with
+:mod:`concur_lab.timeline`; nothing else in the package imports it but ``__main__``.
 """
 
 from __future__ import annotations
