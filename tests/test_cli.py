@@ -233,7 +233,7 @@ class TestUsage:
         self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A real start method this platform lacks is reported as not available here."""
-        monkeypatch.setattr("concur_lab.cli.available_start_methods", lambda: ("spawn",))
+        monkeypatch.setattr("concur_lab.cli._arguments.available_start_methods", lambda: ("spawn",))
         status, _, err = run_cli(capsys, "run", "shared-global", "--start-method", "fork")
         assert status == 2
         assert f"start method 'fork' is not available on {sys.platform}" in err

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from concur_lab import _display, _i18n, cli, demos
+from concur_lab import _display, _i18n, demos
 from concur_lab.cli import main
+from concur_lab.cli._layout import print_table
 from concur_lab.engine._modes import Mode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,7 +222,7 @@ class TestDisplayWidth:
         """Chinese and ASCII cells of one column start at the same display column."""
         rows = [("值", [["线程看到的值"], ["abc"]]), ("values", [["1, 2"], ["进程的副本"]])]
         out = io.StringIO()
-        cli._print_table(rows, ["线程", "进程[fork]"], 80, out, mark_differences=True)
+        print_table(rows, ["线程", "进程[fork]"], 80, out, mark_differences=True)
         lines = out.getvalue().splitlines()
         assert cell_starts(lines[2], ["线程看到的值", "abc"]) == cell_starts(
             lines[3], ["1, 2", "进程的副本"]

@@ -21,22 +21,27 @@ Each demo module in this package defines:
   ``"attempts"`` with ``"attempt_s"`` (a demo that ran several times to find a quiet moment:
   how many runs it made, and how long the run it reports took; the CLI shows that time, not
   the sum).
+
+:func:`all_demos` and :func:`get_demo` fail if a module does not load; :func:`load_catalogue`
+returns what loads and names what does not. How the observations are shown (which keys are rows,
+their order and their labels) is one model, ``_observations``, that the command line and the
+docs both render.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 from typing import Any
 
 from concur_lab import Mode
-from concur_lab._i18n import N_
+from concur_lab._i18n import N_, gettext
 
-__all__ = ["THEMES", "Demo", "all_demos", "get_demo"]
+__all__ = ["THEMES", "Demo", "LoadError", "all_demos", "get_demo", "load_catalogue"]
 
 THEMES: Mapping[str, str] = {
     "basics": N_("Processes and threads: the blog post's ground"),
@@ -96,23 +101,81 @@ class Demo:
 
 @cache
 def _load() -> tuple[Demo, ...]:
-    demos = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        demos.append(
-            Demo(
-                slug=module.SLUG,
-                title=module.TITLE,
-                theme=module.THEME,
-                order=module.ORDER,
-                lesson=module.LESSON,
-                module=module,
-            )
-        )
+    """Import every demo module; fail as a whole if one does not load."""
+    return _sorted(_demo_of(module) for module in map(_import, _module_names()))
+
+
+def _module_names() -> list[str]:
+    return [info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")]
+
+
+def _import(name: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def _demo_of(module: ModuleType) -> Demo:
+    """Return the catalogue entry of a demo module.
+
+    :raises AttributeError: If the module lacks one of the names a demo defines.
+    :raises ValueError: If its ``THEME`` is not one of :data:`THEMES`.
+    """
+    demo = Demo(
+        slug=module.SLUG,
+        title=module.TITLE,
+        theme=module.THEME,
+        order=module.ORDER,
+        lesson=module.LESSON,
+        module=module,
+    )
+    if demo.theme not in THEMES:
+        raise ValueError(f"THEME {demo.theme!r} is not one of {', '.join(THEMES)}")
+    return demo
+
+
+def _sorted(demos: Iterable[Demo]) -> tuple[Demo, ...]:
     theme_rank = {theme: i for i, theme in enumerate(THEMES)}
     return tuple(sorted(demos, key=lambda d: (theme_rank[d.theme], d.order, d.slug)))
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """A demo module that could not be imported, or lacks what the catalogue needs.
+
+    :ivar module: The module's name in this package, e.g. ``"shared_global"``.
+    :ivar error: What went wrong, in one line: the exception's type and message.
+    """
+
+    module: str
+    error: str
+
+    def __str__(self) -> str:
+        return gettext("demo module {module!r} failed to load: {error}").format(
+            module=self.module, error=self.error
+        )
+
+
+def load_catalogue() -> tuple[tuple[Demo, ...], tuple[LoadError, ...]]:
+    """Return the demos that load, and the demo modules that do not.
+
+    :func:`all_demos` loads every module or fails as a whole; a reader that goes on past a
+    broken demo (the command line's tour) must not lose the others to it, so on failure the
+    modules are loaded one by one and each that fails becomes a :class:`LoadError`.
+    """
+    try:
+        return _load(), ()
+    except Exception:
+        return _load_one_by_one()
+
+
+def _load_one_by_one() -> tuple[tuple[Demo, ...], tuple[LoadError, ...]]:
+    found: list[Demo] = []
+    errors: list[LoadError] = []
+    for name in _module_names():
+        try:
+            found.append(_demo_of(_import(name)))
+        except Exception as exc:  # reported like a broken demo
+            errors.append(LoadError(name, " ".join(f"{type(exc).__name__}: {exc}".split())))
+    return _sorted(found), tuple(errors)
 
 
 def all_demos() -> tuple[Demo, ...]:

@@ -1,10 +1,10 @@
 """The labels of the demos' observations, marked for translation.
 
 The command line shows an observation key as a label (``caller_set`` as "caller set", ``wall_s``
-as "wall (s)", see ``concur_lab.cli._label``) and looks that label up in the ``concur_lab``
-catalog; the docs' demo pages do the same in a Chinese build. The keys themselves stay English
-in the observations and in ``--json``. A demo that reports a new key should add its label here
-(until it does, the label is shown in English).
+as "wall (s)", see ``concur_lab.demos._observations.label``) and looks that label up in the
+``concur_lab`` catalog; the docs' demo pages do the same in a Chinese build. The keys
+themselves stay English in the observations and in ``--json``. A demo that reports a new key
+should add its label here (until it does, the label is shown in English).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import Any
 from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
 from concur_lab.demos import _gil, _machine
+from concur_lab.demos._support import worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
@@ -91,9 +92,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         runs it took to find a quiet moment), what theory expects, and the timeline.
     :raises ValueError: If *workers* is less than 1.
     """
-    n = 2 if workers is None else workers
-    if n < 1:
-        raise ValueError(f"gil-cpu-bound needs at least 1 worker, got workers={n}")
+    n = worker_count(workers, 2)
     best = _gil.run_best(mode, _gil.cpu_traced, n, duration=DURATION)
     traces, wall = best.traces, best.wall
     cpu = sum(t.cpu for t in traces)

@@ -21,6 +21,7 @@ from typing import Any
 from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
 from concur_lab.demos import _gil, _machine
+from concur_lab.demos._support import worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
@@ -65,9 +66,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         timeline.
     :raises ValueError: If *workers* is less than 1.
     """
-    n = 2 if workers is None else workers
-    if n < 1:
-        raise ValueError(f"gil-timeline needs at least 1 worker, got workers={n}")
+    n = worker_count(workers, 2)
     best = _gil.run_best(mode, _gil.cpu_traced, n, duration=DURATION)
     t0, traces, wall = best.t0, best.traces, best.wall
     slices = [[end - start for start, end, kind in t.spans if kind == "running"] for t in traces]

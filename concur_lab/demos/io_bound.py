@@ -14,6 +14,7 @@ from typing import Any
 from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
 from concur_lab.demos import _gil
+from concur_lab.demos._support import worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
@@ -45,9 +46,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         the wall time), the CPU/wall ratio, and the timeline.
     :raises ValueError: If *workers* is less than 1.
     """
-    n = 4 if workers is None else workers
-    if n < 1:
-        raise ValueError(f"io-bound needs at least 1 worker, got workers={n}")
+    n = worker_count(workers, 4)
     t0, traces = _gil.run_traced(mode, _gil.io_traced, n, rounds=ROUNDS, work=WORK, block=BLOCK)
     wall = max(t.end for t in traces) - min(t.start for t in traces)
     durations = [t.end - t.start for t in traces]

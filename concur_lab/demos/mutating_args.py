@@ -16,7 +16,7 @@ import multiprocess
 
 from concur_lab import Mode, run_workers, worker_index
 from concur_lab._i18n import N_, gettext
-from concur_lab.demos._support import WAIT
+from concur_lab.demos._support import WAIT, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -69,9 +69,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         kept of an append through indexing versus a reassignment under a lock.
     :raises ValueError: If *workers* is less than 1.
     """
-    n = 3 if workers is None else workers
-    if n < 1:
-        raise ValueError(f"mutating-args needs at least 1 worker, got workers={n}")
+    n = worker_count(workers, 3)
     items: list[int] = []
     returned, manager = _run(mode, n, items)
     if items:

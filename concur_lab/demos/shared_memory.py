@@ -21,7 +21,7 @@ from multiprocess.shared_memory import SharedMemory
 
 from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
 _STORE_NAMES = {
     "plain_list": N_("a plain list"),
@@ -62,9 +62,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         the shared-memory block is gone after ``unlink()``.
     :raises ValueError: If *workers* is less than 1.
     """
-    n = 3 if workers is None else workers
-    if n < 1:
-        raise ValueError(f"shared-memory needs at least 1 worker, got workers={n}")
+    n = worker_count(workers, 3)
     kit = Kit.of(mode)
     plain = [0] * n
     # Threads need no shared memory: multiprocess.dummy's Array is a plain array.array.

@@ -20,7 +20,7 @@ from typing import Any
 
 from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["BY_CHANCE", "LESSON", "ORDER", "SLUG", "THEME", "TIMELINE", "TITLE", "run"]
 
@@ -74,9 +74,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         worker, their median, the helper processes left running, and a timeline.
     :raises ValueError: If *workers* is less than 1.
     """
-    n = 3 if workers is None else workers
-    if n < 1:
-        raise ValueError(f"startup-cost needs at least 1 worker, got workers={n}")
+    n = worker_count(workers, 3)
     kit = Kit.of(mode)
     inbox = kit.inbox()
     t0 = time.monotonic()

@@ -20,7 +20,7 @@ from typing import Any
 
 from concur_lab import Mode
 from concur_lab._i18n import N_, gettext
-from concur_lab.demos._support import WAIT, Kit
+from concur_lab.demos._support import WAIT, Kit, worker_count
 
 __all__ = ["LESSON", "ORDER", "SLUG", "THEME", "TITLE", "run"]
 
@@ -68,9 +68,7 @@ def run(mode: Mode, workers: int | None = None) -> dict[str, Any]:
         caller reads afterwards.
     :raises ValueError: If *workers* is less than 1.
     """
-    n = 3 if workers is None else workers
-    if n < 1:
-        raise ValueError(f"thread-local needs at least 1 worker, got workers={n}")
+    n = worker_count(workers, 3)
     kit = Kit.of(mode)
     barrier, inbox = kit.Barrier(n), kit.inbox()
     _plain["value"] = "caller"

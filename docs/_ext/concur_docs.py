@@ -17,10 +17,12 @@ It does four things:
   example test file run with the plugin, output shown), ``concur-cli`` (a command's output) and
   ``concur-unsafe-rules`` (the plugin's built-in unsafe-detection rules, as a table).
 
-The observation labels and the mode names in the demo tables come from the command line's own
-gettext catalog (domain ``concur_lab``, see ``concur_lab/locale/README.md``): in a build whose
-``language`` is ``zh_CN`` they are Chinese, the same words ``python -m concur_lab --lang zh run``
-shows; the observed values stay as the demos report them.
+Which observations are rows, in what order and under which label, is the demos' observation model
+(``concur_lab/demos/_observations.py``), the one the command line renders too. The labels and the
+mode names come from the command line's own gettext catalog (domain ``concur_lab``, see
+``concur_lab/locale/README.md``): in a build whose ``language`` is ``zh_CN`` they are Chinese, the
+same words ``python -m concur_lab --lang zh run`` shows; the observed values stay as the demos
+report them.
 
 Demos run only for HTML builders (``concur_run_demos = "auto"``); other builders, such as the
 doctest builder, get a one-line placeholder, so checking the examples does not run every demo.
@@ -57,8 +59,6 @@ _LOG = logging.getLogger(__name__)
 DEMO_DIR = "demos"
 #: First line of every demo stub page: the page itself is made by a directive at build time.
 _STUB = ".. Made by a directive of docs/_ext/concur_docs.py: edit the demo module instead."
-#: Observation keys shown in their own way rather than as table rows.
-_SPECIAL_KEYS = frozenset({"summary", "varies", "timeline", "chart"})
 #: Stands for "this mode did not report that key".
 _MISSING = object()
 #: Longest rendering of one observed value before it is shortened in the table.
@@ -417,12 +417,14 @@ def _english_mode_label(mode: str) -> str:
 
 def _mode_label(mode: str) -> str:
     """The mode's name in the build's language: ``thread``/``process[fork]``, 线程/进程[fork]."""
-    from concur_lab import Mode
+    return str(_model().mode_label(mode))
 
-    parsed = Mode.parse(mode)
-    if parsed.kind == "thread":
-        return _translated("thread")
-    return _translated("process[{method}]").format(method=parsed.start_method)
+
+def _model() -> Any:
+    """The demos' observation model, which the command line renders too: one name per key."""
+    from concur_lab.demos import _observations
+
+    return _observations
 
 
 def _py(value: Any) -> str:
@@ -481,44 +483,18 @@ def _split_key(key: str) -> tuple[str, str]:
 
 
 def _label(key: str) -> str:
-    """An observation key as a label: ``wall_s`` is ``wall (s)``, ``a.b_c`` is ``a: b c``.
-
-    The same rule as the command line's, so a learner meets one name for one observation.
-    """
-    parts = []
-    for part in key.split("."):
-        if part.endswith("_s") and len(part) > 2:
-            part = part[:-2] + " (s)"
-        parts.append(_translated(part.replace("_", " ")))
-    return _translated(": ").join(parts)
+    """An observation key as a label: ``wall_s`` is ``wall (s)``, ``a.b_c`` is ``a: b c``."""
+    return str(_model().dotted_label(key, _translated(": ")))
 
 
 def _merge_orders(orders: list[list[str]]) -> list[str]:
     """Merge key orders so that a key only one mode reports sits next to its neighbours."""
-    merged: list[str] = []
-    for order in orders:
-        previous: str | None = None
-        for key in order:
-            if key not in merged:
-                at = merged.index(previous) + 1 if previous is not None else 0
-                # Skip past keys already placed after *previous* that share the key's parent.
-                while at < len(merged) and merged[at].rsplit(".", 1)[0] == key.rsplit(".", 1)[0]:
-                    at += 1
-                merged.insert(at, key)
-            previous = key
-    return merged
+    return list(_model().merge_orders(orders, dotted=True))
 
 
-def _flatten(observed: dict[str, Any], prefix: str = "", depth: int = 2) -> dict[str, Any]:
-    """Turn nested dicts into dotted keys (``lifecycle.after_join.exitcode``), *depth* levels."""
-    flat: dict[str, Any] = {}
-    for key, value in observed.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value and depth > 0:
-            flat.update(_flatten(value, name + ".", depth - 1))
-        else:
-            flat[name] = value
-    return flat
+def _flatten(observed: dict[str, Any]) -> dict[str, Any]:
+    """Turn nested dicts into dotted keys (``lifecycle.after_join.exitcode``), two levels."""
+    return dict(_model().flatten(observed, depth=2))
 
 
 class _DemoDirective(SphinxDirective):
@@ -673,7 +649,7 @@ class DemoObservations(_DemoDirective):
         """Flatten each mode's observations; return them and the keys to show, in order."""
         wanted = (self.options.get("keys") or "").split()
         flat = {
-            label: _flatten({k: v for k, v in observed.items() if k not in _SPECIAL_KEYS})
+            label: _flatten({k: v for k, v in observed.items() if k not in _model().SPECIAL_KEYS})
             for label, observed in runs.items()
         }
         keys = _merge_orders([list(observed) for observed in flat.values()])

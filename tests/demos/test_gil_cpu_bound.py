@@ -120,7 +120,7 @@ def test_timeline_shows_running_spans(observed: dict[str, Any]) -> None:
 
 def test_rejects_zero_workers() -> None:
     """Workers=0 is an error naming the value."""
-    with pytest.raises(ValueError, match="workers=0"):
+    with pytest.raises(ValueError, match="at least 1, got 0"):
         DEMO.observe("thread", workers=0)
 
 

@@ -53,5 +53,5 @@ def test_threads_have_no_helpers() -> None:
 
 def test_rejects_zero_workers() -> None:
     """Workers=0 is an error naming the value."""
-    with pytest.raises(ValueError, match="workers=0"):
+    with pytest.raises(ValueError, match="at least 1, got 0"):
         DEMO.observe("thread", workers=0)
