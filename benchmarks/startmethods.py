@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks._stats import ratio_stats, summary
 
-__all__ = ["CONFIGS", "FORKSERVER_TARGET", "measure_start_methods"]
+__all__ = ["CONFIGS", "FORKSERVER_TARGET", "measure_start_methods", "padding_tests"]
 
 FORKSERVER_TARGET = 2.0
 """Forkserver per-worker cost / fork per-worker cost, at most (issue 6, item 3)."""
@@ -111,9 +111,13 @@ def test_measure():
 '''
 
 
+def padding_tests(count: int) -> str:
+    """Return *count* test functions that pad a generated module to a real one's size."""
+    return "".join(_PAD_TEST.format(i=i) for i in range(count))
+
+
 def _module_source(padding: int) -> str:
-    pads = "".join(_PAD_TEST.format(i=i) for i in range(padding))
-    return _MEASURE + _MEASURE_TAIL + pads
+    return _MEASURE + _MEASURE_TAIL + padding_tests(padding)
 
 
 def _run_config(
