@@ -202,7 +202,22 @@ def pytest_fixture_setup(
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     """After teardown, error if the test left a thread or process running."""
-    result = yield
+    try:
+        result = yield
+        return _check_leaks(item, result)
+    finally:
+        # The leak check is the last reader of the workers' outcomes. Kept on the item, they
+        # would keep every failed worker's exception alive, and with it the frames and locals of
+        # its traceback, to the end of the session: on a suite with hundreds of failures, a
+        # heap that makes every garbage collection (and so every later test) slower.
+        if OUTCOMES_KEY in item.stash:
+            del item.stash[OUTCOMES_KEY]
+        if _SPAWNERS_KEY in item.stash:
+            del item.stash[_SPAWNERS_KEY]
+
+
+def _check_leaks(item: pytest.Item, result: None) -> None:
+    """Fail *item* if it left a thread or process running; else return *result*."""
     snapshot = item.stash.get(_SNAPSHOT_KEY, None)
     if snapshot is None:
         return result

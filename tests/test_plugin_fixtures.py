@@ -495,3 +495,67 @@ def test_leak_grace_out_of_range_is_a_usage_error(
     result.stderr.fnmatch_lines(
         [f"*invalid concur leak grace {value!r} from command line --concur-leak-grace: {problem}*"]
     )
+
+
+# Instances register in WEAK when made, also when unpickled in the parent, so a later test can
+# tell whether anything of the test before still holds them. Always run in a subprocess: an inline
+# pytester run records every hook call, and with them every exception.
+_HELD_AFTER_TEST = """
+    import gc
+    import weakref
+
+    import pytest
+
+    WEAK = weakref.WeakSet()
+
+    class Held:
+        def __init__(self):
+            WEAK.add(self)
+
+        def __reduce__(self):
+            return (Held, ())
+
+    class Carrying(Exception):
+        def __init__(self, held):
+            super().__init__(held)
+            self.held = held
+"""
+# Runs after the test under check: pytest keeps the order of the module.
+_NOTHING_HELD = """
+    def test_nothing_is_held_afterwards():
+        gc.collect()
+        assert len(WEAK) == 0
+"""
+
+
+@pytest.mark.parametrize(("mode", "method"), ALL_MODES, ids=ALL_MODE_IDS)
+def test_failed_workers_are_not_kept_after_the_test(
+    pytester: pytest.Pytester, mode: str, method: str
+) -> None:
+    """A failed concurrency test's worker exceptions (and what they hold) die with the test."""
+    pytester.makepyfile(
+        _HELD_AFTER_TEST
+        + """
+    @pytest.mark.concur
+    def test_fails():
+        held = Held()
+        raise Carrying(held)
+    """
+        + _NOTHING_HELD
+    )
+    options = (f"--concur-mode={mode}", f"--concur-start-method={method}")
+    pytester.runpytest_subprocess(*options, timeout=120).assert_outcomes(passed=1, failed=1)
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_spawned_outcomes_are_not_kept_after_the_test(pytester: pytest.Pytester, mode: str) -> None:
+    """What spawn_workers' workers returned is not kept once the test is over."""
+    pytester.makepyfile(
+        _HELD_AFTER_TEST
+        + """
+    def test_spawns(spawn_workers):
+        assert len(spawn_workers(Held, 2)) == 2
+    """
+        + _NOTHING_HELD
+    )
+    pytester.runpytest_subprocess(f"--concur-mode={mode}", timeout=120).assert_outcomes(passed=2)
