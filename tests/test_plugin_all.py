@@ -417,6 +417,49 @@ def test_call_through_a_helper_is_detected(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["    1 calls pytest.warns: the warnings state*"])
 
 
+def test_every_parameter_set_of_an_unsafe_test_is_detected(pytester: pytest.Pytester) -> None:
+    """Each parametrized item of an unsafe function or method is detected, not only the first."""
+    pytester.makepyfile(
+        """
+        import warnings, pytest
+
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        def test_function(n):
+            with pytest.warns(UserWarning):
+                warnings.warn("w", UserWarning)
+
+        class TestGroup:
+            @pytest.mark.parametrize("n", [1, 2])
+            def test_method(self, n):
+                with pytest.warns(UserWarning):
+                    warnings.warn("w", UserWarning)
+        """
+    )
+    result = run(pytester, "--concur-all")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["    5 calls pytest.warns: the warnings state*"])
+
+
+def test_parameter_sets_are_judged_by_each_modes_rules(pytester: pytest.Pytester) -> None:
+    """Under both modes, a thread-only rule makes the thread items run once, not the process ones."""
+    pytester.makepyfile(
+        """
+        import contextlib, io, pytest
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_x(n):
+            with contextlib.redirect_stdout(io.StringIO()):
+                print(n)
+        """
+    )
+    report = pytester.path / "report.json"
+    result = run(pytester, "--concur-all", "--concur-mode=both", f"--concur-report={report}")
+    result.assert_outcomes(passed=4)
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    assert (summary["thread"]["ran_once"], summary["thread"]["concurrent_passed"]) == (2, 0)
+    assert (summary["process"]["ran_once"], summary["process"]["concurrent_passed"]) == (0, 2)
+
+
 def test_call_in_a_decorated_helper_is_detected(pytester: pytest.Pytester) -> None:
     """A helper under a decorator is found in its file by its first decorator's line."""
     pytester.makepyfile(
