@@ -29,7 +29,12 @@ TITLE = "*= concur: thread vs process (isolation report) =*"
 
 
 def run_both(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--concur-mode=both", "--concur-start-method=fork", *args)
+    # Process workers fork, or start a fork server: never from this test process itself (an
+    # inline run's fork server outlives it, holding modules that the next inline run imports
+    # again as new objects).
+    return pytester.runpytest_subprocess(
+        "--concur-mode=both", "--concur-start-method=fork", *args, timeout=120
+    )
 
 
 def section(result: pytest.RunResult) -> list[str]:
