@@ -441,7 +441,7 @@ def test_every_parameter_set_of_an_unsafe_test_is_detected(pytester: pytest.Pyte
 
 
 def test_parameter_sets_are_judged_by_each_modes_rules(pytester: pytest.Pytester) -> None:
-    """Under both modes, a thread-only rule makes the thread items run once, not the process ones."""
+    """Under both modes, a thread-only rule makes only the thread items run once."""
     pytester.makepyfile(
         """
         import contextlib, io, pytest
