@@ -966,11 +966,12 @@ class TestEndToEnd:
         child.send_signal(signal.SIGINT)
         try:
             # Generous for a slow exit on a loaded machine; the demo itself sleeps an hour.
-            _, err = child.communicate(timeout=120)
+            out, err = child.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             pytest.fail("the CLI was still running 120 s after SIGINT: the interrupt was lost")
-        assert child.returncode == 130
-        assert err.strip() == "concur-lab: interrupted"
+        # Its output decides what went wrong if it did not stop as it should (seen once, in CI:
+        # status 1, whose cause an assertion on the status alone did not keep).
+        assert (child.returncode, err.strip()) == (130, "concur-lab: interrupted"), out
 
     @pytest.mark.skipif(sys.platform == "win32", reason="interval timers are POSIX")
     def test_hung_demo_is_interrupted_and_the_tour_goes_on(
