@@ -292,7 +292,8 @@ def decide_safety(config: pytest.Config, items: Iterable[pytest.Item]) -> None:
 
     settings = config.stash[SETTINGS_KEY]
     rules = {}
-    scanned: dict[tuple[int, object, type | None], str | None] = {}
+    # Per rules key: what the scan found for each (function, class).
+    scanned: dict[tuple[str, str | None], dict[tuple[object, type | None], str | None]] = {}
     for item in items:
         kind = item_kind(item)
         if kind is None or kind not in settings.modes or not settings_for(item).marked:
@@ -318,7 +319,7 @@ def decide_safety(config: pytest.Config, items: Iterable[pytest.Item]) -> None:
         if reason is None:
             reason = unsafe_fixture(_fixtures_of(item, kind, start_method), rules[key])
         if reason is None:
-            reason = _unsafe_call(item, rules[key], scanned)
+            reason = _unsafe_call(item, rules[key], scanned.setdefault(key, {}))
         if reason is None:
             continue
         item.stash[UNSAFE_KEY] = reason
@@ -329,13 +330,14 @@ def decide_safety(config: pytest.Config, items: Iterable[pytest.Item]) -> None:
 
 
 def _unsafe_call(
-    item: pytest.Item, rules: Rules, scanned: dict[tuple[int, object, type | None], str | None]
+    item: pytest.Item, rules: Rules, scanned: dict[tuple[object, type | None], str | None]
 ) -> str | None:
     """Return why a call in *item*'s function is unsafe under *rules*, or ``None``.
 
     Parametrized items share their function, and the scan depends only on the function, its
     class and the rules: *scanned* keeps each result, so a function is scanned once, not once per
-    parameter set (on click's suite the scan was a third of the run's time before).
+    parameter set (on click's suite the scan was a third of the run's time before). *scanned*
+    belongs to *rules* alone.
     """
     from pytest_concur._unsafe import find_unsafe_call
 
@@ -343,9 +345,8 @@ def _unsafe_call(
     if function is None:
         return None
     cls = getattr(item, "cls", None)
-    # A method's items each bind it to their own instance: the function is the key. The rules
-    # by identity: they live as long as *scanned* (decide_safety), and hold unhashable maps.
-    key = (id(rules), getattr(function, "__func__", function), cls)
+    # A method's items each bind it to their own instance: the function is the key.
+    key = (getattr(function, "__func__", function), cls)
     try:
         return scanned[key]
     except KeyError:

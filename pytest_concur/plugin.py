@@ -204,7 +204,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     """After teardown, error if the test left a thread or process running."""
     try:
         result = yield
-        return _check_leaks(item, result)
+        _check_leaks(item)
+        return result
     finally:
         # The leak check is the last reader of the workers' outcomes. Kept on the item, they
         # would keep every failed worker's exception alive, and with it the frames and locals of
@@ -216,11 +217,11 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
             del item.stash[_SPAWNERS_KEY]
 
 
-def _check_leaks(item: pytest.Item, result: None) -> None:
-    """Fail *item* if it left a thread or process running; else return *result*."""
+def _check_leaks(item: pytest.Item) -> None:
+    """Fail *item* if it left a thread or process running."""
     snapshot = item.stash.get(_SNAPSHOT_KEY, None)
     if snapshot is None:
-        return result
+        return
     del item.stash[_SNAPSHOT_KEY]
     kept = item.config.stash.get(_KEPT_KEY, _Kept())
     # Thread objects, not idents: once a kept thread has ended, a new one may reuse its ident.
@@ -261,7 +262,6 @@ def _check_leaks(item: pytest.Item, result: None) -> None:
     ]
     if leak:
         fail_plainly(describe_leak(leak, item.nodeid))
-    return result
 
 
 def _quoted_thread(name: str) -> str:
