@@ -249,6 +249,35 @@ def test_leaked_process_errors_and_is_killed(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_leaked_process_is_found_in_a_process_without_children(
+    pytester: pytest.Pytester,
+) -> None:
+    """A child left by a thread-mode test of a childless session errors at teardown."""
+    pytester.makepyfile(
+        """
+        import subprocess, sys
+
+        import pytest
+
+        PROCS = []
+
+        @pytest.mark.concur(workers=1)
+        def test_x():
+            cmd = [sys.executable, "-c", "import time; time.sleep(60)"]
+            PROCS.append(subprocess.Popen(cmd))
+
+        def test_reaped():
+            assert PROCS[0].poll() is not None
+        """
+    )
+    # A session of its own: only there is the test process certain to start with no children.
+    result = pytester.runpytest_subprocess("--concur-mode=thread", SHORT_GRACE, timeout=120)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["  child process * (*python* -c import time*) was still running: killed"]
+    )
+
+
 def test_joined_workers_are_not_leaks(pytester: pytest.Pytester) -> None:
     """Threads and processes that a test joins before it ends are not reported."""
     pytester.makepyfile(
