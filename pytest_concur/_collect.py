@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_concur._module_state import note_test_modules
 from pytest_concur._options import SETTINGS_KEY, ItemSettings, item_settings
 from pytest_concur._values import KINDS, ConcurUsageError
 
@@ -278,6 +279,9 @@ def prepare_items(config: pytest.Config, items: list[pytest.Item]) -> None:
             )
         prepared.append(item)
     items[:] = prepared
+    note_test_modules(
+        {module.__name__ for item in items if (module := getattr(item, "module", None))}
+    )
     mark_unsupported_modes(items)
     decide_safety(config, items)
 

@@ -9,11 +9,14 @@ later test of the session then sees the replacement, in either mode (a forked pr
 inherits it), and fails for a reason that has nothing to do with it.
 
 So around each thread-mode body the plugin takes a shallow snapshot of the globals of the
-modules such code lives in: every module imported after the plugin itself was (conftests, test
-modules and what they import: the code under test), outside the standard library and the test
-machinery (pytest, pluggy, concur-lab and its dependencies), plus the standard streams of
-:mod:`sys`, :data:`os.environ` and the working directory. Modules already imported when the
-plugin loaded are other plugins and their dependencies, not the code under test.
+modules such code lives in: every module imported after the plugin itself was (conftests, the
+test's own module and what test modules import: the code under test), outside the standard
+library and the test machinery (pytest, pluggy, concur-lab and its dependencies), plus the
+standard streams of :mod:`sys`, :data:`os.environ` and the working directory. Modules already
+imported when the plugin loaded are other plugins and their dependencies, not the code under
+test. The other collected test modules are left out: collection imports all of them before the
+first test runs, so watching them would make every test's snapshot grow with the size of the
+whole suite, for globals that only their own tests use.
 
 Afterwards every name whose value is no longer the *same object* is put back, and the test's
 report names it. Names added during the run are left alone (a module that fills a cache on first
@@ -29,12 +32,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-__all__ = ["ModuleState"]
+__all__ = ["ModuleState", "note_test_modules"]
 
 # Top-level packages whose state is the test machinery's own, not the code under test's.
 _MACHINERY = frozenset(
@@ -66,6 +69,15 @@ _LOADED_WITH_PLUGINS = frozenset(sys.modules)
 _watched_by_name: dict[str, bool] = {}
 # The watched modules, for as long as sys.modules keeps its size (imports only ever add).
 _watched_cache: tuple[int, list[tuple[str, ModuleType]]] = (-1, [])
+# The names of the collected test modules: each snapshot watches the test's own one only.
+_test_modules: set[str] = set()
+
+
+def note_test_modules(names: Iterable[str]) -> None:
+    """Record the names of collected test modules (see the module docstring)."""
+    global _watched_cache
+    _test_modules.update(names)
+    _watched_cache = (-1, [])
 
 
 def _is_watched(name: str, module: object) -> bool:
@@ -92,7 +104,7 @@ def _watched_modules() -> list[tuple[str, ModuleType]]:
         watched = [
             (name, module)
             for name, module in list(sys.modules.items())
-            if module is not None and _is_watched(name, module)
+            if module is not None and name not in _test_modules and _is_watched(name, module)
         ]
         _watched_cache = (size, watched)
     return _watched_cache[1]
@@ -119,14 +131,22 @@ class ModuleState:
     _cwd: str | None
 
     @classmethod
-    def capture(cls) -> ModuleState:
-        """Take the snapshot (call it just before the workers start)."""
+    def capture(cls, own_module: ModuleType | None = None) -> ModuleState:
+        """Take the snapshot (call it just before the workers start).
+
+        :param own_module: The running test's module, watched even though it is a test module.
+        """
         try:
             cwd: str | None = os.getcwd()
         except OSError:  # the directory was removed: nothing to go back to
             cwd = None
+        modules = _watched_modules()
+        if own_module is not None:
+            own = own_module.__name__
+            if own in _test_modules and _is_watched(own, own_module):
+                modules = [*modules, (own, own_module)]
         return cls(
-            [(name, module, dict(vars(module))) for name, module in _watched_modules()],
+            [(name, module, dict(vars(module))) for name, module in modules],
             tuple(getattr(sys, name, _MISSING) for name in _SYS_NAMES),
             dict(_raw_environ()),
             cwd,

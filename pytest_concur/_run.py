@@ -311,7 +311,7 @@ def run_body(
     body = Body(function, values, workers, instance)
     problem: str | None = None
     threads_before = {thread.ident for thread in threading.enumerate()}
-    shared_state = ModuleState.capture() if kind == "thread" else None
+    shared_state = ModuleState.capture(getattr(item, "module", None)) if kind == "thread" else None
     try:
         with (
             _restoring(item, shared_state),

@@ -187,3 +187,42 @@ def test_a_thread_failure_names_the_replaced_state_as_its_cause(suite: pytest.Py
             " (helper.value)*"
         ]
     )
+
+
+def test_the_test_modules_own_globals_are_put_back(pytester: pytest.Pytester) -> None:
+    """A global of the running test's own module left rebound by the workers is put back."""
+    pytester.makepyfile(
+        test_own="""
+        MODE = "original"
+
+        def test_rebinds(concur_worker_index):
+            global MODE
+            MODE = f"worker {concur_worker_index}"
+
+        def test_after():
+            assert MODE == "original"
+        """
+    )
+    result = run(pytester, "--concur-mode=thread")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_rebinds[[]thread[]]: test_own.MODE"])
+
+
+def test_other_test_modules_are_not_watched(pytester: pytest.Pytester) -> None:
+    """Another collected test module's globals are left out of a test's snapshot."""
+    pytester.syspathinsert()
+    pytester.makepyfile(
+        test_other="FLAG = 'original'\n\ndef test_nothing():\n    pass\n",
+        test_writer="""
+        import test_other
+
+        def test_rebinds_the_other(concur_worker_index):
+            test_other.FLAG = "changed"
+
+        def test_after():
+            assert test_other.FLAG == "changed"
+        """,
+    )
+    result = run(pytester, "--concur-mode=thread")
+    result.assert_outcomes(passed=3)
+    result.stdout.no_fnmatch_line("*left shared state changed*")
