@@ -96,23 +96,37 @@ class TmpPath(WorkerValue):
         self.base = base
         self.legacy = legacy
         self.iterations = iterations
+        # Decided once, in the parent, before any worker starts: most tests get an empty
+        # tmp_path, and a folder made from nothing costs a fraction of copytree's walk, stat
+        # and extended-attribute calls, which every worker of every such test would pay.
+        self.copy = _holds_files(base)
 
     def start(self, worker: int, iteration: int, workers: int) -> Any:
         name = f"{WORKER_DIR_PREFIX}{worker}"
         if self.iterations > 1:
             name += f"-iteration-{iteration}"
         path = Path(self.base, name)
-        # What the test's fixtures created before the workers started, without the other
-        # workers' folders.
-        shutil.copytree(
-            self.base,
-            path,
-            ignore=lambda folder, names: [
-                n for n in names if folder == self.base and n.startswith(WORKER_DIR_PREFIX)
-            ],
-            symlinks=True,
-        )
+        if self.copy:
+            # What the test's fixtures created before the workers started, without the other
+            # workers' folders.
+            shutil.copytree(
+                self.base,
+                path,
+                ignore=lambda folder, names: [
+                    n for n in names if folder == self.base and n.startswith(WORKER_DIR_PREFIX)
+                ],
+                symlinks=True,
+            )
+        else:
+            path.mkdir()
+            shutil.copymode(self.base, path)
         return path if self.legacy is None else self.legacy(path)
+
+
+def _holds_files(folder: str) -> bool:
+    """Whether *folder* holds anything besides workers' folders."""
+    with os.scandir(folder) as entries:
+        return any(not entry.name.startswith(WORKER_DIR_PREFIX) for entry in entries)
 
 
 class SysCapture(WorkerValue):

@@ -634,6 +634,23 @@ def test_worker_tmp_path_holds_what_fixtures_made(pytester: pytest.Pytester) -> 
     run(pytester, "--concur-all").assert_outcomes(passed=1)
 
 
+def test_worker_tmp_path_starts_empty_with_the_shared_ones_mode(pytester: pytest.Pytester) -> None:
+    """With nothing in tmp_path, each worker's own starts empty, with the shared one's mode."""
+    pytester.makepyfile(
+        """
+        import stat
+
+        def test_x(tmp_path):
+            assert list(tmp_path.iterdir()) == []
+            mode = lambda path: stat.S_IMODE(path.stat().st_mode)
+            assert mode(tmp_path) == mode(tmp_path.parent)
+            (tmp_path / "made").write_text("x")
+        """
+    )
+    result = run(pytester, "--concur-all", "--concur-mode=both", "--concur-iterations=2")
+    result.assert_outcomes(passed=2)
+
+
 def test_index_fixtures(pytester: pytest.Pytester) -> None:
     """concur_worker_index, concur_iteration_index and concur_workers are the worker's own."""
     pytester.makepyfile(
