@@ -40,6 +40,7 @@ __all__ = [
     "Snapshot",
     "describe_leak",
     "find_leaks",
+    "may_have_children",
     "parse_grace",
     "take_snapshot",
 ]
@@ -114,7 +115,7 @@ def _is_running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _may_have_children() -> bool:
+def may_have_children() -> bool:
     """Return False only when the kernel says this process has no child process at all.
 
     One system call, where the /proc scan is a listing and a read per thread of this process:
@@ -131,7 +132,7 @@ def _may_have_children() -> bool:
 
 
 def _children() -> set[int]:
-    if not _may_have_children():
+    if not may_have_children():
         return set()
     return set(children(os.getpid())) | _children_from_multiprocessing()
 

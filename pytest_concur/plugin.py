@@ -29,7 +29,13 @@ from pytest_concur._collect import (
     settings_for,
 )
 from pytest_concur._engine import Mode, SharedCounter, WorkerOutcome, make_counter
-from pytest_concur._leaks import Snapshot, describe_leak, find_leaks, take_snapshot
+from pytest_concur._leaks import (
+    Snapshot,
+    describe_leak,
+    find_leaks,
+    may_have_children,
+    take_snapshot,
+)
 from pytest_concur._options import SETTINGS_KEY, add_options, settings_from_config
 from pytest_concur._report import (
     RESTORED_PROPERTY,
@@ -223,6 +229,8 @@ def _check_leaks(item: pytest.Item) -> None:
     if snapshot is None:
         return
     del item.stash[_SNAPSHOT_KEY]
+    if _nothing_left(item, snapshot):
+        return
     kept = item.config.stash.get(_KEPT_KEY, _Kept())
     # Thread objects, not idents: once a kept thread has ended, a new one may reuse its ident.
     kept_idents = {t.ident for t in kept.threads if t.is_alive() and t.ident is not None}
@@ -262,6 +270,26 @@ def _check_leaks(item: pytest.Item) -> None:
     ]
     if leak:
         fail_plainly(describe_leak(leak, item.nodeid))
+
+
+def _nothing_left(item: pytest.Item, snapshot: Snapshot) -> bool:
+    """Whether *item* certainly left nothing running: the usual case, decided cheaply.
+
+    True when no worker reported a thread, process or hang of its own, this process has no
+    thread that *snapshot* lacks, and the kernel says it has no child process at all. Anything
+    else takes the full check (which waits out the grace and names what it finds).
+    """
+    if LEFT_RUNNING_KEY in item.stash or INTERRUPTED_KEY in item.stash:
+        return False
+    if item.stash.get(_SPAWNERS_KEY, None):
+        return False
+    for outcome in item.stash.get(OUTCOMES_KEY, ()):
+        if outcome.status == "timed_out" or outcome.leaked_threads or outcome.descendants:
+            return False
+    known = snapshot.threads
+    if any(thread.ident not in known for thread in threading.enumerate()):
+        return False
+    return not may_have_children()
 
 
 def _quoted_thread(name: str) -> str:
