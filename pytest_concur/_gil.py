@@ -13,14 +13,12 @@ build can be installed on the project's machines, so the tests fake the function
 
 from __future__ import annotations
 
-import contextlib
 import importlib.machinery
 import sys
-from collections.abc import Iterator
 
 import pytest
 
-__all__ = ["gil_enabled", "gil_watch"]
+__all__ = ["GilWatch", "gil_enabled"]
 
 
 def gil_enabled() -> bool:
@@ -39,30 +37,45 @@ def _extension_modules(names: set[str]) -> list[str]:
     return found
 
 
-@contextlib.contextmanager
-def gil_watch(item: pytest.Item, ignore: bool) -> Iterator[None]:
-    """Fail *item* if the GIL was disabled when the block began and is enabled when it ends.
+class GilWatch:
+    """Fails a test if the GIL was disabled when its body began and is enabled when it ended.
 
-    :raises pytest.fail.Exception: Naming the extension modules imported during the block.
+    :meth:`start` returns ``None`` where there is nothing to watch (the GIL is enabled, as on
+    every build but a free-threaded one, or the watch is turned off), so the usual case costs one
+    call and no object.
     """
-    if ignore or gil_enabled():
-        yield
-        return
-    before = set(sys.modules)
-    yield
-    if not gil_enabled():
-        return
-    suspects = _extension_modules(set(sys.modules) - before)
-    culprit = (
-        f"while it imported the extension module(s) {', '.join(map(repr, suspects))}"
-        if suspects
-        else "(no extension module was imported in this process during the test; a worker "
-        "thread's import may have done it)"
-    )
-    pytest.fail(
-        f"concur: the GIL was enabled again during {item.nodeid} {culprit}. An extension "
-        "module that does not declare free-threading support (Py_mod_gil) re-enables the GIL "
-        "for the whole process, so the tests after it no longer run without it. Pass "
-        "--concur-ignore-gil-enabled to run on regardless.",
-        pytrace=False,
-    )
+
+    __slots__ = ("item", "modules_before")
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+        self.modules_before = set(sys.modules)
+
+    @classmethod
+    def start(cls, item: pytest.Item, ignore: bool) -> GilWatch | None:
+        """Start watching for *item*, unless *ignore* or the GIL is enabled already."""
+        if ignore or gil_enabled():
+            return None
+        return cls(item)
+
+    def check(self) -> None:
+        """Return if the GIL is still disabled.
+
+        :raises pytest.fail.Exception: Naming the extension modules imported since :meth:`start`.
+        """
+        if not gil_enabled():
+            return
+        suspects = _extension_modules(set(sys.modules) - self.modules_before)
+        culprit = (
+            f"while it imported the extension module(s) {', '.join(map(repr, suspects))}"
+            if suspects
+            else "(no extension module was imported in this process during the test; a worker "
+            "thread's import may have done it)"
+        )
+        pytest.fail(
+            f"concur: the GIL was enabled again during {self.item.nodeid} {culprit}. An "
+            "extension module that does not declare free-threading support (Py_mod_gil) "
+            "re-enables the GIL for the whole process, so the tests after it no longer run "
+            "without it. Pass --concur-ignore-gil-enabled to run on regardless.",
+            pytrace=False,
+        )
