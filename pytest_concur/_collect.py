@@ -291,6 +291,15 @@ def decide_safety(config: pytest.Config, items: Iterable[pytest.Item]) -> None:
 
     :raises pytest.UsageError: If a ``concur_unsafe`` marker's arguments are invalid.
     """
+    from pytest_concur._unsafe import forget_parsed_sources
+
+    try:
+        _decide_safety(config, items)
+    finally:
+        forget_parsed_sources()
+
+
+def _decide_safety(config: pytest.Config, items: Iterable[pytest.Item]) -> None:
     from pytest_concur._run import IN_PARENT_KEY, UNSAFE_KEY
     from pytest_concur._unsafe import marker_reason, rules_for, unsafe_fixture
 

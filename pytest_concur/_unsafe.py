@@ -50,6 +50,7 @@ __all__ = [
     "Rules",
     "context_aware_warnings",
     "find_unsafe_call",
+    "forget_parsed_sources",
     "marker_reason",
     "rules_for",
     "unsafe_fixture",
@@ -391,6 +392,17 @@ def _parse(code: types.CodeType) -> ast.AST | None:
         return ast.parse(textwrap.dedent("".join(lines)))
     except SyntaxError:
         return None
+
+
+def forget_parsed_sources() -> None:
+    """Drop the syntax trees the scans parsed (call it when collection's scanning is done).
+
+    The cache serves one collection, where parametrized tests and shared helpers are scanned many
+    times. Kept for the session, its trees (a dict and lists per node: about 70 objects per
+    three-line test) stay in the garbage collector's oldest generation, and every full collection
+    of the test run walks them again.
+    """
+    _parse.cache_clear()
 
 
 def _chain(node: ast.expr) -> list[str] | None:

@@ -271,3 +271,21 @@ def test_concur_mode_via_getfixturevalue(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("--concur-mode=process", "--concur-start-method=spawn")
     result.assert_outcomes(passed=1)
+
+
+def test_collection_keeps_no_parsed_source(pytester: pytest.Pytester) -> None:
+    """The unsafe-call scan's syntax trees are dropped once collection has decided."""
+    from pytest_concur import _unsafe
+
+    pytester.makepyfile(
+        """
+        import os
+
+        class TestX:
+            def test_x(self):
+                assert os.sep
+        """
+    )
+    result = pytester.runpytest_inprocess("--concur-all", "--collect-only", "-q")
+    assert result.ret == 0
+    assert _unsafe._parse.cache_info().currsize == 0
