@@ -43,6 +43,51 @@ class _Slot:
     done: bool = False
 
 
+def _work(
+    plan: Plan,
+    slot: _Slot,
+    index: int,
+    barrier: threading.Barrier | None,
+    abort_reason: list[str],
+) -> None:
+    """One worker thread's life: wait at the start gate, call the target, record what happened.
+
+    A module-level function, not a closure of :func:`run_threads`: a closure that names itself
+    (to trim its own frame from tracebacks) is a reference cycle, which left every run's plan,
+    slots and barrier for the garbage collector instead of freeing them when the run ended.
+    """
+    _set_thread_worker(index)
+    out, err = route_thread()
+    try:
+        try:
+            if barrier is not None:
+                barrier.wait(timeout=_START_GATE_SECONDS)
+        except threading.BrokenBarrierError:
+            slot.message = abort_reason[0] if abort_reason else "start gate broken"
+            return
+        args, kwargs = plan.call_args(index)
+        slot.started = time.monotonic()
+        cpu = time.thread_time()
+        try:
+            slot.value = plan.target(*args, **kwargs)
+            slot.status = "ok"
+        except BaseException as exc:
+            tb = exc.__traceback__
+            if tb is not None and tb.tb_frame.f_code is _work.__code__:
+                # Start the traceback at the target, as if it had been called directly.
+                exc.__traceback__ = tb.tb_next
+            slot.exception = exc
+            slot.status = "raised"
+        finally:
+            slot.finished = time.monotonic()
+            slot.cpu_time = time.thread_time() - cpu
+    finally:
+        unroute_thread()
+        slot.stdout, slot.stderr = "".join(out), "".join(err)
+        _set_thread_worker(None)
+        slot.done = True
+
+
 def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
     """Run *plan* in threads; every thread has ended on return, except hung ones."""
     n = plan.n
@@ -51,46 +96,16 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
     barrier = threading.Barrier(n) if n > 1 else None
     abort_reason: list[str] = []
 
-    def work(index: int) -> None:
-        slot = slots[index]
-        _set_thread_worker(index)
-        out, err = route_thread()
-        try:
-            try:
-                if barrier is not None:
-                    barrier.wait(timeout=_START_GATE_SECONDS)
-            except threading.BrokenBarrierError:
-                slot.message = abort_reason[0] if abort_reason else "start gate broken"
-                return
-            args, kwargs = plan.call_args(index)
-            slot.started = time.monotonic()
-            cpu = time.thread_time()
-            try:
-                slot.value = plan.target(*args, **kwargs)
-                slot.status = "ok"
-            except BaseException as exc:
-                tb = exc.__traceback__
-                if tb is not None and tb.tb_frame.f_code is work.__code__:
-                    # Start the traceback at the target, as if it had been called directly.
-                    exc.__traceback__ = tb.tb_next
-                slot.exception = exc
-                slot.status = "raised"
-            finally:
-                slot.finished = time.monotonic()
-                slot.cpu_time = time.thread_time() - cpu
-        finally:
-            unroute_thread()
-            slot.stdout, slot.stderr = "".join(out), "".join(err)
-            _set_thread_worker(None)
-            slot.done = True
-
     threads: list[threading.Thread] = []
     deadline = None if plan.timeout is None else time.monotonic() + plan.timeout
     start_capture()
     try:
         for index in range(n):
             thread = threading.Thread(
-                target=work, args=(index,), name=f"concur-worker-{index}", daemon=True
+                target=_work,
+                args=(plan, slots[index], index, barrier, abort_reason),
+                name=f"concur-worker-{index}",
+                daemon=True,
             )
             try:
                 if deadline is not None and time.monotonic() >= deadline:
@@ -166,7 +181,7 @@ def _worker_stack(frame: FrameType) -> str:
     """Format a hung worker's stack from the target down, without the engine's own frames."""
     entries = traceback.extract_stack(frame)
     for position, entry in enumerate(entries):
-        if entry.filename == __file__ and entry.name == "work":
+        if entry.filename == __file__ and entry.name == "_work":
             entries = traceback.StackSummary.from_list(entries[position + 1 :])
             break
     return "".join(entries.format())
