@@ -199,10 +199,12 @@ def pytest_fixture_setup(
     finally:
         # It may rightly keep a thread or server process running until the end of its scope.
         after = take_snapshot()
-        kept = request.config.stash.setdefault(_KEPT_KEY, _Kept())
         started = after.threads - before.threads
-        kept.threads.update(t for t in threading.enumerate() if t.ident in started)
-        kept.children.update(after.children - before.children)
+        children = after.children - before.children
+        if started or children:
+            kept = request.config.stash.setdefault(_KEPT_KEY, _Kept())
+            kept.threads.update(t for t in threading.enumerate() if t.ident in started)
+            kept.children.update(children)
 
 
 @pytest.hookimpl(wrapper=True)
