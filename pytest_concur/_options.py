@@ -185,7 +185,16 @@ class ItemSettings:
 
     def mode(self, kind: str) -> Mode:
         """Return the :class:`~concur_lab.Mode` of *kind* with this test's start method."""
-        return Mode.thread() if kind == "thread" else Mode.process(self.start_method)
+        key = "thread" if kind == "thread" else self.start_method
+        mode = _MODES.get(key)
+        if mode is None:
+            mode = _MODES[key] = Mode.thread() if kind == "thread" else Mode.process(key)
+        return mode
+
+
+# Modes are immutable, and asked for twice per test: each new one checks its start method
+# against the platform's (a multiprocessing call) and sets frozen fields one by one.
+_MODES: dict[str, Mode] = {}
 
 
 def add_options(parser: pytest.Parser) -> None:
