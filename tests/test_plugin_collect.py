@@ -225,9 +225,12 @@ def test_concur_mode_marker_start_method(pytester: pytest.Pytester) -> None:
             assert concur_mode.start_method == "forkserver"
         """
     )
-    pytester.runpytest("--concur-mode=process", "--concur-start-method=spawn").assert_outcomes(
-        passed=1
-    )
+    # In a subprocess: a fork server first started inside an in-process run pickles the engine's
+    # child entry point, which that run's sys.modules snapshot then removes (a PicklingError when
+    # this file runs alone).
+    pytester.runpytest_subprocess(
+        "--concur-mode=process", "--concur-start-method=spawn"
+    ).assert_outcomes(passed=1)
 
 
 def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
