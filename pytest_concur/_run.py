@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-import sys
 import threading
 import unittest
 import warnings
@@ -248,31 +247,23 @@ class RunPlainly(Exception):
     """The body cannot run in workers; run it as plain pytest would (the reason is stashed)."""
 
 
-class _ThreadModeGuard:
-    """What a thread-mode body's run is wrapped in, however the run ends.
+class _RestoringState:
+    """Around a thread-mode run: puts back the shared module state it left changed, and says so.
 
-    The switch interval (``--concur-switch-interval``) is set for the run and put back; shared
-    module state the run left changed is put back and reported (:mod:`pytest_concur._module_state`).
-    One plain class rather than nested generator context managers, which cost a measurable part
-    of the plugin's overhead when entered once per test.
+    A plain class rather than a generator context manager, which costs a measurable part of the
+    plugin's overhead when entered once per test.
     """
 
-    __slots__ = ("interval", "item", "previous", "state")
+    __slots__ = ("item", "state")
 
-    def __init__(self, item: pytest.Item, interval: float | None) -> None:
+    def __init__(self, item: pytest.Item) -> None:
         self.item = item
-        self.interval = interval
-        self.previous = 0.0
         self.state = ModuleState.capture(getattr(item, "module", None))
 
     def __enter__(self) -> None:
-        if self.interval is not None:
-            self.previous = sys.getswitchinterval()
-            sys.setswitchinterval(self.interval)
+        return None
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.interval is not None:
-            sys.setswitchinterval(self.previous)
         restored = self.state.restore()
         if restored:
             self.item.stash[RESTORED_KEY] = tuple(restored)
@@ -314,10 +305,10 @@ def run_body(
     body = Body(function, values, workers, instance)
     problem: str | None = None
     threads_before = {thread.ident for thread in threading.enumerate()}
-    guard = _ThreadModeGuard(item, session.switch_interval) if kind == "thread" else None
+    restoring = _RestoringState(item) if kind == "thread" else None
     gil = GilWatch.start(item, session.ignore_gil_enabled)
     try:
-        with guard or contextlib.nullcontext():
+        with restoring or contextlib.nullcontext():
             outcomes = run_outcomes(
                 body,
                 workers,
@@ -327,6 +318,8 @@ def run_body(
                 worker_args=[(index,) for index in range(workers)],
                 timeout=settings.timeout,
                 iterations=iterations,
+                # Set once the workers are past the start gate, not while they are started.
+                switch_interval=session.switch_interval if kind == "thread" else None,
             )
             if gil is not None:
                 gil.check()

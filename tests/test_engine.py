@@ -583,3 +583,73 @@ def test_a_thread_run_leaves_no_reference_cycle() -> None:
         gc.garbage.clear()
         gc.enable()
     assert left == []
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_switch_interval_is_in_force_while_targets_run(n: int) -> None:
+    """switch_interval= holds inside every thread target and is put back when the run ends."""
+    before = sys.getswitchinterval()
+    seen = run_workers(sys.getswitchinterval, n, switch_interval=1e-5)
+    assert seen == [pytest.approx(1e-5)] * n
+    assert sys.getswitchinterval() == before
+
+
+def test_switch_interval_is_put_back_after_a_failure() -> None:
+    """A target that raises does not leave the run's switch interval behind."""
+    before = sys.getswitchinterval()
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    outcomes = run_outcomes(fail, 2, switch_interval=1e-5)
+    assert [o.status for o in outcomes] == ["raised", "raised"]
+    assert sys.getswitchinterval() == before
+
+
+def test_switch_interval_is_put_back_at_a_timeout() -> None:
+    """A run that times out with a hung thread puts the switch interval back at once."""
+    before = sys.getswitchinterval()
+    release = threading.Event()
+    try:
+        (outcome,) = run_outcomes(lambda: release.wait(60), 1, timeout=0.3, switch_interval=1e-5)
+        assert outcome.status == "timed_out"
+        assert sys.getswitchinterval() == before
+    finally:
+        release.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith("concur-worker"):
+                thread.join(10)
+
+
+def test_overlapping_runs_put_back_the_first_runs_interval() -> None:
+    """Two runs with switch_interval= at once leave the interval that was there before both."""
+    before = sys.getswitchinterval()
+    inner_done = threading.Event()
+
+    def outer_target() -> float:
+        # A second run starts and ends while this one is still running.
+        run_workers(sys.getswitchinterval, 2, switch_interval=2e-5)
+        inner_done.set()
+        return sys.getswitchinterval()
+
+    (value,) = run_workers(outer_target, 1, switch_interval=1e-5)
+    assert inner_done.is_set()
+    # The inner run ended first: the outer run's interval stays in force until it ends.
+    assert value == pytest.approx(2e-5)
+    assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [(0, ValueError), (-1.0, ValueError), (float("inf"), ValueError), ("1e-6", TypeError)],
+)
+def test_bad_switch_interval_is_refused_naming_it(value: Any, error: type[Exception]) -> None:
+    """A switch interval that is not a positive finite number is refused, naming the value."""
+    with pytest.raises(error, match="switch_interval"):
+        run_outcomes(int, 1, switch_interval=value)
+
+
+def test_switch_interval_is_refused_for_process_runs() -> None:
+    """switch_interval= is for thread runs; a process run refuses it before starting anything."""
+    with pytest.raises(ValueError, match="thread runs only"):
+        run_outcomes(int, 1, mode="process", switch_interval=1e-6)

@@ -27,6 +27,7 @@ def run_outcomes(
     timeout: float | None = None,
     iterations: int = 1,
     grace: float = DEFAULT_GRACE,
+    switch_interval: float | None = None,
 ) -> list[WorkerOutcome[T]]:
     """Run *target* in *n* workers of *mode* and return every worker's outcome, in worker order.
 
@@ -51,10 +52,15 @@ def run_outcomes(
     :param grace: In process mode, seconds a worker still running at the deadline is given to
         write its stack, and then again to end after ``SIGTERM`` before it is killed (default
         1). Threads cannot be stopped, so thread mode has no use for it.
+    :param switch_interval: Thread mode only: :func:`sys.setswitchinterval` while the targets
+        run, from the moment the workers pass the start gate until the run ends (put back also
+        after a failure or a timeout). A small value, such as ``1e-6``, makes short targets
+        interleave instead of running one after the other under the GIL, so races show.
     :raises SendError: If the target or an argument cannot be sent to a worker process.
     :raises ModeError: If *mode* is unknown or names a start method the platform lacks.
     :raises TypeError: If an argument has the wrong type.
-    :raises ValueError: If *n*, *timeout* or *grace* is out of range.
+    :raises ValueError: If *n*, *timeout*, *grace* or *switch_interval* is out of range, or
+        *switch_interval* is given for a process run.
     """
     plan = make_plan(
         target,
@@ -65,6 +71,7 @@ def run_outcomes(
         worker_args=worker_args,
         timeout=timeout,
         grace=grace,
+        switch_interval=switch_interval,
     )
     if isinstance(iterations, bool) or not isinstance(iterations, int):
         raise TypeError(
@@ -103,6 +110,7 @@ def run_workers(
     timeout: float | None = None,
     iterations: int = 1,
     grace: float = DEFAULT_GRACE,
+    switch_interval: float | None = None,
 ) -> list[T]:
     """Run *target* in *n* workers of *mode* and return their return values, in worker order.
 
@@ -126,6 +134,7 @@ def run_workers(
         timeout=timeout,
         iterations=iterations,
         grace=grace,
+        switch_interval=switch_interval,
     )
     raise_for_outcomes(outcomes)
     return [o.value for o in outcomes]  # type: ignore[misc]

@@ -36,6 +36,8 @@ class Plan:
     grace: float = DEFAULT_GRACE
     #: The caller's :data:`warnings.filters` as picklable tuples (process mode fills this in).
     warning_filters: tuple[tuple[Any, ...], ...] = ()
+    #: Thread mode: :func:`sys.setswitchinterval` while the targets run (see _switch_interval).
+    switch_interval: float | None = None
 
     def call_args(self, index: int) -> tuple[tuple[Any, ...], Mapping[str, Any]]:
         """Return the positional and keyword arguments of worker *index*."""
@@ -54,6 +56,7 @@ def make_plan(
     worker_args: Iterable[Sequence[Any]] | None = None,
     timeout: float | None = None,
     grace: float = DEFAULT_GRACE,
+    switch_interval: float | None = None,
 ) -> Plan:
     """Check the arguments of a run and return its :class:`Plan`.
 
@@ -100,6 +103,21 @@ def make_plan(
             raise TypeError(f"grace must be a number of seconds, not {grace!r}")
         if not (grace >= 0 and math.isfinite(grace)):
             raise ValueError(f"grace must be a finite number of seconds >= 0 (got grace={grace!r})")
+    if switch_interval is not None:
+        if isinstance(switch_interval, bool) or not isinstance(switch_interval, (int, float)):
+            raise TypeError(
+                f"switch_interval must be a number of seconds or None, not {switch_interval!r}"
+            )
+        if not (switch_interval > 0 and math.isfinite(switch_interval)):
+            raise ValueError(
+                "switch_interval must be a positive finite number of seconds "
+                f"(got switch_interval={switch_interval!r})"
+            )
+        if resolved.kind != "thread":
+            raise ValueError(
+                f"switch_interval applies to thread runs only (got mode={resolved}); a process "
+                "worker's target can call sys.setswitchinterval itself"
+            )
     if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
         raise TypeError(f"args must be a sequence of positional arguments, not {args!r}")
     if kwargs is not None and not isinstance(kwargs, Mapping):
@@ -113,6 +131,7 @@ def make_plan(
         worker_args=per_worker,
         timeout=None if timeout is None else float(timeout),
         grace=float(grace),
+        switch_interval=None if switch_interval is None else float(switch_interval),
     )
 
 

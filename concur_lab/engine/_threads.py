@@ -7,12 +7,13 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from concur_lab.engine._outcome import Status, WorkerOutcome
 from concur_lab.engine._run_plan import Plan
+from concur_lab.engine._switch_interval import RunSwitchInterval
 from concur_lab.engine._thread_output import (
     route_thread,
     start_capture,
@@ -37,8 +38,10 @@ class _Slot:
     started: float | None = None
     finished: float | None = None
     cpu_time: float | None = None
-    stdout: str = ""
-    stderr: str = ""
+    # What the worker printed, as the router collected it: joined by the caller, once the
+    # worker has ended, rather than by the worker while the others may still be running.
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
     message: str = ""
     done: bool = False
 
@@ -57,7 +60,10 @@ def _work(
     slots and barrier for the garbage collector instead of freeing them when the run ended.
     """
     _set_thread_worker(index)
-    out, err = route_thread()
+    slot.stdout, slot.stderr = route_thread()
+    # Everything that can is done before the gate: after it, the workers run at once (under a
+    # tiny switch interval, trading the GIL every microsecond), and every line costs them all.
+    args, kwargs = plan.call_args(index)
     try:
         try:
             if barrier is not None:
@@ -65,7 +71,6 @@ def _work(
         except threading.BrokenBarrierError:
             slot.message = abort_reason[0] if abort_reason else "start gate broken"
             return
-        args, kwargs = plan.call_args(index)
         slot.started = time.monotonic()
         cpu = time.thread_time()
         try:
@@ -83,7 +88,6 @@ def _work(
             slot.cpu_time = time.thread_time() - cpu
     finally:
         unroute_thread()
-        slot.stdout, slot.stderr = "".join(out), "".join(err)
         _set_thread_worker(None)
         slot.done = True
 
@@ -92,12 +96,17 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
     """Run *plan* in threads; every thread has ended on return, except hung ones."""
     n = plan.n
     slots = [_Slot() for _ in range(n)]
-    # One worker has nobody to wait for.
-    barrier = threading.Barrier(n) if n > 1 else None
+    switch = None if plan.switch_interval is None else RunSwitchInterval(plan.switch_interval)
+    # One worker has nobody to wait for. With several, the last to reach the gate sets the
+    # switch interval before any is released.
+    action = None if switch is None else switch.set
+    barrier = threading.Barrier(n, action=action) if n > 1 else None
     abort_reason: list[str] = []
 
     threads: list[threading.Thread] = []
     deadline = None if plan.timeout is None else time.monotonic() + plan.timeout
+    if switch is not None and barrier is None:
+        switch.set()
     start_capture()
     try:
         for index in range(n):
@@ -135,6 +144,8 @@ def run_threads(plan: Plan) -> list[WorkerOutcome[Any]]:
             thread.join(remaining)
     finally:
         stop_capture()
+        if switch is not None:
+            switch.restore()
     # Looked up once: per hung worker it would cost time in proportion to all the threads.
     frames = sys._current_frames() if any(t.is_alive() for t in threads) else {}
     return [
@@ -213,6 +224,6 @@ def _outcome(
     outcome.value = slot.value
     outcome.exception = slot.exception
     outcome.started, outcome.finished, outcome.cpu_time = slot.started, slot.finished, slot.cpu_time
-    outcome.stdout, outcome.stderr = slot.stdout, slot.stderr
+    outcome.stdout, outcome.stderr = "".join(slot.stdout), "".join(slot.stderr)
     outcome.message = slot.message
     return outcome
