@@ -5,10 +5,10 @@ run: 5 ms by default, far longer than most test bodies, which then run one after
 however many threads start them. A smaller interval makes them interleave, so races show.
 
 It is set at the start gate, by the last worker to arrive and before any is released, and put
-back when the run ends, however it ends: not while the workers are being started and joined,
-where a tiny interval only makes the starting thread and the started ones trade the GIL back
-and forth (on the generated whole-suite benchmark that cost more than the bodies themselves).
-Runs that overlap (from several threads at once) share one saved value: the first to set it
+back when the run ends, however it ends. Starting the workers runs at the interval that was
+there: the interleaving is wanted between the targets, not between the thread that starts the
+workers and the ones it has started. A worker that reaches the gate after its run has ended
+(the run timed out first) cannot set it again. Runs that overlap (from several threads at once) share one saved value: the first to set it
 saves the interval that was there, the last to end puts it back.
 """
 

@@ -61,8 +61,7 @@ def _work(
     """
     _set_thread_worker(index)
     slot.stdout, slot.stderr = route_thread()
-    # Everything that can is done before the gate: after it, the workers run at once (under a
-    # tiny switch interval, trading the GIL every microsecond), and every line costs them all.
+    # Before the gate: after it, every line runs while the other workers compete for the GIL.
     args, kwargs = plan.call_args(index)
     try:
         try:
