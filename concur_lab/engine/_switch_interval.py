@@ -8,8 +8,9 @@ It is set at the start gate, by the last worker to arrive and before any is rele
 back when the run ends, however it ends. Starting the workers runs at the interval that was
 there: the interleaving is wanted between the targets, not between the thread that starts the
 workers and the ones it has started. A worker that reaches the gate after its run has ended
-(the run timed out first) cannot set it again. Runs that overlap (from several threads at once) share one saved value: the first to set it
-saves the interval that was there, the last to end puts it back.
+(the run timed out first) cannot set it again. Runs that overlap (from several threads at
+once) share one saved value: the first to set it saves the interval that was there, the last
+to end puts it back.
 """
 
 from __future__ import annotations
