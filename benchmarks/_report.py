@@ -338,6 +338,14 @@ def _whole_suite(whole: Mapping[str, Any]) -> list[str]:
                 f"{comp['ours']} / {comp['peer']}: {_r(comp['ratio'])} "
                 f"(target ≤ {comp['target']}: {_ok(comp['meets_target'])})",
             ]
+        crashes = suite.get("crashes") or []
+        if crashes:
+            lines += ["", "Runs killed by a signal (each was run again; its time is not counted):"]
+            lines += [
+                f"- {c['variant']}, round {c['round']}: {c['signal']}"
+                + (f" (last output: `{c['last_output'][:120]}`)" if c["last_output"] else "")
+                for c in crashes
+            ]
     return [*lines, ""]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 _TIMEOUT = 1800.0
+# A run of a real suite killed by a signal is run again this many times before the suite fails.
+_CRASH_RETRIES = 2
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 _ALL = ("--concur-all",)
 
@@ -195,6 +198,8 @@ def _run(
         check=False,
     )
     elapsed = time.perf_counter() - start
+    if proc.returncode < 0:
+        raise CrashedRun(variant.name, -proc.returncode, proc.stdout[-3000:])
     counts = _counts(proc.stdout)
     if not counts or "INTERNALERROR" in proc.stdout or proc.returncode not in (0, 1):
         raise RuntimeError(
@@ -204,20 +209,60 @@ def _run(
     return elapsed, counts, proc.returncode
 
 
+class CrashedRun(RuntimeError):
+    """A whole pytest run was killed by a signal (a thread-mode run can crash CPython itself)."""
+
+    def __init__(self, variant: str, signum: int, output: str) -> None:
+        self.variant = variant
+        self.signal = _signal_name(signum)
+        self.output = output
+        super().__init__(f"{variant!r} died with {self.signal}")
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 def _interleaved(
     variants: Sequence[WholeVariant],
     rounds: int,
     cwd: Path,
     target: Path,
     pythonpath: Sequence[Path],
+    crashes: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, dict[str, int]]]:
+    """Run every variant *rounds* times, interleaved.
+
+    :param crashes: Where to record runs killed by a signal; each is run again (up to
+        :data:`_CRASH_RETRIES` times), so that one crash does not cost the whole suite's result.
+        Without it, a crash raises :class:`CrashedRun`.
+    """
     times: dict[str, list[float]] = {v.name: [] for v in variants}
     counts: dict[str, dict[str, int]] = {}
     _run(variants[0], cwd, target, pythonpath)  # warm the OS file cache
     for r in range(rounds):
         order = [*variants[r % len(variants) :], *variants[: r % len(variants)]]
         for variant in order:
-            seconds, found, _ = _run(variant, cwd, target, pythonpath)
+            for attempt in range(_CRASH_RETRIES + 1):
+                try:
+                    seconds, found, _ = _run(variant, cwd, target, pythonpath)
+                except CrashedRun as crash:
+                    if crashes is None or attempt == _CRASH_RETRIES:
+                        raise
+                    last = [line for line in crash.output.splitlines() if line.strip()][-1:]
+                    crashes.append(
+                        {
+                            "variant": variant.name,
+                            "round": r + 1,
+                            "signal": crash.signal,
+                            "last_output": last[0] if last else "",
+                        }
+                    )
+                    continue
+                break
             times[variant.name].append(seconds)
             counts[variant.name] = found
     return times, counts
@@ -345,9 +390,15 @@ def measure_real_suites(
                 results.append(entry)
                 continue
             write_forked_shim(folder)
+            crashes: list[dict[str, Any]] = []
             try:
                 times, counts = _interleaved(
-                    variants, rounds, root, root / suite.tests, [folder, root / suite.source]
+                    variants,
+                    rounds,
+                    root,
+                    root / suite.tests,
+                    [folder, root / suite.source],
+                    crashes,
                 )
             except (RuntimeError, subprocess.SubprocessError) as exc:
                 # One suite that cannot be run must not cost the others' results.
@@ -357,6 +408,7 @@ def measure_real_suites(
         tests = max(sum(counts[PLAIN.name].values()), 1)
         entry["tests"] = tests
         entry["rounds"] = rounds
+        entry["crashes"] = crashes
         entry["rows"] = _rows(variants, times, counts, tests)
         names = {v.name for v in variants}
         if THREAD4.name in names and RUN_PARALLEL4.name in names:

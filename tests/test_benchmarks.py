@@ -138,6 +138,31 @@ def test_real_suite_that_cannot_be_fetched_is_skipped_with_the_reason() -> None:
     assert "concur-lab-no-such-package==0.0.1" in entry["skipped"]
 
 
+def test_a_run_killed_by_a_signal_is_recorded_and_run_again(tmp_path: Path) -> None:
+    """A whole run that dies by a signal is noted with its round and signal, then run again."""
+    from benchmarks.whole_suite import PLAIN, _interleaved
+
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_one.py").write_text("def test_one():\n    pass\n")
+    # The second run (round 1, after the warm-up) kills itself the way a crashed CPython dies.
+    (suite / "conftest.py").write_text(
+        "import os, signal\n"
+        "count = os.path.join(os.path.dirname(__file__), 'runs')\n"
+        "runs = int(open(count).read()) + 1 if os.path.exists(count) else 1\n"
+        "open(count, 'w').write(str(runs))\n"
+        "if runs == 2:\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    crashes: list[dict[str, object]] = []
+    times, counts = _interleaved([PLAIN], 1, suite, suite, [], crashes)
+    assert crashes == [
+        {"variant": PLAIN.name, "round": 1, "signal": "SIGKILL", "last_output": ""}
+    ]
+    assert len(times[PLAIN.name]) == 1
+    assert counts[PLAIN.name] == {"passed": 1}
+
+
 def test_summary_line_counts_are_read() -> None:
     """The outcome counts come from pytest's last summary line, errors under one key."""
     from benchmarks.whole_suite import _counts
