@@ -302,6 +302,9 @@ def _merged(path: Path, new: dict[str, Any], sections: tuple[str, ...]) -> dict[
             "preset": new["preset"],
             "loadavg_at_start": new["machine"]["loadavg_at_start"],
             "packages": new["machine"]["packages"],
+            # The machine may not be the one the rest of the report was measured on.
+            "cpu": new["machine"]["cpu"],
+            "cores": new["machine"]["cores"],
         }
     merged["elapsed_s"] = old.get("elapsed_s", 0.0) + new["elapsed_s"]
     return merged

@@ -379,9 +379,10 @@ def render_markdown(results: Mapping[str, Any]) -> str:
     lines = _header(results["machine"], results["preset"])
     for section, when in results.get("updated", {}).items():
         load = ", ".join(str(x) for x in when["loadavg_at_start"])
+        machine = f"; {when['cores']} cores, {when['cpu']}" if "cpu" in when else ""
         lines[-3:-3] = [
             f"- Section `{section}` measured later: {when['date_utc']}; preset: "
-            f"`{when['preset']}`; load average at start: {load}"
+            f"`{when['preset']}`{machine}; load average at start: {load}"
         ]
     if "vs_hand" in results:
         lines += _vs_hand(results["vs_hand"])

@@ -181,3 +181,16 @@ def test_update_replaces_only_the_sections_run(tmp_path: Path) -> None:
     assert merged["vs_hand"] == committed["vs_hand"]
     assert merged["updated"]["counter"]["preset"] == "smoke"
     assert "Section `counter` measured later" in (tmp_path / "latest.md").read_text()
+
+
+def test_update_names_the_machine_of_the_section_run(tmp_path: Path) -> None:
+    """A section measured later says which CPU it was measured on."""
+    from benchmarks._machine import machine_info
+
+    committed = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    (tmp_path / "latest.json").write_text(json.dumps(committed))
+    proc = _run("--smoke", "--sections", "counter", "--update", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = machine_info()
+    markdown = (tmp_path / "latest.md").read_text()
+    assert f"`smoke`; {info['cores']} cores, {info['cpu']}; load average" in markdown
