@@ -78,18 +78,14 @@ class Body:
 
     def __call__(self, worker: int, **testargs: Any) -> Any:
         __tracebackhide__ = True
-        if not self.values:
-            # Most tests: nothing of the worker's own to make. Workers run this at once, so the
-            # shortest path to the test matters (see concur_lab.engine._threads._work).
-            if self.instance is not None:
-                return self.function(self.instance, **testargs)
-            return self.function(**testargs)
-        iteration = iteration_index()
         started: list[WorkerValue] = []
         try:
-            for name, value in self.values.items():
-                testargs[name] = value.start(worker, iteration, self.workers)
-                started.append(value)
+            # Most tests have no value of the worker's own: they skip the iteration lookup.
+            if self.values:
+                iteration = iteration_index()
+                for name, value in self.values.items():
+                    testargs[name] = value.start(worker, iteration, self.workers)
+                    started.append(value)
             if self.instance is not None:
                 return self.function(self.instance, **testargs)
             return self.function(**testargs)

@@ -70,6 +70,9 @@ _watched_by_name: dict[str, bool] = {}
 # The watched modules, for as long as sys.modules keeps its size (imports only ever add).
 _watched_cache: tuple[int, list[tuple[str, ModuleType]]] = (-1, [])
 # The names of the collected test modules: each snapshot watches the test's own one only.
+# A union over the interpreter's sessions, never replaced: pytester's in-process runs nest a
+# session inside another, and replacing it would let the outer session's snapshots watch all
+# of its test modules again.
 _test_modules: set[str] = set()
 
 

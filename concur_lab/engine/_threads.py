@@ -7,7 +7,8 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -38,10 +39,10 @@ class _Slot:
     started: float | None = None
     finished: float | None = None
     cpu_time: float | None = None
-    # What the worker printed, as the router collected it: joined by the caller, once the
-    # worker has ended, rather than by the worker while the others may still be running.
-    stdout: list[str] = field(default_factory=list)
-    stderr: list[str] = field(default_factory=list)
+    # What the worker printed, as the router collected it (the worker puts its lists here):
+    # joined by the caller once the worker has ended, not by the worker while others still run.
+    stdout: Sequence[str] = ()
+    stderr: Sequence[str] = ()
     message: str = ""
     done: bool = False
 
